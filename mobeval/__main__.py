@@ -1,0 +1,3 @@
+from mobeval.cli import app
+
+app()

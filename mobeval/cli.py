@@ -1,0 +1,218 @@
+"""The `mobeval` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mobeval.errors import MobevalError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+list_app = typer.Typer(no_args_is_help=True, help="List models, benchmarks or prompt templates.")
+app.add_typer(list_app, name="list")
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _parse_columns(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            fail(f"--column {item!r}: expected KEY=VALUE, e.g. question=prompt")
+        key, value = item.split("=", 1)
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+@app.command()
+def run(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of settings; flags override it."),
+    model: Optional[str] = typer.Option(None, help="Model alias (see `mobeval list models`) or a .gguf path. [default: smollm2-135m]"),
+    bench: Optional[str] = typer.Option(None, help="Benchmark (see `mobeval list benches`). [default: everyday-mobile]"),
+    runner: Optional[str] = typer.Option(None, help="Runtime. [default: llama.cpp]"),
+    data: Optional[Path] = typer.Option(None, help="Local copy of the benchmark data instead of the hub."),
+    answers: Optional[Path] = typer.Option(None, help="CSV question_id,answer supplying an answer key."),
+    shots: Optional[int] = typer.Option(None, help="k-shot examples (mmlu). [default: 0]"),
+    subjects: Optional[str] = typer.Option(None, help="Comma-separated fields to keep (mmlu)."),
+    column: Optional[list[str]] = typer.Option(None, help="mcq column mapping KEY=VALUE; repeatable."),
+    template: Optional[str] = typer.Option(None, help="Prompt template name. [default: the benchmark's]"),
+    method: Optional[str] = typer.Option(None, help="logprob (letter log-probabilities) or generate (parse the reply). [default: logprob]"),
+    max_tokens: Optional[int] = typer.Option(None, help="New tokens for --method generate. [default: 5]"),
+    chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="Wrap prompts in the model's chat template. [default: no]"),
+    orderings: Optional[str] = typer.Option(None, help="original | cyclic | random:N | all. [default: cyclic]"),
+    limit: Optional[int] = typer.Option(None, help="Stratified sample of N questions over fields."),
+    seed: Optional[int] = typer.Option(None, help="Seed for --limit and random orderings. [default: 0]"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Threads for the runtime. [default: all cores]"),
+    n_ctx: Optional[int] = typer.Option(None, help="Context length. [default: 2048]"),
+    n_batch: Optional[int] = typer.Option(None, help="Prompt batch size. [default: 512]"),
+    output_dir: Optional[Path] = typer.Option(None, help="Where run folders go. [default: results]"),
+    resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run of this model and bench (or --run-dir)."),
+    run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or report; print the run folder."),
+) -> None:
+    """Evaluate a model on a benchmark under several orderings of the options."""
+    from mobeval import engine
+    from mobeval.config import load_config
+    from mobeval.report import print_report
+
+    overrides = dict(
+        model=model, bench=bench, runner=runner, data=data, answers=answers, shots=shots,
+        subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
+        columns=_parse_columns(column), template=template, method=method, max_tokens=max_tokens,
+        chat=chat, orderings=orderings, limit=limit, seed=seed, n_threads=threads, n_ctx=n_ctx,
+        n_batch=n_batch, output_dir=output_dir,
+    )
+    run_folder = None
+    try:
+        cfg = load_config(config, overrides)
+        plan = engine.plan(cfg)
+        run_folder = engine.open_run_dir(plan, resume, run_dir)
+        if not quiet:
+            err.print(f"run folder: {run_folder.path}", highlight=False)
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            console=err, disable=quiet, transient=False,
+        ) as bar:
+            task = bar.add_task(f"{plan.spec.alias} / {cfg.bench}", total=len(plan.questions))
+            engine.execute(plan, run_folder, lambda done, total: bar.update(task, completed=done))
+    except MobevalError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        where = f" in {run_folder.path}" if run_folder else ""
+        err.print(f"\n[yellow]interrupted[/]: finished questions are kept{where}; "
+                  "continue with the same command and --resume")
+        raise typer.Exit(130)
+    if quiet:
+        out.print(str(run_folder.path))
+        return
+    print_report(run_folder.result(), out)
+    out.print(f"result: {run_folder.path / 'result.json'}\nsubmission: {run_folder.path / 'submission.csv'}",
+              highlight=False)
+
+
+@app.command()
+def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<model>__<bench>__<time>).")) -> None:
+    """Print the report of a finished run again, from its files, without the model."""
+    from mobeval.report import print_report
+    from mobeval.results.store import RunDir
+
+    try:
+        print_report(RunDir(result_dir).result(), out)
+    except MobevalError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def submit(result_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
+    """Write the run's submission.csv again and check it: every question once, letters only."""
+    from mobeval.results.store import RunDir
+    from mobeval.results.submission import check_submission, write_submission
+
+    try:
+        run_folder = RunDir(result_dir)
+        run_folder.identity()
+        samples = run_folder.samples()
+        if not samples:
+            fail(f"{result_dir}: no samples yet")
+        ids = list(dict.fromkeys(s.question_id for s in samples))
+        path = run_folder.path / "submission.csv"
+        write_submission(path, samples, ids)
+        problems = check_submission(path, ids, {s.question_id: len(s.order) for s in samples})
+    except MobevalError as exc:
+        fail(str(exc))
+    if problems:
+        fail(f"{path} is not valid:\n  " + "\n  ".join(problems))
+    complete = run_folder.is_complete()
+    out.print(f"{path}: {len(ids)} questions, valid" + ("" if complete else " (the run is partial)"),
+              highlight=False)
+
+
+@app.command()
+def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of time.")) -> None:
+    """Fetch a model into the local cache (Hugging Face aliases) or assemble it (chunked packages)."""
+    from mobeval.hashing import file_sha256
+    from mobeval.models import resolve
+
+    try:
+        spec, path = resolve(alias, fetch=True)
+    except MobevalError as exc:
+        fail(str(exc))
+    digest = file_sha256(path)
+    if spec.sha256 and digest != spec.sha256:
+        fail(f"{path}: sha256 {digest} differs from the published {spec.sha256}")
+    out.print(f"{spec.alias}: {path} (sha256 {digest[:16]}…{' verified' if spec.sha256 else ''})", highlight=False)
+
+
+@list_app.command("models")
+def list_models() -> None:
+    """Every model alias: size, quantization, origin, and whether its file is here."""
+    from mobeval.models import catalog, locate
+    from mobeval.report import human_bytes
+
+    t = Table(header_style="bold")
+    for col in ("alias", "model", "quant", "size", "from", "here"):
+        t.add_column(col)
+    for spec in catalog().values():
+        path = locate(spec, fetch=False)
+        if path is not None:
+            here = "[green]yes[/]"
+        elif spec.source == "pypi-chunks" and _installed(spec.package):
+            here = "on first use (assembled)"
+        else:
+            here = "[dim]no[/]"
+        size = spec.size_bytes or (path.stat().st_size if path else None)
+        t.add_row(spec.alias, spec.name, spec.quant, human_bytes(size), spec.origin, here)
+    out.print(t)
+
+
+def _installed(package: str | None) -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution(package or "")
+        return True
+    except PackageNotFoundError:
+        return False
+
+
+@list_app.command("benches")
+def list_benches() -> None:
+    """Every benchmark."""
+    from mobeval.benchmarks import REGISTRY
+
+    t = Table(header_style="bold")
+    t.add_column("bench")
+    t.add_column("what")
+    for name, (_, text) in REGISTRY.items():
+        t.add_row(name, text)
+    out.print(t)
+
+
+@list_app.command("templates")
+def list_templates() -> None:
+    """Every prompt template, shown as data."""
+    from mobeval.prompts import load_template, template_names
+
+    for name in template_names():
+        out.print(f"[bold]{name}[/]: {load_template(name, name).model_dump(exclude={'name'})!r}", highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(1)

@@ -1,0 +1,183 @@
+"""Drive one evaluation: benchmark -> requests -> runner -> samples on disk -> result.
+
+Measurement wraps the runner: memory is sampled from before the model loads, energy is read
+around the evaluation. Nothing here prints; the caller passes a progress callback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from mobeval.benchmarks import BenchmarkData, BenchOptions, load_benchmark
+from mobeval.benchmarks.sampling import stratified_sample
+from mobeval.config import RunConfig
+from mobeval.errors import MobevalError
+from mobeval.hashing import file_sha256, text_sha256
+from mobeval.measure.energy import energy_meter
+from mobeval.measure.environment import environment
+from mobeval.measure.memory import PeakMemorySampler
+from mobeval.models import ModelSpec, resolve
+from mobeval.orderings import orderings_for
+from mobeval.prompts import PromptTemplate, load_template
+from mobeval.results.assemble import build_result
+from mobeval.results.store import RunDir, Segment, utc_now
+from mobeval.results.submission import write_submission
+from mobeval.runners import Runner, make_runner
+from mobeval.samples import Sample, choose_by_logprob, parse_letter
+from mobeval.types import ChoiceRequest, GenerateRequest, Question
+
+# A resumed run must agree with the original on everything that changes a sample.
+IDENTITY_KEYS = ("model_sha256", "bench", "selection_sha256", "template_sha256", "orderings",
+                 "method", "max_tokens", "chat", "runner", "seed")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Plan:
+    config: RunConfig
+    bench: BenchmarkData
+    questions: list[Question]
+    template: PromptTemplate
+    spec: ModelSpec
+    model_path: Path
+
+    def identity(self) -> dict:
+        qs = [[q.id, q.question, list(q.options), q.answer, q.field] for q in self.questions]
+        return {
+            "bench": self.config.bench,
+            "model": self.spec.alias,
+            "model_sha256": file_sha256(self.model_path),
+            "selection_sha256": text_sha256(json.dumps(qs, ensure_ascii=False)),
+            "template_sha256": text_sha256(self.template.model_dump_json()),
+            "orderings": self.config.orderings,
+            "method": self.config.method,
+            "max_tokens": self.config.max_tokens if self.config.method == "generate" else None,
+            "chat": self.config.chat,
+            "runner": self.config.runner,
+            "seed": self.config.seed,
+            "config": self.config.model_dump(mode="json"),
+        }
+
+
+def plan(cfg: RunConfig) -> Plan:
+    """Load the data and find the model; everything that can fail before the model loads."""
+    opts = BenchOptions(data=cfg.data, answers=cfg.answers, shots=cfg.shots, columns=cfg.columns,
+                        subjects=tuple(cfg.subjects))
+    bench = load_benchmark(cfg.bench, opts)
+    questions = bench.questions
+    if cfg.limit is not None:
+        if cfg.limit < 1:
+            raise MobevalError("--limit must be at least 1")
+        questions = stratified_sample(questions, cfg.limit, cfg.seed)
+    template = load_template(cfg.template, bench.default_template)
+    spec, path = resolve(cfg.model)
+    if spec.sha256 and file_sha256(path) != spec.sha256:
+        raise MobevalError(f"{path}: sha256 differs from the one published for {spec.alias} ({spec.sha256})")
+    return Plan(cfg, bench, questions, template, spec, path)
+
+
+def open_run_dir(p: Plan, resume: bool, run_dir: Path | None) -> RunDir:
+    identity = p.identity()
+    if not resume:
+        if run_dir is not None:
+            raise MobevalError("--run-dir names a run to continue: use it with --resume")
+        return RunDir.create(p.config.output_dir, p.spec.alias, p.config.bench, identity)
+    run = RunDir(run_dir) if run_dir else RunDir.latest_unfinished(p.config.output_dir, p.spec.alias, p.config.bench)
+    old = run.identity()
+    differ = [k for k in IDENTITY_KEYS if old.get(k) != identity.get(k)]
+    if differ:
+        raise MobevalError(f"--resume {run.path}: the run differs from this one in {', '.join(differ)}")
+    return run
+
+
+def _sample(q: Question, idx: int, order: tuple[int, ...], prompt: str, resp, choice, logprobs, text) -> Sample:
+    return Sample(
+        question_id=q.id, ordering=idx, order=order, choice=choice, answer=q.answer,
+        field=q.field, category=q.category, prompt_sha256=text_sha256(prompt),
+        logprobs=logprobs, text=text, prompt_tokens=resp.prompt_tokens,
+        evaluated_tokens=resp.evaluated_tokens, latency_s=resp.latency_s,
+    )
+
+
+def evaluate_question(p: Plan, runner: Runner, q: Question) -> list[Sample]:
+    """All orderings of one question, sent together so the runner can share their prefix."""
+    orders = orderings_for(len(q.options), p.config.orderings, p.config.seed, q.id)
+    prompts = [p.bench.prompt(p.template, q, o) for o in orders]
+    n = len(q.options)
+    if p.config.method == "logprob":
+        conts = p.template.continuations(n)
+        responses = runner.score_choices([ChoiceRequest(pr, conts) for pr in prompts])
+        return [_sample(q, i, o, pr, r, choose_by_logprob(r.logprobs), r.logprobs, None)
+                for i, (o, pr, r) in enumerate(zip(orders, prompts, responses))]
+    responses = runner.generate([GenerateRequest(pr, p.config.max_tokens) for pr in prompts])
+    return [_sample(q, i, o, pr, r, parse_letter(r.text, n), None, r.text)
+            for i, (o, pr, r) in enumerate(zip(orders, prompts, responses))]
+
+
+def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
+    """Evaluate what the run folder does not yet hold; always leave a result.json behind."""
+    started = utc_now()
+    done = {s.question_id for s in run.samples()}
+    todo = [q for q in p.questions if q.id not in done]
+    if progress:
+        progress(len(p.questions) - len(todo), len(p.questions))
+    mem = PeakMemorySampler().start()
+    t0 = time.perf_counter()
+    runner = None
+    meter = energy_meter()
+    t_eval = t0
+    finished = 0
+    try:
+        runner = make_runner(p.config.runner, p.model_path, p.config.runner_settings())
+        t_eval = time.perf_counter()
+        meter.start()
+        for q in todo:
+            run.append_samples(evaluate_question(p, runner, q))
+            finished += 1
+            if progress:
+                progress(len(p.questions) - len(todo) + finished, len(p.questions))
+    finally:
+        t_end = time.perf_counter()
+        energy = meter.stop()
+        mem.stop()
+        if runner is not None:
+            runner.close()
+        run.append_segment(Segment(
+            started_at=started, finished_at=utc_now(), questions=finished,
+            load_time_s=t_eval - t0, eval_time_s=t_end - t_eval, wall_time_s=t_end - t0,
+            baseline_rss_bytes=mem.baseline_bytes, peak_rss_bytes=mem.peak_bytes,
+            rss_samples=mem.samples, energy_source=energy.source, energy_j=energy.joules,
+            energy_scope=energy.scope, energy_reason=energy.reason,
+        ))
+        info = runner.info if runner is not None else None
+        if info is not None:
+            samples = run.samples()
+            result = build_result(
+                plan_info(p), run.identity(), environment(), asdict(info), samples, run.segments(),
+                complete=len({s.question_id for s in samples}) == len(p.questions),
+            )
+            run.write_result(result)
+            write_submission(run.path / "submission.csv", samples, [q.id for q in p.questions])
+    return run
+
+
+def plan_info(p: Plan) -> dict:
+    """What the result records about the model and the data."""
+    return {
+        "model": {
+            "alias": p.spec.alias, "name": p.spec.name, "source": p.spec.source, "origin": p.spec.origin,
+            "path": str(p.model_path), "quant": p.spec.quant,
+            "size_bytes": p.model_path.stat().st_size, "sha256": file_sha256(p.model_path),
+        },
+        "data": {
+            "bench": p.config.bench, "sources": p.bench.sources,
+            "n_questions_total": len(p.bench.questions), "n_questions_selected": len(p.questions),
+            "has_key": any(q.answer is not None for q in p.questions),
+            "template": p.template.model_dump(),
+        },
+    }

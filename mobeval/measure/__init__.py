@@ -1,0 +1,1 @@
+"""Measurement that wraps a run: memory, energy, timing statistics and the machine."""

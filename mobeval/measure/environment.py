@@ -1,0 +1,68 @@
+"""The machine a run happened on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import psutil
+
+import mobeval
+
+LIBRARIES = ("llama-cpp-python", "numpy", "psutil", "datasets", "huggingface_hub", "pydantic")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def _lib_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _llama_system_info() -> str | None:
+    try:
+        import llama_cpp
+
+        return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+    except Exception:  # not installed, or an older binding
+        return None
+
+
+def environment() -> dict:
+    battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
+    freq = psutil.cpu_freq()
+    return {
+        "cpu": _cpu_model(),
+        "cpu_logical": psutil.cpu_count(logical=True),
+        "cpu_physical": psutil.cpu_count(logical=False),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "cpu_freq_mhz": round(freq.current) if freq else None,
+        "memory_bytes": psutil.virtual_memory().total,
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "on_battery": None if battery is None else not battery.power_plugged,
+        "mobeval": mobeval.__version__,
+        "libraries": {name: _lib_version(name) for name in LIBRARIES},
+        "llama_cpp_system_info": _llama_system_info(),
+    }

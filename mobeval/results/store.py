@@ -1,0 +1,132 @@
+"""The run folder: run.json (identity), samples.jsonl (append-only), segments.jsonl, result.json.
+
+Samples of a question are appended in one write and flushed, so a killed run loses at most the
+question in flight; a torn last line is ignored on reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mobeval.errors import MobevalError
+from mobeval.results.schema import Result
+from mobeval.samples import Sample
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+
+
+@dataclass
+class Segment:
+    """One stretch of a run between start (or --resume) and finish (or interruption)."""
+
+    started_at: str
+    finished_at: str
+    questions: int
+    load_time_s: float
+    eval_time_s: float
+    wall_time_s: float  # load included
+    baseline_rss_bytes: int
+    peak_rss_bytes: int
+    rss_samples: int
+    energy_source: str
+    energy_j: float | None
+    energy_scope: str
+    energy_reason: str
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, root: Path, model: str, bench: str, identity: dict[str, Any]) -> "RunDir":
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path(root) / f"{_slug(model)}__{_slug(bench)}__{stamp}"
+        n = 1
+        while path.exists():
+            n += 1
+            path = Path(root) / f"{_slug(model)}__{_slug(bench)}__{stamp}-{n}"
+        path.mkdir(parents=True)
+        run = cls(path)
+        run._write_json("run.json", identity)
+        return run
+
+    @classmethod
+    def latest_unfinished(cls, root: Path, model: str, bench: str) -> "RunDir":
+        prefix = f"{_slug(model)}__{_slug(bench)}__"
+        candidates = sorted(
+            (p for p in Path(root).glob(prefix + "*") if (p / "run.json").exists()),
+            key=lambda p: p.stat().st_mtime,
+        )
+        for p in reversed(candidates):
+            run = cls(p)
+            if not run.is_complete():
+                return run
+        raise MobevalError(f"--resume: no unfinished run of {model} on {bench} under {root}")
+
+    # -- files -------------------------------------------------------------------------------
+    def _write_json(self, name: str, obj: Any) -> None:
+        tmp = self.path / f".{name}.tmp"
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(self.path / name)
+
+    def identity(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise MobevalError(f"{self.path}: not a mobeval run folder (run.json unreadable)") from exc
+
+    def append_samples(self, samples: list[Sample]) -> None:
+        lines = "".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in samples)
+        with open(self.path / "samples.jsonl", "a", encoding="utf-8") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def samples(self) -> list[Sample]:
+        path = self.path / "samples.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(Sample.from_json(json.loads(line)))
+            except (ValueError, TypeError, KeyError):
+                continue  # a line torn by a kill mid-write
+        return out
+
+    def append_segment(self, seg: Segment) -> None:
+        with open(self.path / "segments.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(seg)) + "\n")
+
+    def segments(self) -> list[Segment]:
+        path = self.path / "segments.jsonl"
+        if not path.exists():
+            return []
+        return [Segment(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+    def write_result(self, result: Result) -> None:
+        self._write_json("result.json", result.model_dump(mode="json"))
+
+    def result(self) -> Result:
+        path = self.path / "result.json"
+        if not path.exists():
+            raise MobevalError(f"{self.path}: no result.json (the run has not written one yet)")
+        return Result.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def is_complete(self) -> bool:
+        try:
+            return self.result().status == "complete"
+        except MobevalError:
+            return False

@@ -1,0 +1,65 @@
+"""The typed records that cross the seams: benchmark -> requests -> runner -> responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LETTERS = "ABCDEFGHIJ"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One multiple-choice item, options in their original order."""
+
+    id: str
+    question: str
+    options: tuple[str, ...]
+    answer: int | None = None  # index into options; None where the key is held back
+    field: str = ""
+    category: str = ""
+    source: str = ""  # file (and row) it came from, for error messages
+
+
+@dataclass(frozen=True)
+class ChoiceRequest:
+    """Score each continuation as the next token after the prompt."""
+
+    prompt: str
+    continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChoiceResponse:
+    """Log-probabilities (natural log, full-vocabulary softmax) of each continuation."""
+
+    logprobs: tuple[float, ...]
+    prompt_tokens: int
+    evaluated_tokens: int  # tokens actually run through the model (shared prefixes excluded)
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Greedy generation of at most max_tokens new tokens."""
+
+    prompt: str
+    max_tokens: int = 5
+
+
+@dataclass(frozen=True)
+class GenerateResponse:
+    text: str
+    prompt_tokens: int
+    evaluated_tokens: int
+    generated_tokens: int
+    latency_s: float
+    ttft_s: float
+
+
+@dataclass(frozen=True)
+class RunnerInfo:
+    """What a result records about the runtime."""
+
+    name: str
+    backend_version: str
+    settings: dict = field(default_factory=dict)

@@ -1,0 +1,32 @@
+import os
+from pathlib import Path
+
+import pytest
+
+# The suite never reaches a model hub: everything runs offline on the bundled model.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+SHARED_MMLU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mmlu"
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    from mobeval.models import resolve
+
+    return resolve("smollm2-135m", fetch=False)[1]
+
+
+@pytest.fixture(scope="session")
+def runner(smollm2_path):
+    from mobeval.runners.llamacpp import LlamaCppRunner
+
+    r = LlamaCppRunner(smollm2_path, n_ctx=1024)
+    yield r
+    r.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # sha256 cache and assembled models go to a per-session folder, not the user's home.
+    monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path_factory.getbasetemp() / "mobeval-cache"))

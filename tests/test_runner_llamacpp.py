@@ -1,0 +1,102 @@
+"""The real llama.cpp runner on the bundled SmolLM2-135M model."""
+
+import numpy as np
+import pytest
+
+from mobeval.errors import RunnerError
+from mobeval.orderings import orderings_for
+from mobeval.prompts import load_template
+from mobeval.types import ChoiceRequest, GenerateRequest
+
+TEMPLATE = load_template("mobile-mmlu", "mobile-mmlu")
+OPTIONS = ["Paris", "Berlin", "Madrid", "Rome"]
+
+
+def cyclic_requests(question="What is the capital of France?", options=OPTIONS, template=TEMPLATE):
+    return [
+        ChoiceRequest(template.render(question, [options[i] for i in o]), template.continuations(4))
+        for o in orderings_for(4, "cyclic")
+    ]
+
+
+def from_scratch(runner, requests):
+    out = []
+    for r in requests:
+        runner.llm.n_tokens = 0  # forget the cache: evaluate the whole prompt
+        out.append(runner.score_choices([r])[0])
+    return out
+
+
+def test_shared_prefix_scores_equal_scoring_from_scratch(runner):
+    reqs = cyclic_requests()
+    runner.llm.n_tokens = 0
+    shared = runner.score_choices(reqs)
+    fresh = from_scratch(runner, reqs)
+    for a, b in zip(shared, fresh):
+        np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-4)
+        assert a.prompt_tokens == b.prompt_tokens == b.evaluated_tokens
+    assert shared[0].evaluated_tokens == shared[0].prompt_tokens
+    # later orderings share the instruction and the question: only the options onward run again
+    assert all(r.evaluated_tokens < r.prompt_tokens // 2 for r in shared[1:])
+
+
+def test_consecutive_questions_share_the_instruction_header(runner):
+    runner.llm.n_tokens = 0
+    first = runner.score_choices(cyclic_requests("Which app shows a map?")[:1])[0]
+    second = runner.score_choices(cyclic_requests("Which unit measures battery capacity?")[:1])[0]
+    assert second.evaluated_tokens < second.prompt_tokens
+    assert first.evaluated_tokens == first.prompt_tokens
+
+
+def test_logprobs_are_log_probabilities_of_the_letters(runner):
+    (resp,) = runner.score_choices(cyclic_requests()[:1])
+    assert len(resp.logprobs) == 4
+    assert all(lp < 0 for lp in resp.logprobs)
+    assert sum(np.exp(resp.logprobs)) <= 1.0
+
+
+def test_mmlu_letters_follow_a_space(runner):
+    t = load_template("mmlu", "mmlu")
+    (resp,) = runner.score_choices([ChoiceRequest(t.render("2+2=?", ["3", "4", "5", "6"], "math"), t.continuations(4))])
+    assert len(resp.logprobs) == 4
+
+
+def test_a_continuation_that_is_not_one_token_is_an_error(runner):
+    with pytest.raises(RunnerError, match="does not tokenize as one token"):
+        runner.score_choices([ChoiceRequest("Answer:", (" Paris is nice", " B"))])
+
+
+def test_generate_is_greedy_and_bounded(runner):
+    req = GenerateRequest(cyclic_requests()[0].prompt, max_tokens=5)
+    a, b = runner.generate([req]), runner.generate([req])
+    assert a[0].text == b[0].text
+    assert 1 <= a[0].generated_tokens <= 5
+    assert 0 < a[0].ttft_s <= a[0].latency_s
+
+
+def test_prompt_longer_than_context_is_a_clear_error(runner):
+    with pytest.raises(RunnerError, match="exceeds n_ctx"):
+        runner.score_choices([ChoiceRequest("word " * 2000 + "Answer:", (" A", " B"))])
+
+
+def test_chat_template_from_gguf(smollm2_path):
+    from mobeval.runners.llamacpp import LlamaCppRunner
+
+    r = LlamaCppRunner(smollm2_path, n_ctx=512, chat=True)
+    try:
+        tokens = r._tokenize("Hi")
+        text = r.llm.detokenize(tokens, special=True).decode()
+        assert "<|im_start|>user" in text and text.rstrip().endswith("<|im_start|>assistant")
+        (resp,) = r.score_choices(cyclic_requests()[:1])
+        assert len(resp.logprobs) == 4
+    finally:
+        r.close()
+
+
+def test_unloadable_model_file_is_a_clear_error(tmp_path):
+    from mobeval.runners.llamacpp import LlamaCppRunner
+
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf")
+    with pytest.raises(RunnerError, match="could not load"):
+        LlamaCppRunner(bad)
