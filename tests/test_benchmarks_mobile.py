@@ -129,7 +129,13 @@ def test_bundled_reads_like_mobile_mmlu(monkeypatch, tmp_path):
 
 
 def test_bundled_file_shipped_with_the_package():
-    if not bundled.files("mobeval").joinpath("data").joinpath(bundled.DATA_FILE).is_file():
-        pytest.skip("mobeval/data/everyday_mobile.csv not written yet")
+    """The issue's floor: at least 150 keyed questions over at least 12 fields, letters balanced."""
     data = bundled.load(BenchOptions())
-    assert data.questions and data.has_key
+    qs = data.questions
+    assert len(qs) >= 150 and all(q.answer is not None and len(q.options) == 4 for q in qs)
+    fields = {q.field for q in qs}
+    assert len(fields) >= 12
+    assert all(sum(q.field == f for q in qs) >= 10 for f in fields)
+    for letter in range(4):  # no letter carries the key: a position-biased model cannot score well
+        assert 0.2 <= sum(q.answer == letter for q in qs) / len(qs) <= 0.3
+    assert all(len(set(q.options)) == 4 for q in qs)

@@ -1,0 +1,151 @@
+"""The CLI end to end on the real model: run, report, submit, config files, errors, kill and resume."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mobeval.cli import app
+
+cli = CliRunner()
+
+
+def run_ok(*args):
+    res = cli.invoke(app, list(args))
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    return res
+
+
+def only_run_dir(root: Path) -> Path:
+    (d,) = [p for p in root.iterdir() if p.is_dir()]
+    return d
+
+
+def read_samples(d: Path):
+    return [json.loads(line) for line in (d / "samples.jsonl").read_text().splitlines()]
+
+
+def test_bare_run_on_bundled_defaults(tmp_path):
+    res = run_ok("run", "--limit", "6", "--output-dir", str(tmp_path))
+    d = only_run_dir(tmp_path)
+    assert d.name.startswith("smollm2-135m__everyday-mobile__")
+    result = json.loads((d / "result.json").read_text())
+    assert result["schema_version"] == "mobeval.result/1" and result["status"] == "complete"
+    assert result["scores"]["n_questions"] == 6 and result["scores"]["orderings_per_question"] == 4
+    assert result["scores"]["accuracy_original"] is not None  # the bundled set has a key
+    assert result["energy"]["energy"]["value"] is None or result["energy"]["energy"]["source"] == "rapl"
+    assert result["memory"]["peak_rss"]["value"] > result["memory"]["baseline_rss"]["value"]
+    assert len(read_samples(d)) == 24
+    for text in ("Summary", "consistency", "position bias", "Letter chosen", "energy"):
+        assert text in res.output
+    rows = list(csv.reader(open(d / "submission.csv")))
+    assert rows[0] == ["question_id", "predicted_answer"] and len(rows) == 7
+    assert all(r[1] in "ABCD" and r[1] for r in rows[1:])
+
+
+def test_report_and_submit_read_only_the_files(tmp_path):
+    run_ok("run", "--limit", "3", "--orderings", "original", "--output-dir", str(tmp_path), "-q")
+    d = only_run_dir(tmp_path)
+    (d / "submission.csv").unlink()
+    assert "Summary" in run_ok("report", str(d)).output
+    assert "3 questions, valid" in run_ok("submit", str(d)).output
+    assert (d / "submission.csv").exists()
+
+
+def test_config_file_with_flag_override(tmp_path):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(f"limit: 2\norderings: all\noutput_dir: {tmp_path / 'out'}\nmethod: generate\n")
+    run_ok("run", "--config", str(cfg), "--orderings", "original", "-q")
+    d = only_run_dir(tmp_path / "out")
+    result = json.loads((d / "result.json").read_text())
+    assert result["config"]["orderings"] == "original" and result["config"]["method"] == "generate"
+    samples = read_samples(d)
+    assert len(samples) == 2 and all(s["text"] is not None and s["logprobs"] is None for s in samples)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--orderings", "shuffled"], "--orderings 'shuffled'"),
+        (["--model", "qwen-1.5b"], "mobeval pull qwen-1.5b"),
+        (["--model", "missing.gguf"], "no such file"),
+        (["--bench", "nope"], "unknown benchmark 'nope'"),
+        (["--bench", "mobile-mmlu-pro"], "--data"),
+        (["--method", "guess"], "method"),
+        (["--limit", "0"], "--limit"),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    res = cli.invoke(app, ["run", "--output-dir", str(tmp_path), *args])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def _start(args, out_dir):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "mobeval", "run", *args, "--output-dir", str(out_dir), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+
+
+def _wait_for_samples(out_dir: Path, n: int, proc, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        files = list(out_dir.glob("*/samples.jsonl"))
+        if files and len(files[0].read_text().splitlines()) >= n:
+            return files[0].parent
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the run produced no samples in time")
+
+
+ARGS = ["--limit", "24", "--orderings", "cyclic"]
+
+
+def test_kill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    proc = _start(ARGS, tmp_path / "killed")
+    d = _wait_for_samples(tmp_path / "killed", 16, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = read_samples(d)
+    assert 16 <= len(kept) < 96 and len(kept) % 4 == 0
+    run_ok("run", *ARGS, "--output-dir", str(tmp_path / "killed"), "--resume", "-q")
+    resumed = read_samples(d)
+    assert resumed[: len(kept)] == kept  # nothing finished was redone
+    assert len({(s["question_id"], s["ordering"]) for s in resumed}) == len(resumed) == 96
+    result = json.loads((d / "result.json").read_text())
+    assert result["status"] == "complete" and result["performance"]["wall_time"]["count"] == 2
+
+    run_ok("run", *ARGS, "--output-dir", str(tmp_path / "whole"), "-q")
+    whole = {(s["question_id"], s["ordering"]): s for s in read_samples(only_run_dir(tmp_path / "whole"))}
+    for s in resumed:
+        w = whole[(s["question_id"], s["ordering"])]
+        assert s["choice"] == w["choice"]
+        assert s["logprobs"] == pytest.approx(w["logprobs"], abs=1e-4)
+
+
+def test_ctrl_c_keeps_a_partial_result_and_resume_refuses_a_different_run(tmp_path):
+    proc = _start(ARGS, tmp_path)
+    d = _wait_for_samples(tmp_path, 8, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in stderr
+    result = json.loads((d / "result.json").read_text())
+    assert result["status"] == "partial" and result["scores"]["n_questions"] >= 2
+    res = cli.invoke(app, ["run", "--limit", "24", "--orderings", "original", "--output-dir", str(tmp_path), "--resume"])
+    assert res.exit_code == 2 and "differs from this one in" in res.output and "orderings" in res.output
+
+
+def test_list_commands():
+    out = run_ok("list", "models").output
+    assert "smollm2-135m" in out and "qwen-1.5b" in out and "Q4_K_M" in out
+    assert "mobile-mmlu-pro" in run_ok("list", "benches").output
+    assert "Answer" in run_ok("list", "templates").output
