@@ -3,7 +3,7 @@
     python bench/independent_accuracy.py RESULT_DIR ../shared/data/mmlu
 
 Reads the answer letters straight from <data>/test/<subject>_test.csv (question id
-"<subject>/<line>") and each sample's option order and chosen position from samples.jsonl, then
+"<subject>/<record number>") and each sample's option order and chosen position from samples.jsonl, then
 prints accuracy under the original order, mean over orderings and strict, next to result.json's.
 Imports nothing from mobeval, so it checks the loader, the ordering map-back and the metrics.
 """
@@ -22,8 +22,8 @@ def answer_key(data: Path) -> dict[str, str]:
     for f in sorted((data / "test").glob("*_test.csv")):
         subject = f.name[: -len("_test.csv")]
         with open(f, newline="", encoding="utf-8") as fh:
-            for line, row in enumerate(csv.reader(fh), start=1):
-                key[f"{subject}/{line}"] = row[5].strip()
+            for record, row in enumerate(csv.reader(fh), start=1):
+                key[f"{subject}/{record}"] = row[5].strip()
     return key
 
 

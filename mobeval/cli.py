@@ -164,18 +164,19 @@ def list_models() -> None:
     from mobeval.report import human_bytes
 
     t = Table(header_style="bold")
-    for col in ("alias", "model", "quant", "size", "from", "here"):
-        t.add_column(col)
+    for col in ("alias", "quant", "size", "here"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("from", overflow="fold")
     for spec in catalog().values():
         path = locate(spec, fetch=False)
         if path is not None:
             here = "[green]yes[/]"
         elif spec.source == "pypi-chunks" and _installed(spec.package):
-            here = "on first use (assembled)"
+            here = "on use"
         else:
             here = "[dim]no[/]"
         size = spec.size_bytes or (path.stat().st_size if path else None)
-        t.add_row(spec.alias, spec.name, spec.quant, human_bytes(size), spec.origin, here)
+        t.add_row(spec.alias, spec.quant, human_bytes(size), here, spec.origin)
     out.print(t)
 
 
@@ -195,8 +196,8 @@ def list_benches() -> None:
     from mobeval.benchmarks import REGISTRY
 
     t = Table(header_style="bold")
-    t.add_column("bench")
-    t.add_column("what")
+    t.add_column("bench", no_wrap=True)
+    t.add_column("what", overflow="fold")
     for name, (_, text) in REGISTRY.items():
         t.add_row(name, text)
     out.print(t)

@@ -122,6 +122,7 @@ def evaluate_question(p: Plan, runner: Runner, q: Question) -> list[Sample]:
 def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
     """Evaluate what the run folder does not yet hold; always leave a result.json behind."""
     started = utc_now()
+    run.open_segment(started)
     done = {s.question_id for s in run.samples()}
     todo = [q for q in p.questions if q.id not in done]
     if progress:
@@ -159,7 +160,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
             samples = run.samples()
             result = build_result(
                 plan_info(p), run.identity(), environment(), asdict(info), samples, run.segments(),
-                complete=len({s.question_id for s in samples}) == len(p.questions),
+                killed=run.killed_segments(), complete=len({s.question_id for s in samples}) == len(p.questions),
             )
             run.write_result(result)
             write_submission(run.path / "submission.csv", samples, [q.id for q in p.questions])

@@ -90,7 +90,7 @@ def summary_table(r: Result) -> Table:
 def breakdown_table(title: str, blocks: dict[str, ScoreBlock]) -> Table:
     t = Table(title=title, header_style="bold")
     for col in ("", "n", "acc orig", "acc mean", "strict", "debiased", "consistency"):
-        t.add_column(col, justify="left" if not col else "right")
+        t.add_column(col, justify="left" if not col else "right", overflow="fold")
     for name, b in blocks.items():
         t.add_row(name, str(b.n_questions), pct(b.accuracy_original), pct(b.accuracy_mean),
                   pct(b.accuracy_strict), pct(b.accuracy_debiased), pct(b.consistency))

@@ -82,3 +82,13 @@ def test_bad_rows(tmp_path):
     path.write_text("Q?,a,b,c,d,A\nR?,a,b,c,d,F\n")
     with pytest.raises(DataError, match=r"x_test\.csv, row 2: answer 'F' is not one of the options A-D"):
         load(BenchOptions(data=tmp_path))
+
+
+def test_ids_count_records_not_lines_and_errors_name_the_line(tmp_path):
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "anatomy_test.csv").write_text(
+        '"A question\nover two lines?",a,b,c,d,A\nSecond?,a,b,c,d,B\nThird?,a,b,c,d,Z\n')
+    with pytest.raises(DataError, match=r"anatomy_test.csv, row 4"):
+        load(BenchOptions(data=tmp_path))
+    (tmp_path / "test" / "anatomy_test.csv").write_text('"A question\nover two lines?",a,b,c,d,A\nSecond?,a,b,c,d,B\n')
+    assert [q.id for q in load(BenchOptions(data=tmp_path)).questions] == ["anatomy/1", "anatomy/2"]

@@ -30,14 +30,16 @@ def categories() -> dict[str, str]:
 
 
 def _csv_questions(path: Path, subject: str, id_prefix: str) -> list[Question]:
+    """Ids number the records from 1 (as the hub path does); errors name the file line (`n`),
+    which differs where a quoted question spans several lines."""
     file = str(path)
     return [
         make_question(
-            file, n, qid=f"{id_prefix}/{n}", question=cell(file, n, row, "question"),
+            file, n, qid=f"{id_prefix}/{i}", question=cell(file, n, row, "question"),
             options=[cell(file, n, row, c) for c in "ABCD"], answer=cell(file, n, row, "answer"),
             field=subject, category=categories().get(subject, ""),
         )
-        for n, row in read_table(path, header=False, names=COLUMNS)
+        for i, (n, row) in enumerate(read_table(path, header=False, names=COLUMNS), start=1)
     ]
 
 

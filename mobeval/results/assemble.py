@@ -27,7 +27,16 @@ def _latency_figures(prefix: str, values: list[float]) -> dict[str, Figure]:
     }
 
 
-def performance(samples: list[Sample], segments: list[Segment]) -> dict[str, Figure]:
+def _segments_note(segments: list[Segment], killed: int) -> str:
+    notes = []
+    if len(segments) > 1:
+        notes.append(f"summed over {len(segments)} run segments (resumes)")
+    if killed:
+        notes.append(f"{killed} segment(s) killed before recording their time are not included")
+    return "; ".join(notes)
+
+
+def performance(samples: list[Sample], segments: list[Segment], killed: int = 0) -> dict[str, Figure]:
     per_question = [sum(s.latency_s for s in g) for g in group_by_question(samples).values()]
     busy = sum(s.latency_s for s in samples)
     prompt_tokens = sum(s.prompt_tokens for s in samples)
@@ -36,7 +45,7 @@ def performance(samples: list[Sample], segments: list[Segment]) -> dict[str, Fig
         "model_load_time": Figure(value=segments[-1].load_time_s, unit="s",
                                   note="load of the latest segment" if len(segments) > 1 else ""),
         "wall_time": Figure(value=sum(g.wall_time_s for g in segments), unit="s", count=len(segments),
-                            note="summed over run segments (resumes)" if len(segments) > 1 else ""),
+                            note=_segments_note(segments, killed)),
         **_latency_figures("question_latency", per_question),
         **_latency_figures("request_latency", [s.latency_s for s in samples]),
         "prompt_tokens": Figure(value=prompt_tokens, unit="tokens", count=len(samples)),
@@ -60,7 +69,10 @@ def memory(segments: list[Segment], model_size: int) -> dict[str, Figure]:
     }
 
 
-def energy(segments: list[Segment], n_questions: int) -> dict[str, Figure]:
+def energy(segments: list[Segment], n_questions: int, killed: int = 0) -> dict[str, Figure]:
+    if killed:
+        return {"energy": Figure(value=None, unit="J", source="unavailable",
+                                 note=f"{killed} run segment(s) were killed before reading the counters")}
     if any(g.energy_source != "rapl" or g.energy_j is None for g in segments):
         reason = next((g.energy_reason for g in segments if g.energy_source != "rapl"), "")
         return {"energy": Figure(value=None, unit="J", source="unavailable", note=reason)}
@@ -77,7 +89,7 @@ def energy(segments: list[Segment], n_questions: int) -> dict[str, Figure]:
 
 def build_result(
     info: dict[str, Any], identity: dict[str, Any], env: dict[str, Any], runner: dict[str, Any],
-    samples: list[Sample], segments: list[Segment], complete: bool,
+    samples: list[Sample], segments: list[Segment], complete: bool, killed: int = 0,
 ) -> Result:
     n_questions = len(group_by_question(samples))
     return Result(
@@ -94,7 +106,7 @@ def build_result(
         per_field=({k: _block(v) for k, v in score_by(samples, "field").items()}),
         per_category=({k: _block(v) for k, v in score_by(samples, "category").items()}
                       if any(s.category for s in samples) else {}),
-        performance=performance(samples, segments),
+        performance=performance(samples, segments, killed),
         memory=memory(segments, info["model"]["size_bytes"]),
-        energy=energy(segments, n_questions),
+        energy=energy(segments, n_questions, killed),
     )

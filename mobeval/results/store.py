@@ -106,15 +106,39 @@ class RunDir:
                 continue  # a line torn by a kill mid-write
         return out
 
-    def append_segment(self, seg: Segment) -> None:
+    def _append_segment_line(self, obj: dict) -> None:
         with open(self.path / "segments.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(asdict(seg)) + "\n")
+            f.write(json.dumps(obj) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
-    def segments(self) -> list[Segment]:
+    def open_segment(self, started_at: str) -> None:
+        """Mark a segment as begun, so one that is killed before it ends still shows."""
+        self._append_segment_line({"open": started_at})
+
+    def append_segment(self, seg: Segment) -> None:
+        self._append_segment_line(asdict(seg))
+
+    def _segment_lines(self) -> list[dict]:
         path = self.path / "segments.jsonl"
         if not path.exists():
             return []
-        return [Segment(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+        out = []
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # torn by a kill
+        return out
+
+    def segments(self) -> list[Segment]:
+        return [Segment(**d) for d in self._segment_lines() if "open" not in d]
+
+    def killed_segments(self) -> int:
+        """Segments begun but never ended: killed, so their time and memory were not recorded."""
+        lines = self._segment_lines()
+        ended = {d["started_at"] for d in lines if "open" not in d}
+        return sum(1 for d in lines if "open" in d and d["open"] not in ended)
 
     def write_result(self, result: Result) -> None:
         self._write_json("result.json", result.model_dump(mode="json"))
