@@ -53,6 +53,19 @@ def _header(r: Result) -> str:
     return "\n".join(lines)
 
 
+def _evaluated_note(perf: dict[str, Figure]) -> str:
+    run, total = perf.get("evaluated_tokens"), perf.get("prompt_tokens")
+    if run is None or total is None or run.value is None or total.value is None:
+        return ""
+    return f"{run.value:,.0f} of {total.value:,.0f} prompt tokens run; shared prefixes once"
+
+
+def _energy_row(f: Figure | None) -> tuple[str, str, str]:
+    if f is None or f.value is None:
+        return ("energy", "unavailable", f.note if f else "")
+    return ("energy", f"{f.value:.1f} J", f"{f.source}: {f.note}")
+
+
 def summary_table(r: Result) -> Table:
     s, perf, mem, en = r.scores, r.performance, r.memory, r.energy
     t = Table(title="Summary", show_header=True, header_style="bold")
@@ -72,13 +85,12 @@ def summary_table(r: Result) -> Table:
          " / ".join(fig(perf.get(f"question_latency_{q}")) for q in ("p50", "p90", "p99")),
          f"all orderings of a question, n={perf['question_latency_p50'].count if 'question_latency_p50' in perf else 0}"),
         ("prompt tokens/s", fig(perf.get("prompt_tokens_per_s"), "{:.1f}"), "prompt tokens / time in runner"),
-        ("evaluated tokens/s", fig(perf.get("evaluated_tokens_per_s"), "{:.1f}"),
-         f"{fig(perf.get('evaluated_tokens'), '{:.0f}')} of {fig(perf.get('prompt_tokens'), '{:.0f}')} run"),
+        ("evaluated tokens/s", fig(perf.get("evaluated_tokens_per_s"), "{:.1f}"), _evaluated_note(perf)),
         ("model load time", fig(perf.get("model_load_time")), ""),
         ("wall time", fig(perf.get("wall_time"), "{:.1f}"), "load included"),
         ("peak RSS", fig(mem.get("peak_rss")), f"baseline {fig(mem.get('baseline_rss'))}, sampled every 10 ms"),
         ("model file", fig(mem.get("model_file_size")), ""),
-        ("energy", fig(en.get("energy"), "{:.1f}"), en["energy"].source if "energy" in en else ""),
+        _energy_row(en.get("energy")),
     ]
     if "average_power" in en:
         rows.append(("average power", fig(en["average_power"], "{:.1f}"), en["average_power"].note))
