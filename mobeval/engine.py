@@ -104,9 +104,13 @@ def _sample(q: Question, idx: int, order: tuple[int, ...], prompt: str, resp, ch
     )
 
 
+def _orders(p: Plan, q: Question) -> list[tuple[int, ...]]:
+    return orderings_for(len(q.options), p.config.orderings, p.config.seed, q.id)
+
+
 def evaluate_question(p: Plan, runner: Runner, q: Question) -> list[Sample]:
     """All orderings of one question, sent together so the runner can share their prefix."""
-    orders = orderings_for(len(q.options), p.config.orderings, p.config.seed, q.id)
+    orders = _orders(p, q)
     prompts = [p.bench.prompt(p.template, q, o) for o in orders]
     n = len(q.options)
     if p.config.method == "logprob":
@@ -123,7 +127,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
     """Evaluate what the run folder does not yet hold; always leave a result.json behind."""
     started = utc_now()
     run.open_segment(started)
-    done = {s.question_id for s in run.samples()}
+    done = run.keep_whole_questions({q.id: len(_orders(p, q)) for q in p.questions})
     todo = [q for q in p.questions if q.id not in done]
     if progress:
         progress(len(p.questions) - len(todo), len(p.questions))

@@ -151,3 +151,16 @@ def test_list_commands():
     assert "smollm2-135m" in out and "qwen-1.5b" in out and "Q4_K_M" in out and "hf:Qwen/" in out
     assert "mobile-mmlu-pro" in run_ok("list", "benches").output
     assert "Answer" in run_ok("list", "templates").output
+
+
+def test_resume_drops_a_torn_question_and_redoes_it(tmp_path):
+    run_ok("run", "--limit", "3", "--orderings", "cyclic", "--output-dir", str(tmp_path), "-q")
+    d = only_run_dir(tmp_path)
+    lines = (d / "samples.jsonl").read_text().splitlines()
+    # as if killed while writing the last question: two whole orderings and half a line remain
+    (d / "samples.jsonl").write_text("\n".join(lines[:10]) + "\n" + lines[10][:40])
+    (d / "result.json").unlink()
+    run_ok("run", "--limit", "3", "--orderings", "cyclic", "--output-dir", str(tmp_path), "--resume", "-q")
+    again = read_samples(d)
+    assert len(again) == 12 and len({(s["question_id"], s["ordering"]) for s in again}) == 12
+    assert [json.loads(x) for x in lines[:8]] == again[:8]

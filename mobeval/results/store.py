@@ -116,6 +116,26 @@ class RunDir:
         """Mark a segment as begun, so one that is killed before it ends still shows."""
         self._append_segment_line({"open": started_at})
 
+    def keep_whole_questions(self, expected: dict[str, int]) -> set[str]:
+        """Drop torn lines and questions with fewer samples than `expected` orderings (a kill
+        mid-write); return the ids of the questions that are whole."""
+        path = self.path / "samples.jsonl"
+        if not path.exists():
+            return set()
+        lines = path.read_text(encoding="utf-8").splitlines()
+        samples = self.samples()
+        counts: dict[str, int] = {}
+        for s in samples:
+            counts[s.question_id] = counts.get(s.question_id, 0) + 1
+        whole = {q for q, n in counts.items() if n == expected.get(q)}
+        kept = [s for s in samples if s.question_id in whole]
+        if len(kept) != len(lines):
+            tmp = self.path / ".samples.jsonl.tmp"
+            tmp.write_text("".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in kept),
+                           encoding="utf-8")
+            tmp.replace(path)
+        return whole
+
     def append_segment(self, seg: Segment) -> None:
         self._append_segment_line(asdict(seg))
 
