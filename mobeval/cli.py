@@ -40,9 +40,9 @@ def _parse_columns(items: list[str] | None) -> dict[str, str] | None:
 @app.command()
 def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of settings; flags override it."),
-    model: Optional[str] = typer.Option(None, help="Model alias (see `mobeval list models`) or a .gguf path. [default: smollm2-135m]"),
+    model: Optional[str] = typer.Option(None, help="Model alias (see `mobeval list models`) or a .gguf path; for a remote runner, the served model's name. [default: smollm2-135m]"),
     bench: Optional[str] = typer.Option(None, help="Benchmark (see `mobeval list benches`). [default: everyday-mobile]"),
-    runner: Optional[str] = typer.Option(None, help="Runtime. [default: llama.cpp]"),
+    runner: Optional[str] = typer.Option(None, help="Runtime (see `mobeval list runners`). [default: llama.cpp]"),
     data: Optional[Path] = typer.Option(None, help="Local copy of the benchmark data instead of the hub."),
     answers: Optional[Path] = typer.Option(None, help="CSV question_id,answer supplying an answer key."),
     shots: Optional[int] = typer.Option(None, help="k-shot examples (mmlu). [default: 0]"),
@@ -58,6 +58,11 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="Threads for the runtime. [default: all cores]"),
     n_ctx: Optional[int] = typer.Option(None, help="Context length. [default: 2048]"),
     n_batch: Optional[int] = typer.Option(None, help="Prompt batch size. [default: 512]"),
+    endpoint: Optional[str] = typer.Option(None, help="Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1."),
+    api_key: Optional[str] = typer.Option(None, envvar="MOBEVAL_API_KEY", show_envvar=True,
+                                          help="Remote runners: API key (never written to results)."),
+    concurrency: Optional[int] = typer.Option(None, help="Remote runners: requests in flight at once. [default: 1]"),
+    request_timeout: Optional[float] = typer.Option(None, help="Remote runners: seconds per request. [default: 60]"),
     output_dir: Optional[Path] = typer.Option(None, help="Where run folders go. [default: results]"),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run of this model and bench (or --run-dir)."),
     run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue."),
@@ -73,7 +78,8 @@ def run(
         subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
         columns=_parse_columns(column), template=template, method=method, max_tokens=max_tokens,
         chat=chat, orderings=orderings, limit=limit, seed=seed, n_threads=threads, n_ctx=n_ctx,
-        n_batch=n_batch, output_dir=output_dir,
+        n_batch=n_batch, endpoint=endpoint, api_key=api_key, concurrency=concurrency,
+        request_timeout=request_timeout, output_dir=output_dir,
     )
     run_folder = None
     try:
@@ -200,6 +206,20 @@ def list_benches() -> None:
     t.add_column("what", overflow="fold")
     for name, (_, text) in REGISTRY.items():
         t.add_row(name, text)
+    out.print(t)
+
+
+@list_app.command("runners")
+def list_runners() -> None:
+    """Every runner."""
+    from mobeval.runners import REGISTRY
+
+    t = Table(header_style="bold")
+    t.add_column("runner", no_wrap=True)
+    t.add_column("model", no_wrap=True)
+    t.add_column("what", overflow="fold")
+    for name, e in REGISTRY.items():
+        t.add_row(name, "local file" if e.local_model else "--endpoint", e.description)
     out.print(t)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mobeval.benchmarks import DEFAULT_BENCH
 from mobeval.errors import MobevalError
@@ -17,7 +17,7 @@ from mobeval.orderings import validate_spec
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the bundled default for local runners, the server's model for remote ones
     bench: str = DEFAULT_BENCH
     runner: str = "llama.cpp"
     data: Path | None = None
@@ -35,6 +35,11 @@ class RunConfig(BaseModel):
     n_threads: int | None = None
     n_ctx: int = 2048
     n_batch: int = 512
+    # remote runners (an OpenAI-compatible server); the key is never written to results or logs
+    endpoint: str | None = None
+    api_key: str | None = Field(default=None, exclude=True, repr=False)
+    concurrency: int | None = None
+    request_timeout: float | None = None
     output_dir: Path = Path("results")
 
     @field_validator("orderings")
@@ -42,9 +47,17 @@ class RunConfig(BaseModel):
     def _orderings(cls, v: str) -> str:
         return validate_spec(v)
 
+    @property
+    def model_name(self) -> str:
+        return self.model or DEFAULT_MODEL
+
     def runner_settings(self) -> dict[str, Any]:
-        return {"n_threads": self.n_threads, "n_ctx": self.n_ctx, "n_batch": self.n_batch,
-                "chat": self.chat, "seed": self.seed}
+        """Every runner setting; make_runner passes each runner those its constructor takes."""
+        return {
+            "endpoint": self.endpoint, "api_key": self.api_key, "concurrency": self.concurrency,
+            "request_timeout": self.request_timeout, "n_threads": self.n_threads, "n_ctx": self.n_ctx,
+            "n_batch": self.n_batch, "chat": self.chat, "seed": self.seed,
+        }
 
 
 def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:

@@ -17,21 +17,22 @@ from mobeval.benchmarks.sampling import stratified_sample
 from mobeval.config import RunConfig
 from mobeval.errors import MobevalError
 from mobeval.hashing import file_sha256, text_sha256
-from mobeval.measure.energy import energy_meter
+from mobeval.measure.energy import UnavailableMeter, energy_meter
 from mobeval.measure.environment import environment
 from mobeval.measure.memory import PeakMemorySampler
-from mobeval.models import ModelSpec, resolve
+from mobeval.models import ModelSpec, remote_spec, resolve
 from mobeval.orderings import orderings_for
 from mobeval.prompts import PromptTemplate, load_template
 from mobeval.results.assemble import build_result
 from mobeval.results.store import RunDir, Segment, utc_now
 from mobeval.results.submission import write_submission
 from mobeval.runners import Runner, make_runner
+from mobeval.runners import entry as runner_entry
 from mobeval.samples import Sample, choose_by_logprob, parse_letter
 from mobeval.types import ChoiceRequest, GenerateRequest, Question
 
 # A resumed run must agree with the original on everything that changes a sample.
-IDENTITY_KEYS = ("model_sha256", "bench", "selection_sha256", "template_sha256", "orderings",
+IDENTITY_KEYS = ("model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256", "orderings",
                  "method", "max_tokens", "chat", "runner", "seed")
 
 Progress = Callable[[int, int], None]
@@ -44,14 +45,19 @@ class Plan:
     questions: list[Question]
     template: PromptTemplate
     spec: ModelSpec
-    model_path: Path
+    model_path: Path | None  # None where the model lives behind an endpoint
+
+    @property
+    def remote(self) -> bool:
+        return self.model_path is None
 
     def identity(self) -> dict:
         qs = [[q.id, q.question, list(q.options), q.answer, q.field] for q in self.questions]
         return {
             "bench": self.config.bench,
             "model": self.spec.alias,
-            "model_sha256": file_sha256(self.model_path),
+            "model_sha256": None if self.remote else file_sha256(self.model_path),
+            "endpoint": self.config.endpoint if self.remote else None,
             "selection_sha256": text_sha256(json.dumps(qs, ensure_ascii=False)),
             "template_sha256": text_sha256(self.template.model_dump_json()),
             "orderings": self.config.orderings,
@@ -75,7 +81,11 @@ def plan(cfg: RunConfig) -> Plan:
             raise MobevalError("--limit must be at least 1")
         questions = stratified_sample(questions, cfg.limit, cfg.seed)
     template = load_template(cfg.template, bench.default_template)
-    spec, path = resolve(cfg.model)
+    if not runner_entry(cfg.runner).local_model:
+        if not cfg.endpoint:
+            raise MobevalError(f"--runner {cfg.runner} needs --endpoint http://HOST:PORT/v1")
+        return Plan(cfg, bench, questions, template, remote_spec(cfg.model, cfg.endpoint), None)
+    spec, path = resolve(cfg.model_name)
     if spec.sha256 and file_sha256(path) != spec.sha256:
         raise MobevalError(f"{path}: sha256 differs from the one published for {spec.alias} ({spec.sha256})")
     return Plan(cfg, bench, questions, template, spec, path)
@@ -108,19 +118,28 @@ def _orders(p: Plan, q: Question) -> list[tuple[int, ...]]:
     return orderings_for(len(q.options), p.config.orderings, p.config.seed, q.id)
 
 
-def evaluate_question(p: Plan, runner: Runner, q: Question) -> list[Sample]:
-    """All orderings of one question, sent together so the runner can share their prefix."""
-    orders = _orders(p, q)
-    prompts = [p.bench.prompt(p.template, q, o) for o in orders]
-    n = len(q.options)
+def evaluate_questions(p: Plan, runner: Runner, questions: list[Question]) -> list[list[Sample]]:
+    """All orderings of the given questions in one call, each question's orderings adjacent so the
+    runner can share their prefix (or send them concurrently); samples come back per question."""
+    plans = [(q, _orders(p, q)) for q in questions]
+    prompts = [[p.bench.prompt(p.template, q, o) for o in orders] for q, orders in plans]
+    flat = [pr for group in prompts for pr in group]
     if p.config.method == "logprob":
-        conts = p.template.continuations(n)
-        responses = runner.score_choices([ChoiceRequest(pr, conts) for pr in prompts])
-        return [_sample(q, i, o, pr, r, choose_by_logprob(r.logprobs), r.logprobs, None)
-                for i, (o, pr, r) in enumerate(zip(orders, prompts, responses))]
-    responses = runner.generate([GenerateRequest(pr, p.config.max_tokens) for pr in prompts])
-    return [_sample(q, i, o, pr, r, parse_letter(r.text, n), None, r.text)
-            for i, (o, pr, r) in enumerate(zip(orders, prompts, responses))]
+        conts = [p.template.continuations(len(q.options)) for q, orders in plans for _ in orders]
+        responses = iter(runner.score_choices([ChoiceRequest(pr, c) for pr, c in zip(flat, conts)]))
+    else:
+        responses = iter(runner.generate([GenerateRequest(pr, p.config.max_tokens) for pr in flat]))
+    out = []
+    for (q, orders), group in zip(plans, prompts):
+        samples = []
+        for i, (o, pr) in enumerate(zip(orders, group)):
+            r = next(responses)
+            if p.config.method == "logprob":
+                samples.append(_sample(q, i, o, pr, r, choose_by_logprob(r.logprobs), r.logprobs, None))
+            else:
+                samples.append(_sample(q, i, o, pr, r, parse_letter(r.text, len(q.options)), None, r.text))
+        out.append(samples)
+    return out
 
 
 def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
@@ -134,16 +153,21 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
     mem = PeakMemorySampler().start()
     t0 = time.perf_counter()
     runner = None
-    meter = energy_meter()
+    meter = (UnavailableMeter(f"the model runs behind {p.config.endpoint}; no energy source is configured for "
+                              "that device (this machine's counters would measure the client)")
+             if p.remote else energy_meter())
     t_eval = t0
     finished = 0
     try:
-        runner = make_runner(p.config.runner, p.model_path, p.config.runner_settings())
+        model = p.config.model if p.remote else p.model_path
+        runner = make_runner(p.config.runner, model, p.config.runner_settings())
         t_eval = time.perf_counter()
         meter.start()
-        for q in todo:
-            run.append_samples(evaluate_question(p, runner, q))
-            finished += 1
+        per_call = max(1, getattr(runner, "questions_per_call", 1))
+        for start in range(0, len(todo), per_call):
+            for samples in evaluate_questions(p, runner, todo[start:start + per_call]):
+                run.append_samples(samples)
+                finished += 1
             if progress:
                 progress(len(p.questions) - len(todo) + finished, len(p.questions))
     finally:
@@ -173,11 +197,13 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
 
 def plan_info(p: Plan) -> dict:
     """What the result records about the model and the data."""
+    local = p.model_path is not None
     return {
         "model": {
             "alias": p.spec.alias, "name": p.spec.name, "source": p.spec.source, "origin": p.spec.origin,
-            "path": str(p.model_path), "quant": p.spec.quant,
-            "size_bytes": p.model_path.stat().st_size, "sha256": file_sha256(p.model_path),
+            "path": str(p.model_path) if local else None, "quant": p.spec.quant,
+            "size_bytes": p.model_path.stat().st_size if local else None,
+            "sha256": file_sha256(p.model_path) if local else None,
         },
         "data": {
             "bench": p.config.bench, "sources": p.bench.sources,

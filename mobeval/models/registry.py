@@ -19,7 +19,7 @@ class ModelSpec(BaseModel):
 
     alias: str
     name: str
-    source: Literal["pypi-wheel", "pypi-chunks", "hf", "local"]
+    source: Literal["pypi-wheel", "pypi-chunks", "hf", "local", "remote"]
     file: str
     quant: str = ""
     size_bytes: int | None = None
@@ -31,7 +31,7 @@ class ModelSpec(BaseModel):
     def origin(self) -> str:
         if self.source == "hf":
             return f"hf:{self.repo}/{self.file}"
-        if self.source == "local":
+        if self.source in ("local", "remote"):
             return self.file
         return f"pypi:{self.package}"
 
@@ -49,6 +49,11 @@ def cache_dir() -> Path:
     """Where mobeval keeps files it makes (assembled chunks); MOBEVAL_CACHE overrides."""
     root = os.environ.get("MOBEVAL_CACHE") or Path.home() / ".cache" / "mobeval"
     return Path(root)
+
+
+def remote_spec(model: str | None, endpoint: str) -> ModelSpec:
+    """A model served behind an endpoint: nothing to find on this machine."""
+    return ModelSpec(alias=model or "remote", name=model or "", source="remote", file=endpoint)
 
 
 def spec_for(model: str) -> ModelSpec:

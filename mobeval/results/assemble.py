@@ -58,14 +58,19 @@ def performance(samples: list[Sample], segments: list[Segment], killed: int = 0)
     return figs
 
 
-def memory(segments: list[Segment], model_size: int) -> dict[str, Figure]:
+def memory(segments: list[Segment], model_size: int | None) -> dict[str, Figure]:
     peak = max(segments, key=lambda g: g.peak_rss_bytes)
+    scope = "" if model_size is not None else "this client process only: the model runs behind an endpoint"
     return {
         "peak_rss": Figure(value=peak.peak_rss_bytes, unit="bytes", source="psutil RSS, sampled every 10 ms",
-                           count=peak.rss_samples),
-        "baseline_rss": Figure(value=peak.baseline_rss_bytes, unit="bytes", source="psutil RSS before model load"),
-        "peak_rss_over_baseline": Figure(value=peak.peak_rss_bytes - peak.baseline_rss_bytes, unit="bytes"),
-        "model_file_size": Figure(value=model_size, unit="bytes", source="file size on disk"),
+                           count=peak.rss_samples, note=scope),
+        "baseline_rss": Figure(value=peak.baseline_rss_bytes, unit="bytes", source="psutil RSS before model load",
+                               note=scope),
+        "peak_rss_over_baseline": Figure(value=peak.peak_rss_bytes - peak.baseline_rss_bytes, unit="bytes",
+                                         note=scope),
+        "model_file_size": (Figure(value=model_size, unit="bytes", source="file size on disk")
+                            if model_size is not None else
+                            Figure(value=None, unit="bytes", source="unavailable", note="remote model")),
     }
 
 

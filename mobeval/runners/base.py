@@ -15,6 +15,9 @@ from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, Genera
 @runtime_checkable
 class Runner(Protocol):
     info: RunnerInfo
+    # How many questions' requests the engine sends per call (1 for an in-process runtime that
+    # shares prefixes; more for a server that can take concurrent requests).
+    questions_per_call: int
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResponse]:
         """Log-probability of each continuation as the next token after each prompt."""

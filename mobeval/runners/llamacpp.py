@@ -34,6 +34,7 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class LlamaCppRunner:
+    questions_per_call = 1
     def __init__(
         self,
         model_path: Path,
