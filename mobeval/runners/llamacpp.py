@@ -163,6 +163,56 @@ class LlamaCppRunner:
             )
         return out
 
+    # -- raw engine speed (mobeval perf) ------------------------------------------------------
+    # llama.cpp books a decode's time into its counters at the next synchronize, so synchronize
+    # before resetting them and before reading them.
+    def _perf(self):
+        self._llama_cpp.llama_synchronize(self.llm._ctx.ctx)
+        return self._llama_cpp.llama_perf_context(self.llm._ctx.ctx)
+
+    def _fresh(self) -> None:
+        self.llm.n_tokens = 0  # the next eval() drops every KV cell first
+        self._llama_cpp.llama_synchronize(self.llm._ctx.ctx)
+        self._llama_cpp.llama_perf_context_reset(self.llm._ctx.ctx)
+
+    def time_prompt(self, tokens: list[int]) -> tuple[float, float]:
+        """Evaluate `tokens` from an empty cache, as one prompt; (wall seconds, llama.cpp's own
+        decode seconds). The logits of the last position are read, as scoring does."""
+        self._fresh()
+        t0 = time.perf_counter()
+        self.llm.eval(tokens)
+        self._last_logits().argmax()
+        wall = time.perf_counter() - t0
+        return wall, self._engine_seconds()
+
+    def _engine_seconds(self) -> float:
+        # This llama.cpp books every decode outside its own sampler, single tokens included, as
+        # prompt eval; the sum covers both counters whatever the version does.
+        perf = self._perf()
+        return (perf.t_p_eval_ms + perf.t_eval_ms) / 1000
+
+    def time_generate(self, tokens: list[int]) -> tuple[float, float]:
+        """Decode `tokens` one at a time from an empty cache (llama-bench's tg test); (wall seconds,
+        llama.cpp's own decode seconds)."""
+        self._fresh()
+        t0 = time.perf_counter()
+        for t in tokens:
+            self.llm.eval([t])
+        wall = time.perf_counter() - t0
+        return wall, self._engine_seconds()
+
+    def kv_cache_bytes(self) -> int:
+        """KV cache allocated for n_ctx, from the model's shape: 2 (K, V) x n_ctx x layers x KV heads
+        x head size x 2 bytes (llama.cpp's default f16 cache)."""
+        m = self.llm._model.model
+        lc = self._llama_cpp
+        head_dim = lc.llama_model_n_embd(m) // lc.llama_model_n_head(m)
+        return 2 * self.llm.n_ctx() * lc.llama_model_n_layer(m) * lc.llama_model_n_head_kv(m) * head_dim * 2
+
+    @property
+    def n_vocab(self) -> int:
+        return self.llm.n_vocab()
+
     def close(self) -> None:
         llm, self.llm = getattr(self, "llm", None), None
         if llm is not None:
