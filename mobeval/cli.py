@@ -63,6 +63,10 @@ def run(
                                           help="Remote runners: API key (never written to results)."),
     concurrency: Optional[int] = typer.Option(None, help="Remote runners: requests in flight at once. [default: 1]"),
     request_timeout: Optional[float] = typer.Option(None, help="Remote runners: seconds per request. [default: 60]"),
+    energy: Optional[str] = typer.Option(None, help="auto (RAPL/NVML where readable) | estimate | android | off. [default: auto]"),
+    watts_per_core: Optional[float] = typer.Option(None, help="--energy estimate: assumed watts per busy core. [default: 4.0]"),
+    android_serial: Optional[str] = typer.Option(None, help="--energy android: the adb serial of the phone."),
+    idle_seconds: Optional[float] = typer.Option(None, help="Idle-power window before the run, where a counter exists. [default: 2]"),
     output_dir: Optional[Path] = typer.Option(None, help="Where run folders go. [default: results]"),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run of this model and bench (or --run-dir)."),
     run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue."),
@@ -79,7 +83,8 @@ def run(
         columns=_parse_columns(column), template=template, method=method, max_tokens=max_tokens,
         chat=chat, orderings=orderings, limit=limit, seed=seed, n_threads=threads, n_ctx=n_ctx,
         n_batch=n_batch, endpoint=endpoint, api_key=api_key, concurrency=concurrency,
-        request_timeout=request_timeout, output_dir=output_dir,
+        request_timeout=request_timeout, energy=energy, watts_per_core=watts_per_core,
+        android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir,
     )
     run_folder = None
     try:
@@ -187,6 +192,33 @@ def perf(
         "runner": "llama.cpp", "environment": environment(), "configs": to_json(configs),
     }, indent=2) + "\n")
     out.print(f"json: {dest}", highlight=False)
+
+
+@app.command()
+def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """The machine, as every result records it."""
+    import json
+
+    from mobeval.measure.energy import energy_meters
+    from mobeval.measure.environment import environment
+
+    info = environment()
+    info["energy_sources"] = [
+        m.source if m.source != "unavailable" else f"unavailable: {m.stop().reason}" for m in energy_meters("auto")
+    ]
+    if json_out:
+        out.print_json(json.dumps(info))
+        return
+    t = Table(header_style="bold", show_header=False)
+    t.add_column("", no_wrap=True)
+    t.add_column("", overflow="fold")
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if v)
+        elif isinstance(value, list):
+            value = "; ".join(map(str, value))
+        t.add_row(key, str(value))
+    out.print(t)
 
 
 @app.command()

@@ -40,6 +40,12 @@ class RunConfig(BaseModel):
     api_key: str | None = Field(default=None, exclude=True, repr=False)
     concurrency: int | None = None
     request_timeout: float | None = None
+    # energy: auto = every real counter found (RAPL, NVML); estimate = an estimate beside them;
+    # android = a phone's battery over adb; off = none
+    energy: Literal["auto", "estimate", "android", "off"] = "auto"
+    watts_per_core: float = 4.0  # the stated assumption behind --energy estimate
+    android_serial: str | None = None
+    idle_seconds: float = 2.0  # idle power window before the run, where a real counter exists
     output_dir: Path = Path("results")
 
     @field_validator("orderings")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +17,8 @@ from mobeval.benchmarks.sampling import stratified_sample
 from mobeval.config import RunConfig
 from mobeval.errors import MobevalError
 from mobeval.hashing import file_sha256, text_sha256
-from mobeval.measure.energy import UnavailableMeter, energy_meter
-from mobeval.measure.environment import environment
+from mobeval.measure.energy import UnavailableMeter, energy_meters, measure_idle
+from mobeval.measure.environment import cpu_freq_mhz, environment
 from mobeval.measure.memory import PeakMemorySampler
 from mobeval.models import ModelSpec, remote_spec, resolve
 from mobeval.orderings import orderings_for
@@ -111,6 +111,7 @@ def _sample(q: Question, idx: int, order: tuple[int, ...], prompt: str, resp, ch
         field=q.field, category=q.category, prompt_sha256=text_sha256(prompt),
         logprobs=logprobs, text=text, prompt_tokens=resp.prompt_tokens,
         evaluated_tokens=resp.evaluated_tokens, latency_s=resp.latency_s,
+        ttft_s=getattr(resp, "ttft_s", None), generated_tokens=getattr(resp, "generated_tokens", None),
     )
 
 
@@ -142,6 +143,13 @@ def evaluate_questions(p: Plan, runner: Runner, questions: list[Question]) -> li
     return out
 
 
+def _meters(p: Plan):
+    if p.remote and p.config.energy != "android":
+        return [UnavailableMeter(f"the model runs behind {p.config.endpoint}; no energy source is configured "
+                                 "for that device (this machine's counters would measure the client)")]
+    return energy_meters(p.config.energy, p.config.watts_per_core, p.config.android_serial)
+
+
 def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
     """Evaluate what the run folder does not yet hold; always leave a result.json behind."""
     started = utc_now()
@@ -150,38 +158,45 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
     todo = [q for q in p.questions if q.id not in done]
     if progress:
         progress(len(p.questions) - len(todo), len(p.questions))
+    meters = _meters(p)
+    idle = [measure_idle(m, p.config.idle_seconds) for m in meters]
+    freq_start = cpu_freq_mhz()
     mem = PeakMemorySampler().start()
     t0 = time.perf_counter()
     runner = None
-    meter = (UnavailableMeter(f"the model runs behind {p.config.endpoint}; no energy source is configured for "
-                              "that device (this machine's counters would measure the client)")
-             if p.remote else energy_meter())
     t_eval = t0
     finished = 0
     try:
         model = p.config.model if p.remote else p.model_path
         runner = make_runner(p.config.runner, model, p.config.runner_settings())
         t_eval = time.perf_counter()
-        meter.start()
+        for m in meters:
+            m.start()
         per_call = max(1, getattr(runner, "questions_per_call", 1))
         for start in range(0, len(todo), per_call):
             for samples in evaluate_questions(p, runner, todo[start:start + per_call]):
+                if start == 0:  # cold caches and first-touch page faults: kept apart from latency
+                    samples = [replace(s, warmup=True) for s in samples]
                 run.append_samples(samples)
                 finished += 1
             if progress:
                 progress(len(p.questions) - len(todo) + finished, len(p.questions))
     finally:
         t_end = time.perf_counter()
-        energy = meter.stop()
+        readings = [m.stop() if runner is not None else None for m in meters]
         mem.stop()
+        kv_bytes = None
         if runner is not None:
+            kv_bytes = runner.kv_cache_bytes() if hasattr(runner, "kv_cache_bytes") else None
             runner.close()
         run.append_segment(Segment(
             started_at=started, finished_at=utc_now(), questions=finished,
             load_time_s=t_eval - t0, eval_time_s=t_end - t_eval, wall_time_s=t_end - t0,
             baseline_rss_bytes=mem.baseline_bytes, peak_rss_bytes=mem.peak_bytes,
-            rss_samples=mem.samples, energy_source=energy.source, energy_j=energy.joules,
-            energy_scope=energy.scope, energy_reason=energy.reason,
+            rss_samples=mem.samples,
+            energy=[{**asdict(r), "idle_watts": w} for r, w in zip(readings, idle) if r is not None],
+            peak_uss_bytes=mem.peak_uss_bytes, peak_pss_bytes=mem.peak_pss_bytes, kv_cache_bytes=kv_bytes,
+            cpu_freq_mhz_start=freq_start, cpu_freq_mhz_end=cpu_freq_mhz(),
         ))
         info = runner.info if runner is not None else None
         if info is not None:

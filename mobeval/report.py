@@ -53,6 +53,22 @@ def _header(r: Result) -> str:
     return "\n".join(lines)
 
 
+def _validity_row(f: Figure | None) -> tuple[str, str, str]:
+    if f is None:
+        return ("latency figures valid", "n/a", "")
+    return ("latency figures valid", "yes" if f.value else "no", f.note)
+
+
+def _generate_rows(perf: dict[str, Figure]) -> list[tuple[str, str, str]]:
+    if "ttft_p50" not in perf:
+        return []
+    return [
+        ("time to first token p50 / p90 / p99",
+         " / ".join(fig(perf.get(f"ttft_{q}")) for q in ("p50", "p90", "p99")), f"n={perf['ttft_p50'].count}"),
+        ("decode tokens/s", fig(perf.get("decode_tokens_per_s"), "{:.1f}"), "after the first new token"),
+    ]
+
+
 def _evaluated_note(perf: dict[str, Figure]) -> str:
     run, total = perf.get("evaluated_tokens"), perf.get("prompt_tokens")
     if run is None or total is None or run.value is None or total.value is None:
@@ -60,10 +76,16 @@ def _evaluated_note(perf: dict[str, Figure]) -> str:
     return f"{run.value:,.0f} of {total.value:,.0f} prompt tokens run; shared prefixes once"
 
 
-def _energy_row(f: Figure | None) -> tuple[str, str, str]:
-    if f is None or f.value is None:
-        return ("energy", "unavailable", f.note if f else "")
-    return ("energy", f"{f.value:.1f} J", f"{f.source}: {f.note}")
+def _energy_rows(en: dict[str, Figure]) -> list[tuple[str, str, str]]:
+    if "energy" in en:
+        return [("energy", "unavailable", en["energy"].note)]
+    rows = []
+    for key, f in en.items():
+        source, what = key.split(".", 1)
+        label = f"{'energy' if what == 'energy' else what.replace('_', ' ')} ({source})"
+        value = f"{f.value:.3f} {f.unit}" if f.value < 10 else f"{f.value:.1f} {f.unit}"
+        rows.append((label, value, f.note if what in ("energy", "idle_power") else ""))
+    return rows
 
 
 def summary_table(r: Result) -> Table:
@@ -84,16 +106,21 @@ def summary_table(r: Result) -> Table:
         ("latency per question p50 / p90 / p99",
          " / ".join(fig(perf.get(f"question_latency_{q}")) for q in ("p50", "p90", "p99")),
          f"all orderings of a question, n={perf['question_latency_p50'].count if 'question_latency_p50' in perf else 0}"),
+        _validity_row(perf.get("latency_valid")),
         ("prompt tokens/s", fig(perf.get("prompt_tokens_per_s"), "{:.1f}"), "prompt tokens / time in runner"),
         ("evaluated tokens/s", fig(perf.get("evaluated_tokens_per_s"), "{:.1f}"), _evaluated_note(perf)),
+        *_generate_rows(perf),
         ("model load time", fig(perf.get("model_load_time")), ""),
         ("wall time", fig(perf.get("wall_time"), "{:.1f}"), "load included"),
+        ("CPU frequency start / end", f"{fig(perf.get('cpu_freq_start'), '{:.0f}')} / "
+         f"{fig(perf.get('cpu_freq_end'), '{:.0f}')}", "a drop suggests throttling"),
         ("peak RSS", fig(mem.get("peak_rss")), f"baseline {fig(mem.get('baseline_rss'))}, sampled every 10 ms"),
+        ("peak USS / PSS", f"{fig(mem.get('peak_uss'))} / {fig(mem.get('peak_pss'))}",
+         "private / proportional share; sampled every 0.25 s"),
+        ("KV cache", fig(mem.get("kv_cache")), "allocated for n_ctx (f16)"),
         ("model file", fig(mem.get("model_file_size")), ""),
-        _energy_row(en.get("energy")),
+        *_energy_rows(en),
     ]
-    if "average_power" in en:
-        rows.append(("average power", fig(en["average_power"], "{:.1f}"), en["average_power"].note))
     for row in rows:
         t.add_row(*row)
     return t

@@ -24,6 +24,9 @@ class Sample:
     prompt_tokens: int
     evaluated_tokens: int
     latency_s: float
+    ttft_s: float | None = None  # generate only: time to the first new token
+    generated_tokens: int | None = None  # generate only
+    warmup: bool = False  # the first question of a run segment: excluded from latency statistics
 
     @property
     def chosen_option(self) -> int | None:

@@ -1,95 +1,39 @@
-"""Energy from Linux powercap RAPL counters, or an honest 'unavailable' with the reason.
+"""Energy meters and the factory that picks them.
 
-A meter is picked by `energy_meter()`: RaplMeter where package counters are readable, otherwise an
-UnavailableMeter that says why. RAPL counts the whole CPU package (and DRAM where exposed), not
-this process: other work on the machine is included.
+Every reading says its source (`rapl`, `nvml`, `android-battery`, `estimate`, `unavailable`) and its
+scope (what the counter covers). Where no counter can be read the meter is an UnavailableMeter that
+says why; an estimate is made only when asked for, and is labelled as one.
 """
 
 from __future__ import annotations
 
-import os
+import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Protocol
 
-DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
+import psutil
 
-
-def powercap_root() -> Path:
-    return Path(os.environ.get("MOBEVAL_POWERCAP_ROOT", DEFAULT_POWERCAP_ROOT))
+DEFAULT_WATTS_PER_CORE = 4.0
 
 
 @dataclass
 class EnergyReading:
-    source: str  # "rapl" or "unavailable"
+    source: str
     joules: float | None
-    scope: str  # what the counters cover
-    zones: dict[str, float] = field(default_factory=dict)  # zone name -> joules
+    seconds: float  # the window the joules cover
+    scope: str = ""
+    zones: dict[str, float] = field(default_factory=dict)  # per zone/device joules
     reason: str = ""  # why unavailable
+    assumption: str = ""  # what an estimate assumes
+    idle_watts: float | None = None  # measured before the run over a short window
 
 
-@dataclass
-class Zone:
-    name: str
-    path: Path
-    max_uj: int
+class Meter(Protocol):
+    source: str
 
-    def read_uj(self) -> int:
-        return int((self.path / "energy_uj").read_text())
+    def start(self) -> None: ...
 
-
-def _discover(root: Path) -> tuple[list[Zone], str]:
-    """Readable RAPL zones (packages and their dram subzones), or the reason there are none."""
-    if not root.is_dir():
-        return [], f"no powercap interface at {root} (no RAPL on this machine or in this container)"
-    candidates = sorted(p for p in root.glob("intel-rapl:*") if p.is_dir())
-    if not candidates:
-        return [], f"no intel-rapl zones under {root} (no RAPL counters exposed here)"
-    zones, unreadable = [], []
-    for p in candidates:
-        try:
-            name = (p / "name").read_text().strip()
-        except OSError:
-            name = p.name
-        if not (name.startswith("package") or name == "dram"):
-            continue  # core/uncore are inside package: counting them would double count
-        try:
-            zone = Zone(f"{name}@{p.name}", p, int((p / "max_energy_range_uj").read_text()))
-            zone.read_uj()
-            zones.append(zone)
-        except PermissionError:
-            unreadable.append(str(p / "energy_uj"))
-        except (OSError, ValueError) as exc:
-            unreadable.append(f"{p}: {exc}")
-    if unreadable and not zones:
-        return [], (
-            f"RAPL counters are not readable ({', '.join(unreadable)}); since Linux 5.10 they are "
-            f"root-only: run as root or `sudo chmod o+r {root}/intel-rapl:*/energy_uj "
-            f"{root}/intel-rapl:*/intel-rapl:*/energy_uj`"
-        )
-    if not zones:
-        return [], f"no package or dram RAPL zones under {root}"
-    return zones, ""
-
-
-class RaplMeter:
-    source = "rapl"
-
-    def __init__(self, zones: list[Zone]):
-        self.zones = zones
-        self._start: dict[str, int] = {}
-
-    def start(self) -> None:
-        self._start = {z.name: z.read_uj() for z in self.zones}
-
-    def stop(self) -> EnergyReading:
-        per_zone = {}
-        for z in self.zones:
-            delta = z.read_uj() - self._start[z.name]
-            if delta < 0:  # the counter wrapped once during the run
-                delta += z.max_uj
-            per_zone[z.name] = delta / 1e6
-        scope = "+".join(sorted({z.name.split("@")[0].split("-")[0] for z in self.zones}))
-        return EnergyReading("rapl", sum(per_zone.values()), f"{scope} (whole CPU, not this process)", per_zone)
+    def stop(self) -> EnergyReading: ...
 
 
 class UnavailableMeter:
@@ -97,14 +41,75 @@ class UnavailableMeter:
 
     def __init__(self, reason: str):
         self.reason = reason
+        self._t0 = 0.0
 
     def start(self) -> None:
-        pass
+        self._t0 = time.perf_counter()
 
     def stop(self) -> EnergyReading:
-        return EnergyReading("unavailable", None, "", reason=self.reason)
+        return EnergyReading("unavailable", None, time.perf_counter() - self._t0, reason=self.reason)
 
 
-def energy_meter(root: Path | None = None) -> RaplMeter | UnavailableMeter:
-    zones, reason = _discover(root or powercap_root())
-    return RaplMeter(zones) if zones else UnavailableMeter(reason)
+class EstimateMeter:
+    """Joules estimated as this process's CPU seconds x a stated power per busy core."""
+
+    source = "estimate"
+
+    def __init__(self, watts_per_core: float = DEFAULT_WATTS_PER_CORE):
+        self.watts_per_core = watts_per_core
+        self._proc = psutil.Process()
+        self._cpu0 = 0.0
+        self._t0 = 0.0
+
+    def _cpu(self) -> float:
+        t = self._proc.cpu_times()
+        return t.user + t.system
+
+    def start(self) -> None:
+        self._cpu0, self._t0 = self._cpu(), time.perf_counter()
+
+    def stop(self) -> EnergyReading:
+        cpu_s = self._cpu() - self._cpu0
+        return EnergyReading(
+            "estimate", cpu_s * self.watts_per_core, time.perf_counter() - self._t0,
+            scope="this process (estimated, not measured)",
+            assumption=f"{cpu_s:.1f} CPU-seconds of this process x {self.watts_per_core} W per busy core; "
+                       "idle, memory, uncore and other processes are not counted",
+        )
+
+
+def measure_idle(meter: Meter, seconds: float) -> float | None:
+    """Average watts a real counter sees over `seconds` before the run (the part to subtract)."""
+    if seconds <= 0 or meter.source in ("unavailable", "estimate"):
+        return None
+    meter.start()
+    time.sleep(seconds)
+    reading = meter.stop()
+    return None if reading.joules is None else reading.joules / reading.seconds
+
+
+def energy_meters(mode: str = "auto", watts_per_core: float = DEFAULT_WATTS_PER_CORE,
+                  android_serial: str | None = None) -> list[Meter]:
+    """The meters for a run: `auto` every real counter found here (RAPL, NVML); `estimate` an
+    estimate beside them; `android` a phone's battery over adb; `off` none."""
+    from mobeval.measure.nvml import nvml_meter
+    from mobeval.measure.rapl import rapl_meter
+
+    if mode == "off":
+        return [UnavailableMeter("energy measurement turned off (--energy off)")]
+    if mode == "android":
+        from mobeval.measure.android import android_meter
+
+        return [android_meter(android_serial)]
+    meters: list[Meter] = []
+    reasons = []
+    for found in (rapl_meter(), nvml_meter()):
+        if isinstance(found, UnavailableMeter):
+            reasons.append(found.reason)
+        else:
+            meters.append(found)
+    if mode == "estimate":
+        meters.append(EstimateMeter(watts_per_core))
+    if not meters:
+        meters.append(UnavailableMeter("; ".join(reasons)))
+    return meters

@@ -47,6 +47,11 @@ def _llama_system_info() -> str | None:
         return None
 
 
+def cpu_freq_mhz() -> float | None:
+    freq = psutil.cpu_freq()
+    return round(freq.current, 1) if freq else None
+
+
 def environment() -> dict:
     battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
     freq = psutil.cpu_freq()

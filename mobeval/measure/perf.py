@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from statistics import fmean, pstdev
 from typing import Callable
 
-import psutil
+from mobeval.measure.environment import cpu_freq_mhz
 
 MIN_REPS = 3
 
@@ -47,11 +47,6 @@ class PerfConfig:
     tests: list[PerfTest] = field(default_factory=list)
 
 
-def _freq() -> float | None:
-    f = psutil.cpu_freq()
-    return round(f.current, 1) if f else None
-
-
 def _measure(name: str, n: int, run: Callable[[], tuple[float, float]], reps: int, warmup: int,
              min_duration_s: float, ttft: bool = False) -> PerfTest:
     for _ in range(warmup):
@@ -78,7 +73,7 @@ def run_config(make_runner: Callable[[int, int, int], object], n_threads: int, n
                pp: int, tg: int, ttft_lengths: list[int], reps: int, warmup: int, min_duration_s: float,
                seed: int = 0) -> PerfConfig:
     """All tests for one (threads, batch, context) setting, on a freshly loaded runner."""
-    cfg = PerfConfig(n_threads, n_batch, n_ctx, cpu_freq_mhz_before=_freq())
+    cfg = PerfConfig(n_threads, n_batch, n_ctx, cpu_freq_mhz_before=cpu_freq_mhz())
     runner = make_runner(n_threads, n_batch, n_ctx)
     try:
         cfg.kv_cache_bytes = runner.kv_cache_bytes()
@@ -100,7 +95,7 @@ def run_config(make_runner: Callable[[int, int, int], object], n_threads: int, n
                                       min_duration_s, ttft=True))
     finally:
         runner.close()
-    cfg.cpu_freq_mhz_after = _freq()
+    cfg.cpu_freq_mhz_after = cpu_freq_mhz()
     return cfg
 
 

@@ -36,34 +36,65 @@ def _segments_note(segments: list[Segment], killed: int) -> str:
     return "; ".join(notes)
 
 
+MIN_LATENCY_QUESTIONS = 50
+MIN_LATENCY_SECONDS = 10.0
+
+
+def latency_validity(measured: list[Sample], per_question: list[float]) -> tuple[bool, str]:
+    """MLPerf's rule, scaled to a laptop: enough questions over long enough, warm-up excluded."""
+    problems = []
+    if len(per_question) < MIN_LATENCY_QUESTIONS:
+        problems.append(f"{len(per_question)} measured questions < {MIN_LATENCY_QUESTIONS}")
+    if sum(per_question) < MIN_LATENCY_SECONDS:
+        problems.append(f"{sum(per_question):.1f} s measured < {MIN_LATENCY_SECONDS} s")
+    return not problems, "; ".join(problems)
+
+
 def performance(samples: list[Sample], segments: list[Segment], killed: int = 0) -> dict[str, Figure]:
-    per_question = [sum(s.latency_s for s in g) for g in group_by_question(samples).values()]
+    measured = [s for s in samples if not s.warmup]
+    per_question = [sum(s.latency_s for s in g) for g in group_by_question(measured).values()]
     busy = sum(s.latency_s for s in samples)
     prompt_tokens = sum(s.prompt_tokens for s in samples)
     evaluated = sum(s.evaluated_tokens for s in samples)
+    valid, reason = latency_validity(measured, per_question)
+    warm = len(samples) - len(measured)
     figs = {
         "model_load_time": Figure(value=segments[-1].load_time_s, unit="s",
                                   note="load of the latest segment" if len(segments) > 1 else ""),
         "wall_time": Figure(value=sum(g.wall_time_s for g in segments), unit="s", count=len(segments),
                             note=_segments_note(segments, killed)),
+        "latency_valid": Figure(value=float(valid), unit="bool", source="validity rule",
+                                note=reason or f">= {MIN_LATENCY_QUESTIONS} questions over >= "
+                                               f"{MIN_LATENCY_SECONDS} s, {warm} warm-up request(s) excluded"),
         **_latency_figures("question_latency", per_question),
-        **_latency_figures("request_latency", [s.latency_s for s in samples]),
+        **_latency_figures("request_latency", [s.latency_s for s in measured]),
         "prompt_tokens": Figure(value=prompt_tokens, unit="tokens", count=len(samples)),
         "evaluated_tokens": Figure(value=evaluated, unit="tokens", count=len(samples),
                                    note="tokens run through the model; shared prefixes are run once"),
     }
     if busy > 0:
         figs["prompt_tokens_per_s"] = Figure(value=prompt_tokens / busy, unit="tokens/s", count=len(samples))
-        figs["evaluated_tokens_per_s"] = Figure(value=evaluated / busy, unit="tokens/s", count=len(samples))
+        figs["evaluated_tokens_per_s"] = Figure(value=evaluated / busy, unit="tokens/s", count=len(samples),
+                                                note="prefill speed: evaluated prompt tokens / time in runner")
+    generated = [s for s in measured if s.ttft_s is not None]
+    if generated:
+        figs.update(_latency_figures("ttft", [s.ttft_s for s in generated]))
+        decode_s = sum(s.latency_s - s.ttft_s for s in generated)
+        new_tokens = sum(max((s.generated_tokens or 0) - 1, 0) for s in generated)
+        if decode_s > 0:
+            figs["decode_tokens_per_s"] = Figure(value=new_tokens / decode_s, unit="tokens/s", count=len(generated),
+                                                 note="tokens after the first / time after the first")
     return figs
 
 
 def memory(segments: list[Segment], model_size: int | None) -> dict[str, Figure]:
     peak = max(segments, key=lambda g: g.peak_rss_bytes)
     scope = "" if model_size is not None else "this client process only: the model runs behind an endpoint"
-    return {
+    mapped = ("the model file is memory-mapped: its pages count once touched, in RSS, and in USS/PSS "
+              "unless another process maps the same file")
+    figs = {
         "peak_rss": Figure(value=peak.peak_rss_bytes, unit="bytes", source="psutil RSS, sampled every 10 ms",
-                           count=peak.rss_samples, note=scope),
+                           count=peak.rss_samples, note=scope or mapped),
         "baseline_rss": Figure(value=peak.baseline_rss_bytes, unit="bytes", source="psutil RSS before model load",
                                note=scope),
         "peak_rss_over_baseline": Figure(value=peak.peak_rss_bytes - peak.baseline_rss_bytes, unit="bytes",
@@ -72,23 +103,63 @@ def memory(segments: list[Segment], model_size: int | None) -> dict[str, Figure]
                             if model_size is not None else
                             Figure(value=None, unit="bytes", source="unavailable", note="remote model")),
     }
+    for key, attr, what in (("peak_uss", "peak_uss_bytes", "unique set size"),
+                            ("peak_pss", "peak_pss_bytes", "proportional set size")):
+        values = [getattr(g, attr) for g in segments if getattr(g, attr) is not None]
+        figs[key] = (Figure(value=max(values), unit="bytes", source=f"psutil {what}, sampled every 0.25 s",
+                            note=scope) if values else
+                     Figure(value=None, unit="bytes", source="unavailable", note=f"no {what} on this platform"))
+    kv = segments[-1].kv_cache_bytes
+    if kv is not None:
+        figs["kv_cache"] = Figure(value=kv, unit="bytes", source="computed from the model's shape and n_ctx (f16)",
+                                  note="allocated for the whole context, not only the cells used")
+    return figs
 
 
-def energy(segments: list[Segment], n_questions: int, killed: int = 0) -> dict[str, Figure]:
+def cpu_frequency(segments: list[Segment]) -> dict[str, Figure]:
+    first, last = segments[0], segments[-1]
+    if first.cpu_freq_mhz_start is None:
+        return {}
+    return {
+        "cpu_freq_start": Figure(value=first.cpu_freq_mhz_start, unit="MHz", source="psutil.cpu_freq"),
+        "cpu_freq_end": Figure(value=last.cpu_freq_mhz_end, unit="MHz", source="psutil.cpu_freq",
+                               note="a drop from the start suggests throttling"),
+    }
+
+
+def energy(segments: list[Segment], n_questions: int, evaluated_tokens: int, killed: int = 0) -> dict[str, Figure]:
+    """Per source: joules, average watts, joules per question, millijoules per evaluated token,
+    and the idle watts measured before the run; `energy` is unavailable with the reason otherwise."""
     if killed:
         return {"energy": Figure(value=None, unit="J", source="unavailable",
                                  note=f"{killed} run segment(s) were killed before reading the counters")}
-    if any(g.energy_source != "rapl" or g.energy_j is None for g in segments):
-        reason = next((g.energy_reason for g in segments if g.energy_source != "rapl"), "")
-        return {"energy": Figure(value=None, unit="J", source="unavailable", note=reason)}
-    joules = sum(g.energy_j for g in segments)
-    seconds = sum(g.eval_time_s for g in segments)
-    scope = segments[-1].energy_scope
-    figs = {"energy": Figure(value=joules, unit="J", source="rapl", note=scope)}
-    if seconds > 0:
-        figs["average_power"] = Figure(value=joules / seconds, unit="W", source="rapl", note=scope)
-    if n_questions:
-        figs["energy_per_question"] = Figure(value=joules / n_questions, unit="J", source="rapl", note=scope)
+    by_source: dict[str, list[dict]] = {}
+    for seg in segments:
+        for r in seg.energy:
+            by_source.setdefault(r["source"], []).append(r)
+    figs: dict[str, Figure] = {}
+    for source, readings in by_source.items():
+        if source == "unavailable" or any(r["joules"] is None for r in readings) or len(readings) < len(segments):
+            continue
+        joules = sum(r["joules"] for r in readings)
+        seconds = sum(r["seconds"] for r in readings)
+        note = readings[-1]["scope"] + (f"; {readings[-1]['assumption']}" if readings[-1].get("assumption") else "")
+        figs[f"{source}.energy"] = Figure(value=joules, unit="J", source=source, note=note)
+        if seconds > 0:
+            figs[f"{source}.average_power"] = Figure(value=joules / seconds, unit="W", source=source, note=note)
+        if n_questions:
+            figs[f"{source}.energy_per_question"] = Figure(value=joules / n_questions, unit="J", source=source)
+        if evaluated_tokens:
+            figs[f"{source}.energy_per_token"] = Figure(value=1000 * joules / evaluated_tokens, unit="mJ",
+                                                        source=source, note="per evaluated token")
+        idle = [r.get("idle_watts") for r in readings]
+        if idle and all(w is not None for w in idle):
+            figs[f"{source}.idle_power"] = Figure(
+                value=sum(idle) / len(idle), unit="W", source=source,
+                note="measured before the model loaded; subtract it for the run's own share")
+    if not figs:
+        reasons = [r.get("reason", "") for seg in segments for r in seg.energy if r["source"] == "unavailable"]
+        figs["energy"] = Figure(value=None, unit="J", source="unavailable", note=reasons[-1] if reasons else "")
     return figs
 
 
@@ -111,7 +182,7 @@ def build_result(
         per_field=({k: _block(v) for k, v in score_by(samples, "field").items()}),
         per_category=({k: _block(v) for k, v in score_by(samples, "category").items()}
                       if any(s.category for s in samples) else {}),
-        performance=performance(samples, segments, killed),
+        performance={**performance(samples, segments, killed), **cpu_frequency(segments)},
         memory=memory(segments, info["model"]["size_bytes"]),
-        energy=energy(segments, n_questions, killed),
+        energy=energy(segments, n_questions, sum(s.evaluated_tokens for s in samples), killed),
     )

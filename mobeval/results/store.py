@@ -39,10 +39,12 @@ class Segment:
     baseline_rss_bytes: int
     peak_rss_bytes: int
     rss_samples: int
-    energy_source: str
-    energy_j: float | None
-    energy_scope: str
-    energy_reason: str
+    energy: list[dict]  # one EnergyReading (as a dict) per meter
+    peak_uss_bytes: int | None = None
+    peak_pss_bytes: int | None = None
+    kv_cache_bytes: int | None = None
+    cpu_freq_mhz_start: float | None = None
+    cpu_freq_mhz_end: float | None = None
 
 
 class RunDir:
