@@ -101,6 +101,9 @@ def run(
             task = bar.add_task(f"{plan.spec.alias} / {cfg.bench}", total=len(plan.questions))
             engine.execute(plan, run_folder, lambda done, total: bar.update(task, completed=done))
     except MobevalError as exc:
+        if run_folder is not None and run_folder.samples():
+            fail(f"{exc}\nfinished questions are kept in {run_folder.path}; "
+                 "continue with the same command and --resume")
         fail(str(exc))
     except KeyboardInterrupt:
         where = f" in {run_folder.path}" if run_folder else ""
@@ -330,7 +333,8 @@ def list_runners() -> None:
     t.add_column("model", no_wrap=True)
     t.add_column("what", overflow="fold")
     for name, e in REGISTRY.items():
-        t.add_row(name, "local file" if e.local_model else "--endpoint", e.description)
+        t.add_row(name, {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id"}[e.model],
+                  e.description)
     out.print(t)
 
 

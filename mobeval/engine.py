@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from mobeval.benchmarks import BenchmarkData, BenchOptions, load_benchmark
 from mobeval.benchmarks.sampling import stratified_sample
@@ -45,18 +45,16 @@ class Plan:
     questions: list[Question]
     template: PromptTemplate
     spec: ModelSpec
-    model_path: Path | None  # None where the model lives behind an endpoint
-
-    @property
-    def remote(self) -> bool:
-        return self.model_path is None
+    model_path: Path | None  # the local model file, hashed and sized; None for a folder, id or endpoint
+    runner_model: Any  # what the runner is given as its model
+    remote: bool  # the model runs behind an endpoint, not in this process
 
     def identity(self) -> dict:
         qs = [[q.id, q.question, list(q.options), q.answer, q.field] for q in self.questions]
         return {
             "bench": self.config.bench,
             "model": self.spec.alias,
-            "model_sha256": None if self.remote else file_sha256(self.model_path),
+            "model_sha256": None if self.model_path is None else file_sha256(self.model_path),
             "endpoint": self.config.endpoint if self.remote else None,
             "selection_sha256": text_sha256(json.dumps(qs, ensure_ascii=False)),
             "template_sha256": text_sha256(self.template.model_dump_json()),
@@ -81,14 +79,21 @@ def plan(cfg: RunConfig) -> Plan:
             raise MobevalError("--limit must be at least 1")
         questions = stratified_sample(questions, cfg.limit, cfg.seed)
     template = load_template(cfg.template, bench.default_template)
-    if not runner_entry(cfg.runner).local_model:
+    kind = runner_entry(cfg.runner).model
+    if kind == "endpoint":
         if not cfg.endpoint:
             raise MobevalError(f"--runner {cfg.runner} needs --endpoint http://HOST:PORT/v1")
-        return Plan(cfg, bench, questions, template, remote_spec(cfg.model, cfg.endpoint), None)
+        return Plan(cfg, bench, questions, template, remote_spec(cfg.model, cfg.endpoint), None, cfg.model, True)
+    if kind == "folder-or-id":
+        if not cfg.model:
+            raise MobevalError(f"--runner {cfg.runner} needs --model (a model folder or hub id)")
+        spec = ModelSpec(alias=Path(cfg.model.rstrip("/")).name or cfg.model, name=cfg.model, source="local",
+                         file=cfg.model)
+        return Plan(cfg, bench, questions, template, spec, None, cfg.model, False)
     spec, path = resolve(cfg.model_name)
     if spec.sha256 and file_sha256(path) != spec.sha256:
         raise MobevalError(f"{path}: sha256 differs from the one published for {spec.alias} ({spec.sha256})")
-    return Plan(cfg, bench, questions, template, spec, path)
+    return Plan(cfg, bench, questions, template, spec, path, path, False)
 
 
 def open_run_dir(p: Plan, resume: bool, run_dir: Path | None) -> RunDir:
@@ -167,8 +172,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
     t_eval = t0
     finished = 0
     try:
-        model = p.config.model if p.remote else p.model_path
-        runner = make_runner(p.config.runner, model, p.config.runner_settings())
+        runner = make_runner(p.config.runner, p.runner_model, p.config.runner_settings())
         t_eval = time.perf_counter()
         for m in meters:
             m.start()
@@ -216,7 +220,7 @@ def plan_info(p: Plan) -> dict:
     return {
         "model": {
             "alias": p.spec.alias, "name": p.spec.name, "source": p.spec.source, "origin": p.spec.origin,
-            "path": str(p.model_path) if local else None, "quant": p.spec.quant,
+            "path": str(p.model_path) if local else None, "quant": p.spec.quant, "remote": p.remote,
             "size_bytes": p.model_path.stat().st_size if local else None,
             "sha256": file_sha256(p.model_path) if local else None,
         },

@@ -37,8 +37,10 @@ def fig(f: Figure | None, fmt: str = "{:.3f}") -> str:
 
 def _header(r: Result) -> str:
     m, d, cfg, env = r.model, r.data, r.config, r.environment
+    what = (f"at {m['origin']}" if m.get("remote") else
+            f"({m.get('quant') or '?'}, {human_bytes(m['size_bytes'])})")
     lines = [
-        f"[bold]{m['alias']}[/] ({m.get('quant') or '?'}, {human_bytes(m['size_bytes'])}) on "
+        f"[bold]{m['alias']}[/] {what} on "
         f"[bold]{r.runner['name']}[/] ({r.runner['backend_version']}, "
         + ", ".join(f"{k}={v}" for k, v in r.runner.get("settings", {}).items()) + ")",
         f"bench [bold]{d['bench']}[/]: {r.scores.n_questions} of {d['n_questions_total']} questions x "

@@ -87,9 +87,9 @@ def performance(samples: list[Sample], segments: list[Segment], killed: int = 0)
     return figs
 
 
-def memory(segments: list[Segment], model_size: int | None) -> dict[str, Figure]:
+def memory(segments: list[Segment], model_size: int | None, remote: bool = False) -> dict[str, Figure]:
     peak = max(segments, key=lambda g: g.peak_rss_bytes)
-    scope = "" if model_size is not None else "this client process only: the model runs behind an endpoint"
+    scope = "this client process only: the model runs behind an endpoint" if remote else ""
     mapped = ("the model file is memory-mapped: its pages count once touched, in RSS, and in USS/PSS "
               "unless another process maps the same file")
     figs = {
@@ -101,7 +101,8 @@ def memory(segments: list[Segment], model_size: int | None) -> dict[str, Figure]
                                          note=scope),
         "model_file_size": (Figure(value=model_size, unit="bytes", source="file size on disk")
                             if model_size is not None else
-                            Figure(value=None, unit="bytes", source="unavailable", note="remote model")),
+                            Figure(value=None, unit="bytes", source="unavailable",
+                                   note="remote model" if remote else "the model is a folder or hub id")),
     }
     for key, attr, what in (("peak_uss", "peak_uss_bytes", "unique set size"),
                             ("peak_pss", "peak_pss_bytes", "proportional set size")):
@@ -183,6 +184,6 @@ def build_result(
         per_category=({k: _block(v) for k, v in score_by(samples, "category").items()}
                       if any(s.category for s in samples) else {}),
         performance={**performance(samples, segments, killed), **cpu_frequency(segments)},
-        memory=memory(segments, info["model"]["size_bytes"]),
+        memory=memory(segments, info["model"]["size_bytes"], info["model"].get("remote", False)),
         energy=energy(segments, n_questions, sum(s.evaluated_tokens for s in samples), killed),
     )

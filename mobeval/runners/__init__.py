@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import Any, Literal
 
 from mobeval.errors import MobevalError
 from mobeval.runners.base import Runner
@@ -14,15 +14,26 @@ from mobeval.runners.base import Runner
 @dataclass(frozen=True)
 class RunnerEntry:
     target: str  # "module:Class"
-    local_model: bool  # loads a model file on this machine (else the model lives behind an endpoint)
+    # What --model names for this runner: "gguf" an alias or .gguf file resolved and hashed here;
+    # "endpoint" a model served behind --endpoint (not on this machine); "folder-or-id" a local
+    # folder or hub id the runtime itself loads, in this process.
+    model: Literal["gguf", "endpoint", "folder-or-id"]
     description: str
+
+    @property
+    def remote(self) -> bool:
+        return self.model == "endpoint"
 
 
 REMOTE_SETTINGS = {"endpoint", "api_key", "concurrency", "request_timeout"}
 
 REGISTRY: dict[str, RunnerEntry] = {
-    "llama.cpp": RunnerEntry("mobeval.runners.llamacpp:LlamaCppRunner", True,
+    "llama.cpp": RunnerEntry("mobeval.runners.llamacpp:LlamaCppRunner", "gguf",
                              "in-process llama.cpp through llama-cpp-python (GGUF files)"),
+    "openai": RunnerEntry("mobeval.runners.openai_http:OpenAIRunner", "endpoint",
+                          "any OpenAI-compatible server (llama-server, llama-cpp-python, mlc_llm serve, Ollama)"),
+    "mlc": RunnerEntry("mobeval.runners.mlc:MLCRunner", "folder-or-id",
+                       "in-process MLC LLM (mlc_llm.MLCEngine; wheels from https://mlc.ai/wheels)"),
 }
 
 
