@@ -237,6 +237,24 @@ def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<m
 
 
 @app.command()
+def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run folders; the first is the reference.")) -> None:
+    """Runs side by side: accuracy, consistency, per-question agreement, latency, memory, energy."""
+    from mobeval.compare import compare_table
+    from mobeval.results.store import RunDir
+
+    if len(result_dirs) < 2:
+        fail("compare needs at least two run folders")
+    try:
+        runs = [RunDir(d) for d in result_dirs]
+        results = [r.result() for r in runs]
+        samples = [r.samples() for r in runs]
+    except MobevalError as exc:
+        fail(str(exc))
+    out.print(compare_table([d.name.split("__")[0] + f" #{i + 1}" for i, d in enumerate(result_dirs)],
+                            results, samples))
+
+
+@app.command()
 def submit(result_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Write the run's submission.csv again and check it: every question once, letters only."""
     from mobeval.results.store import RunDir

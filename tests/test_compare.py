@@ -1,0 +1,39 @@
+"""Per-question agreement between runs, hand-computed, and `mobeval compare` on real runs."""
+
+import pytest
+from typer.testing import CliRunner
+
+from mobeval.cli import app
+from mobeval.compare import agreement
+from mobeval.samples import Sample
+
+CYCLIC = [(0, 1, 2, 3), (1, 2, 3, 0)]
+
+
+def s(q, k, choice, lp=(-1.0, -2.0, -3.0, -4.0)):
+    return Sample(q, k, CYCLIC[k], choice, 0, "f", "", "h", lp, None, 1, 1, 0.1)
+
+
+def test_agreement_counts_options_not_letters():
+    a = [s("q1", 0, 0), s("q1", 1, 3), s("q2", 0, 1), s("q2", 1, 1)]
+    # q1: same option under both orderings (0, then 0 via position 3 <-> position 3): agree
+    # q2: ordering 0 agrees (option 1); ordering 1 picks position 2 = option 3 instead of option 2
+    b = [s("q1", 0, 0, (-1.5, -2.0, -3.0, -4.0)), s("q1", 1, 3), s("q2", 0, 1), s("q2", 1, 2), s("q3", 0, 0)]
+    g = agreement(a, b)
+    assert g.shared_questions == 2
+    assert g.same_choice == 1.0
+    assert g.same_every_ordering == 0.5
+    assert g.max_logprob_gap == pytest.approx(0.5)
+
+
+def test_compare_cli_on_two_real_runs(tmp_path):
+    cli = CliRunner()
+    for threads in ("1", "2"):
+        res = cli.invoke(app, ["run", "--limit", "4", "--orderings", "original", "--threads", threads,
+                               "--output-dir", str(tmp_path), "-q"])
+        assert res.exit_code == 0, res.output
+    dirs = sorted(str(p) for p in tmp_path.iterdir())
+    res = cli.invoke(app, ["compare", *dirs], env={"COLUMNS": "160"})
+    assert res.exit_code == 0, res.output
+    assert "same choice as" in res.output and "100.0% of 4" in res.output
+    assert cli.invoke(app, ["compare", dirs[0]]).exit_code == 2
