@@ -17,15 +17,15 @@ Definitions (the README works an example of each):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from statistics import fmean
+
+from pydantic import BaseModel
 
 from mobeval.samples import Sample, log_softmax
 from mobeval.types import LETTERS
 
 
-@dataclass
-class Scores:
+class Scores(BaseModel):
     n_questions: int
     n_keyed: int
     n_samples: int
@@ -37,8 +37,8 @@ class Scores:
     accuracy_debiased: float | None
     consistency: float | None
     position_bias: float | None
-    letter_share: dict[str, float] = field(default_factory=dict)  # observed share among valid choices
-    letter_expected: dict[str, float] = field(default_factory=dict)  # share a position-blind model gives
+    letter_share: dict[str, float] = {}  # observed share among valid choices
+    letter_expected: dict[str, float] = {}  # share a position-blind model gives
 
 
 def group_by_question(samples: list[Sample]) -> dict[str, list[Sample]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import mobeval
@@ -14,7 +13,7 @@ from mobeval.samples import Sample
 
 
 def _block(s: Scores) -> ScoreBlock:
-    return ScoreBlock(**asdict(s))
+    return ScoreBlock(**s.model_dump())
 
 
 def _latency_figures(prefix: str, values: list[float]) -> dict[str, Figure]:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from mobeval.metrics import Scores
+
 SCHEMA_VERSION = "mobeval.result/1"
 
 
@@ -19,23 +21,10 @@ class Figure(BaseModel):
     note: str = ""
 
 
-class ScoreBlock(BaseModel):
-    """Accuracy and order-invariance figures; every rate is a fraction in [0, 1]."""
+class ScoreBlock(Scores):
+    """Accuracy and order-invariance figures (mobeval.metrics); every rate is a fraction in [0, 1]."""
 
     unit: str = "fraction"
-    n_questions: int
-    n_keyed: int
-    n_samples: int
-    orderings_per_question: float
-    invalid: int
-    accuracy_original: float | None
-    accuracy_mean: float | None
-    accuracy_strict: float | None
-    accuracy_debiased: float | None
-    consistency: float | None
-    position_bias: float | None
-    letter_share: dict[str, float]
-    letter_expected: dict[str, float]
 
 
 class Result(BaseModel):
