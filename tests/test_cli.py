@@ -164,3 +164,22 @@ def test_resume_drops_a_torn_question_and_redoes_it(tmp_path):
     again = read_samples(d)
     assert len(again) == 12 and len({(s["question_id"], s["ordering"]) for s in again}) == 12
     assert [json.loads(x) for x in lines[:8]] == again[:8]
+
+
+def test_energy_in_the_result_is_unavailable_or_a_labelled_estimate(tmp_path):
+    from mobeval.measure.energy import energy_meters
+
+    if energy_meters("auto")[0].source != "unavailable":
+        pytest.skip("this machine has a real energy counter")
+    run_ok("run", "--limit", "2", "--orderings", "original", "--output-dir", str(tmp_path / "auto"), "-q")
+    energy = json.loads((only_run_dir(tmp_path / "auto") / "result.json").read_text())["energy"]
+    assert list(energy) == ["energy"] and energy["energy"]["value"] is None
+    assert energy["energy"]["source"] == "unavailable" and energy["energy"]["note"]
+
+    res = run_ok("run", "--limit", "2", "--orderings", "original", "--energy", "estimate", "--watts-per-core", "5",
+                 "--output-dir", str(tmp_path / "est"))
+    energy = json.loads((only_run_dir(tmp_path / "est") / "result.json").read_text())["energy"]
+    assert energy["estimate.energy"]["value"] > 0 and energy["estimate.energy"]["source"] == "estimate"
+    assert "5.0 W per busy core" in energy["estimate.energy"]["note"]
+    assert {"estimate.average_power", "estimate.energy_per_question", "estimate.energy_per_token"} <= set(energy)
+    assert "energy (estimate)" in res.output and "estimated" in res.output
