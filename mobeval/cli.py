@@ -250,8 +250,8 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
         samples = [r.samples() for r in runs]
     except MobevalError as exc:
         fail(str(exc))
-    out.print(compare_table([d.name.split("__")[0] + f" #{i + 1}" for i, d in enumerate(result_dirs)],
-                            results, samples))
+    names = [f"#{i + 1} {r.model['alias']} / {r.runner['name']}" for i, r in enumerate(results)]
+    out.print(compare_table(names, results, samples))
 
 
 @app.command()

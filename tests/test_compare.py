@@ -35,5 +35,5 @@ def test_compare_cli_on_two_real_runs(tmp_path):
     dirs = sorted(str(p) for p in tmp_path.iterdir())
     res = cli.invoke(app, ["compare", *dirs], env={"COLUMNS": "160"})
     assert res.exit_code == 0, res.output
-    assert "same choice as" in res.output and "100.0% of 4" in res.output
+    assert "same choice as #1" in res.output and "100.0% of 4" in res.output
     assert cli.invoke(app, ["compare", dirs[0]]).exit_code == 2
