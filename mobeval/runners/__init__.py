@@ -34,6 +34,10 @@ REGISTRY: dict[str, RunnerEntry] = {
                           "any OpenAI-compatible server (llama-server, llama-cpp-python, mlc_llm serve, Ollama)"),
     "mlc": RunnerEntry("mobeval.runners.mlc:MLCRunner", "folder-or-id",
                        "in-process MLC LLM (mlc_llm.MLCEngine; wheels from https://mlc.ai/wheels)"),
+    # "gguf": --model smollm2-135m runs the llama.cpp runner's file; the class also takes a folder or hub
+    # id, which the CLI cannot pass while an entry has one model kind
+    "transformers": RunnerEntry("mobeval.runners.transformers_hf:TransformersRunner", "gguf",
+                                "Hugging Face transformers on CPU/CUDA; GGUF via gguf_file= (dequantized)"),
 }
 
 

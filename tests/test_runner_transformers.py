@@ -1,0 +1,127 @@
+"""The transformers runner on the bundled SmolLM2 GGUF (dequantized to float32), against llama.cpp.
+
+Tolerance for the letter log-probabilities: transformers runs the Q4_1 weights dequantized, llama.cpp
+runs them through its quantized kernels (activations rounded to 8 bits in the Q4_1 x Q8_1 dot
+products). On 50 bundled questions x 4 orderings the two differ by at most 0.65 (mean 0.072; 0.30 and
+0.084 on the prompts below). On 20 bundled questions, transformers differs from llama.cpp running the
+same weights written out as an F32 GGUF by at most 0.017 (mean 0.002), while llama.cpp F32 differs
+from llama.cpp Q4_1 by 0.43, as much as transformers does: the gap is llama.cpp's quantization, which
+the tolerances below bound, not a difference in the model's arithmetic.
+"""
+
+import numpy as np
+import pytest
+
+from mobeval.errors import RunnerError
+from mobeval.orderings import orderings_for
+from mobeval.prompts import load_template
+from mobeval.runners import REGISTRY, make_runner
+from mobeval.runners import transformers_hf
+from mobeval.runners.transformers_hf import group_requests
+from mobeval.types import ChoiceRequest, GenerateRequest
+
+LOGPROB_TOL = 0.75  # max |transformers - llama.cpp| per letter; the largest seen is 0.65 (see above)
+MEAN_TOL = 0.15  # means seen: 0.072-0.084
+TEMPLATE = load_template("mobile-mmlu", "mobile-mmlu")
+CYCLIC = orderings_for(4, "cyclic")
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from mobeval.benchmarks import load_benchmark
+    from mobeval.benchmarks.base import BenchOptions
+
+    bench = load_benchmark("everyday-mobile", BenchOptions())
+    return bench, [bench.questions[i] for i in (0, 13, 39, 52)]
+
+
+@pytest.fixture(scope="module")
+def tf(smollm2_path):
+    for module in ("torch", "transformers", "gguf", "accelerate"):
+        pytest.importorskip(module, reason=f"{module} is not installed: pip install -e '.[transformers]'")
+    from mobeval.runners.transformers_hf import TransformersRunner
+
+    r = TransformersRunner(smollm2_path, n_threads=2, batch_size=8)
+    yield r
+    r.close()
+
+
+def requests_for(bench, questions, header=""):
+    return [ChoiceRequest(header + bench.prompt(TEMPLATE, q, o), TEMPLATE.continuations(4))
+            for q in questions for o in CYCLIC]
+
+
+def logprobs(responses):
+    return np.array([r.logprobs for r in responses])
+
+
+def test_registered_and_missing_backend_names_the_install_line(monkeypatch, smollm2_path):
+    assert REGISTRY["transformers"].target == "mobeval.runners.transformers_hf:TransformersRunner"
+
+    def no_torch(name):
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    monkeypatch.setattr(transformers_hf, "import_module", no_torch)
+    with pytest.raises(RunnerError, match=r"needs torch and transformers \(torch is missing\).*torch==2\.13\.0"):
+        make_runner("transformers", smollm2_path, {"n_threads": 2, "n_ctx": 512, "chat": False})
+
+
+def test_grouping_keeps_a_questions_orderings_together():
+    header, q1, q2 = list(range(10)), [100] * 8, [200] * 8
+    orderings = lambda q: [header + q + [i, 7, 7] for i in range(4)]  # noqa: E731
+    assert group_requests(orderings(q1) + orderings(q2), 8) == [range(0, 4), range(4, 8)]
+    assert group_requests(orderings(q1), 3) == [range(0, 3), range(3, 4)]
+    long_header = list(range(100))  # a few-shot header outweighs the questions: one group
+    seqs = [long_header + s[10:] for s in orderings(q1) + orderings(q2)]
+    assert group_requests(seqs, 8) == [range(0, 8)]
+    assert group_requests([[1, 2], [3, 4]], 8) == [range(0, 1), range(1, 2)]
+
+
+def test_token_ids_match_llama_cpp(tf, runner, bundled):
+    """Same prompt, same ids: the GGUF says add_bos_token=false, and both tokenizers honour it."""
+    bench, questions = bundled
+    for req in requests_for(bench, questions):
+        assert tf._tokenize(req.prompt) == runner._tokenize(req.prompt)
+
+
+def test_letter_logprobs_close_to_llama_cpp(tf, runner, bundled):
+    bench, questions = bundled
+    reqs = requests_for(bench, questions)
+    runner.llm.n_tokens = 0
+    ours, theirs = logprobs(tf.score_choices(reqs)), logprobs(runner.score_choices(reqs))
+    diff = np.abs(ours - theirs)
+    assert diff.max() <= LOGPROB_TOL and diff.mean() <= MEAN_TOL, f"max {diff.max():.3f} mean {diff.mean():.3f}"
+    assert (ours.argmax(1) == theirs.argmax(1)).mean() >= 0.9
+
+
+def test_batched_scoring_equals_one_at_a_time(tf, bundled):
+    bench, questions = bundled
+    # a long shared header makes two questions one group, with suffixes of different lengths (padding)
+    header = bench.prompt(TEMPLATE, questions[1], (0, 1, 2, 3)) + " A\n\n"
+    reqs = requests_for(bench, [questions[0], questions[3]], header)
+    batched = tf.score_choices(reqs)
+    assert len({len(tf._tokenize(r.prompt)) for r in reqs}) > 1
+    assert group_requests([tf._tokenize(r.prompt) for r in reqs], 8) == [range(0, 8)]
+    single = [tf.score_choices([r])[0] for r in reqs]
+    np.testing.assert_allclose(logprobs(batched), logprobs(single), atol=1e-4)
+    assert sum(r.evaluated_tokens for r in batched) < sum(r.prompt_tokens for r in batched) / 2
+    assert all(r.evaluated_tokens == r.prompt_tokens for r in single)
+
+
+def test_generate_is_greedy_and_bounded(tf):
+    import torch
+
+    prompt = "The capital of France is"
+    (short,), (long,) = tf.generate([GenerateRequest(prompt, 2)]), tf.generate([GenerateRequest(prompt, 6)])
+    assert short.generated_tokens == 2 and long.generated_tokens == 6
+    assert long.text.startswith(short.text) and long.ttft_s <= long.latency_s
+    ids = tf._tokenize(prompt)
+    with torch.inference_mode():  # reference: argmax of a full forward pass at every step, no cache
+        for _ in range(6):
+            ids.append(int(tf.model(torch.tensor([ids])).logits[0, -1].argmax()))
+    assert tf.tok.decode(ids)[len(prompt):] == long.text
+
+
+def test_a_letter_that_is_not_one_token_is_refused(tf):
+    with pytest.raises(RunnerError, match="one token"):
+        tf.score_choices([ChoiceRequest("Answer:", ("A", " Paris Berlin"))])
