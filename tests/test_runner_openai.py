@@ -7,7 +7,6 @@ against the real server, started on a free loopback port and compared with in-pr
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +14,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -29,38 +27,8 @@ from mobeval.types import ChoiceRequest, GenerateRequest
 
 pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
 
-KEY = "secret123"
+from tests.llama_server import KEY, free_port, start_server, stop
 OPTIONS = ["Calculator", "Maps", "Clock", "Notes"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: Path, port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-           "--n_ctx", "1024", "--n_threads", "2", "--n_threads_batch", "2", "--api_key", KEY, "--verbose", "False"]
-    proc = subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-    t0 = time.time()
-    while time.time() - t0 < 60:
-        assert proc.poll() is None, log.read_text()[-2000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {KEY}"},
-                         timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"the server did not come up in 60 s: {log.read_text()[-2000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
 
 
 @pytest.fixture(scope="module")
