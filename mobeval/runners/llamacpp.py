@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from mobeval.errors import RunnerError
+from mobeval.runners.continuations import single_token_ids
 from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, GenerateResponse, RunnerInfo
 
 
@@ -88,20 +89,9 @@ class LlamaCppRunner:
         return self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
     def _continuation_ids(self, prompt: str, tokens: list[int], continuations: Sequence[str]) -> list[int]:
-        """The single token each continuation becomes right after this prompt, checked, not assumed."""
-        ids = []
-        for c in continuations:
-            if self._formatter is None:
-                full = self._tokenize(prompt + c)
-            else:  # after a chat template the reply starts a fresh span: tokenize the letter alone
-                full = tokens + self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)
-            if full[: len(tokens)] != tokens or len(full) != len(tokens) + 1:
-                raise RunnerError(
-                    f"the continuation {c!r} does not tokenize as one token after the prompt "
-                    f"(prompt ends {prompt[-20:]!r}); choose a template whose letters stand alone"
-                )
-            ids.append(full[-1])
-        return ids
+        piece = None if self._formatter is None else (
+            lambda c: self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False))
+        return single_token_ids(prompt, tokens, continuations, self._tokenize, piece)
 
     # -- evaluation ----------------------------------------------------------------------------
     def _eval_prompt(self, tokens: list[int]) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mobeval.errors import RunnerError
+from mobeval.runners.continuations import single_token_ids
 from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, GenerateResponse, RunnerInfo
 
 INSTALL = "pip install 'mobeval[transformers]' (or: pip install torch==2.13.0 transformers gguf accelerate)"
@@ -154,20 +155,8 @@ class TransformersRunner:
         return self.tok(text, add_special_tokens=False)["input_ids"]  # the template holds its specials
 
     def _continuation_ids(self, prompt: str, tokens: list[int], continuations: Sequence[str]) -> list[int]:
-        """The single token each continuation becomes right after this prompt, checked, not assumed."""
-        ids = []
-        for c in continuations:
-            if self.chat:  # after a chat template the reply starts a fresh span
-                full = tokens + self.tok(c, add_special_tokens=False)["input_ids"]
-            else:
-                full = self._tokenize(prompt + c)
-            if full[: len(tokens)] != tokens or len(full) != len(tokens) + 1:
-                raise RunnerError(
-                    f"the continuation {c!r} does not tokenize as one token after the prompt "
-                    f"(prompt ends {prompt[-20:]!r}); choose a template whose letters stand alone"
-                )
-            ids.append(full[-1])
-        return ids
+        piece = (lambda c: self.tok(c, add_special_tokens=False)["input_ids"]) if self.chat else None
+        return single_token_ids(prompt, tokens, continuations, self._tokenize, piece)
 
     # -- evaluation ----------------------------------------------------------------------------
     def _forward(self, input_ids, attention_mask=None, position_ids=None, cache=None):
