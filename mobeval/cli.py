@@ -351,7 +351,8 @@ def list_runners() -> None:
     t.add_column("model", no_wrap=True)
     t.add_column("what", overflow="fold")
     for name, e in REGISTRY.items():
-        t.add_row(name, {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id"}[e.model],
+        t.add_row(name, {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
+                                  "gguf-folder-or-id": "alias, .gguf, folder or id"}[e.model],
                   e.description)
     out.print(t)
 

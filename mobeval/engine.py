@@ -20,7 +20,7 @@ from mobeval.hashing import file_sha256, text_sha256
 from mobeval.measure.energy import UnavailableMeter, energy_meters, measure_idle
 from mobeval.measure.environment import cpu_freq_mhz, environment
 from mobeval.measure.memory import PeakMemorySampler
-from mobeval.models import ModelSpec, remote_spec, resolve
+from mobeval.models import ModelSpec, names_gguf, remote_spec, resolve
 from mobeval.orderings import orderings_for
 from mobeval.prompts import PromptTemplate, load_template
 from mobeval.results.assemble import build_result
@@ -84,6 +84,8 @@ def plan(cfg: RunConfig) -> Plan:
         if not cfg.endpoint:
             raise MobevalError(f"--runner {cfg.runner} needs --endpoint http://HOST:PORT/v1")
         return Plan(cfg, bench, questions, template, remote_spec(cfg.model, cfg.endpoint), None, cfg.model, True)
+    if kind == "gguf-folder-or-id":
+        kind = "folder-or-id" if cfg.model and not names_gguf(cfg.model) else "gguf"
     if kind == "folder-or-id":
         if not cfg.model:
             raise MobevalError(f"--runner {cfg.runner} needs --model (a model folder or hub id)")

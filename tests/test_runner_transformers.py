@@ -125,3 +125,73 @@ def test_generate_is_greedy_and_bounded(tf):
 def test_a_letter_that_is_not_one_token_is_refused(tf):
     with pytest.raises(RunnerError, match="one token"):
         tf.score_choices([ChoiceRequest("Answer:", ("A", " Paris Berlin"))])
+
+
+def test_a_model_folder_runs_from_the_cli(tf, bundled, tmp_path):
+    """`--model FOLDER`: the dequantized SmolLM2 written out as a transformers folder scores as the GGUF
+    it came from (same float32 weights; same token ids where the tokenizers agree on BOS)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    from mobeval.runners.transformers_hf import save_dequantized
+
+    folder = tmp_path / "smollm2-folder"
+    save_dequantized(tf.model, tf.tok, folder)
+    res = CliRunner().invoke(app, ["run", "--runner", "transformers", "--model", str(folder), "--limit", "4",
+                                   "--orderings", "original", "--threads", "2", "--output-dir", str(tmp_path / "runs"),
+                                   "--idle-seconds", "0", "-q"])
+    assert res.exit_code == 0, res.output
+    run_dir = next((tmp_path / "runs").iterdir())
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["runner"]["name"] == "transformers" and result["model"]["alias"] == "smollm2-folder"
+    assert result["scores"]["n_questions"] == 4
+    bench, _ = bundled
+    from mobeval import engine
+    from mobeval.config import load_config
+
+    samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    plan = engine.plan(load_config(None, {"limit": 4, "orderings": "original"}))
+    reqs = [ChoiceRequest(plan.bench.prompt(TEMPLATE, q, (0, 1, 2, 3)), TEMPLATE.continuations(4))
+            for q in plan.questions]
+    assert [s["question_id"] for s in samples] == [q.id for q in plan.questions]
+    from transformers import AutoTokenizer
+
+    folder_ids = AutoTokenizer.from_pretrained(folder)(reqs[0].prompt)["input_ids"]
+    tol = 1e-4 if folder_ids == tf._tokenize(reqs[0].prompt) else LOGPROB_TOL
+    np.testing.assert_allclose([s["logprobs"] for s in samples], logprobs(tf.score_choices(reqs)), atol=tol)
+
+
+def test_model_names_for_the_transformers_runner(tmp_path):
+    """A mistyped alias gets the alias error, not a hub lookup; an owner/name id offline a clear one."""
+    from mobeval.cli import app
+    from typer.testing import CliRunner
+
+    cli = CliRunner()
+    res = cli.invoke(app, ["run", "--runner", "transformers", "--model", "smollm-135m", "--limit", "2",
+                           "--output-dir", str(tmp_path)])
+    assert res.exit_code != 0 and "unknown model 'smollm-135m'" in res.output
+    pytest.importorskip("transformers")
+    res = cli.invoke(app, ["run", "--runner", "transformers", "--model", "HuggingFaceTB/no-such-model-here",
+                           "--limit", "2", "--output-dir", str(tmp_path)])
+    assert res.exit_code != 0 and "transformers could not load HuggingFaceTB/no-such-model-here" in res.output
+
+
+def test_dequantized_cache_loads_the_same_model(tf, bundled, smollm2_path):
+    """A GGUF's dequantized weights kept in the cache load back to the same token ids and scores."""
+    from mobeval.runners.transformers_hf import TransformersRunner, dequantized_folder, save_dequantized
+
+    folder = dequantized_folder(smollm2_path, "float32")
+    assert not folder.exists()  # this test's own cache
+    save_dequantized(tf.model, tf.tok, folder)
+    again = TransformersRunner(smollm2_path, n_threads=2, batch_size=8)
+    try:
+        assert again.info.settings["loaded_from"] == f"dequantized cache {folder}"
+        bench, questions = bundled
+        reqs = requests_for(bench, questions)
+        assert [again._tokenize(r.prompt) for r in reqs] == [tf._tokenize(r.prompt) for r in reqs]
+        np.testing.assert_allclose(logprobs(again.score_choices(reqs)), logprobs(tf.score_choices(reqs)), atol=1e-5)
+    finally:
+        again.close()

@@ -56,6 +56,16 @@ def remote_spec(model: str | None, endpoint: str) -> ModelSpec:
     return ModelSpec(alias=model or "remote", name=model or "", source="remote", file=endpoint)
 
 
+def names_gguf(model: str) -> bool:
+    """Whether --model names a GGUF (an alias or a .gguf path) rather than a model folder or hub id.
+    A bare word that is neither an alias nor a folder is taken as a mistyped alias, so it gets the
+    alias error rather than a hub lookup: hub ids are owner/name."""
+    path = Path(model).expanduser()
+    if model in catalog() or model.endswith(".gguf") or path.is_file():
+        return True
+    return not path.is_dir() and "/" not in model
+
+
 def spec_for(model: str) -> ModelSpec:
     """The spec of an alias, or of a local file path."""
     if model in catalog():

@@ -16,8 +16,9 @@ class RunnerEntry:
     target: str  # "module:Class"
     # What --model names for this runner: "gguf" an alias or .gguf file resolved and hashed here;
     # "endpoint" a model served behind --endpoint (not on this machine); "folder-or-id" a local
-    # folder or hub id the runtime itself loads, in this process.
-    model: Literal["gguf", "endpoint", "folder-or-id"]
+    # folder or hub id the runtime itself loads, in this process; "gguf-folder-or-id" either: an alias
+    # or .gguf file as "gguf", anything else (a folder, an owner/name hub id) as "folder-or-id".
+    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id"]
     description: str
 
     @property
@@ -34,9 +35,8 @@ REGISTRY: dict[str, RunnerEntry] = {
                           "any OpenAI-compatible server (llama-server, llama-cpp-python, mlc_llm serve, Ollama)"),
     "mlc": RunnerEntry("mobeval.runners.mlc:MLCRunner", "folder-or-id",
                        "in-process MLC LLM (mlc_llm.MLCEngine; wheels from https://mlc.ai/wheels)"),
-    # "gguf": --model smollm2-135m runs the llama.cpp runner's file; the class also takes a folder or hub
-    # id, which the CLI cannot pass while an entry has one model kind
-    "transformers": RunnerEntry("mobeval.runners.transformers_hf:TransformersRunner", "gguf",
+    # --model smollm2-135m runs the llama.cpp runner's file (dequantized); a folder or hub id loads as is
+    "transformers": RunnerEntry("mobeval.runners.transformers_hf:TransformersRunner", "gguf-folder-or-id",
                                 "Hugging Face transformers on CPU/CUDA; GGUF via gguf_file= (dequantized)"),
 }
 

@@ -100,9 +100,46 @@ def llama_cpp_adds_bos(gguf: Path) -> bool | None:
         llama_cpp.llama_model_free(model)
 
 
+def dequantized_folder(gguf: Path, torch_dtype: str) -> Path:
+    """Where a GGUF's dequantized weights are kept: keyed by the file's sha256 and the dtype."""
+    from mobeval.hashing import file_sha256
+    from mobeval.models.registry import cache_dir
+
+    return cache_dir() / "dequantized" / f"{file_sha256(gguf)[:16]}-{torch_dtype}"
+
+
+def save_dequantized(model, tok, folder: Path) -> None:
+    """Write model and tokenizer as a plain transformers folder, atomically (a killed write leaves no
+    folder). Not `save_pretrained`: transformers refuses it for a GGUF-loaded model ("quantized with
+    gguf"), though the weights it holds are plain tensors; the config is written without that mark."""
+    import json
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_model
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".partial-"))
+    try:
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        save_model(model, str(tmp / "model.safetensors"))  # handles the tied embedding / lm_head
+        model.generation_config.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        tmp.rename(folder)
+    except (OSError, TypeError, ValueError):  # no space, another run got there first, an odd config
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class TransformersRunner:
+    """`cache_dequantized`: transformers dequantizes a GGUF in Python (about 30 s for SmolLM2-135M on
+    2 cores); the result is kept as a transformers folder under the mobeval cache, keyed by the file's
+    sha256 and dtype, and later runs load that (seconds). The token ids stay the GGUF's (BOS as
+    llama.cpp puts it). Off: nothing is written."""
+
     def __init__(self, model_path: str | Path, n_threads: int | None = None, chat: bool = False, seed: int = 0,
-                 torch_dtype: str = "float32", batch_size: int = 8):
+                 torch_dtype: str = "float32", batch_size: int = 8, cache_dequantized: bool = True):
         torch, transformers = import_backend()
         self.torch = torch
         dtype = getattr(torch, torch_dtype, None)
@@ -115,14 +152,21 @@ class TransformersRunner:
         torch.manual_seed(seed)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         source, extra = _model_source(model_path)
+        is_gguf = bool(extra)
+        cached = dequantized_folder(Path(model_path), torch_dtype) if is_gguf and cache_dequantized else None
+        loaded_from = "gguf (dequantized now)" if is_gguf else "folder or hub id"
+        if cached is not None and cached.is_dir():
+            source, extra, loaded_from = str(cached), {}, f"dequantized cache {cached}"
         try:  # transformers' GGUF loader draws its own tqdm bars: keep them off the run's terminal
             with contextlib.redirect_stderr(io.StringIO()):  # (llama.cpp's log goes through it too)
-                self._add_bos = llama_cpp_adds_bos(Path(model_path)) if extra else None
+                self._add_bos = llama_cpp_adds_bos(Path(model_path)) if is_gguf else None
                 self.tok = transformers.AutoTokenizer.from_pretrained(source, **extra)
                 self.model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **extra)
         except Exception as exc:  # OSError (not found, offline), ImportError/ValueError (gguf, accelerate)
             raise RunnerError(f"transformers could not load {model_path}: {type(exc).__name__}: {exc} "
                               f"(GGUF files also need gguf and accelerate: {INSTALL})") from exc
+        if cached is not None and extra:
+            save_dequantized(self.model, self.tok, cached)
         self.model.to(self.device).eval()
         self.chat, self.batch_size = chat, batch_size
         self.questions_per_call = max(1, batch_size // 4)  # four orderings a question, typically
@@ -138,7 +182,7 @@ class TransformersRunner:
             name="transformers",
             backend_version=f"transformers {transformers.__version__}, torch {torch.__version__}",
             settings={"torch_dtype": torch_dtype, "n_threads": torch.get_num_threads(), "batch_size": batch_size,
-                      "device": self.device, "chat": chat, "gguf_dequantized": "gguf_file" in extra,
+                      "device": self.device, "chat": chat, "gguf_dequantized": is_gguf, "loaded_from": loaded_from,
                       "add_bos": self._add_bos,
                       "attention": getattr(self.model.config, "_attn_implementation", None)},
         )
