@@ -179,12 +179,13 @@ def test_model_names_for_the_transformers_runner(tmp_path):
     assert res.exit_code != 0 and "transformers could not load HuggingFaceTB/no-such-model-here" in res.output
 
 
-def test_dequantized_cache_loads_the_same_model(tf, bundled, smollm2_path):
+def test_dequantized_cache_loads_the_same_model(tf, bundled, smollm2_path, tmp_path, monkeypatch):
     """A GGUF's dequantized weights kept in the cache load back to the same token ids and scores."""
     from mobeval.runners.transformers_hf import TransformersRunner, dequantized_folder, save_dequantized
 
+    monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path / "cache"))  # this test's own, empty cache
     folder = dequantized_folder(smollm2_path, "float32")
-    assert not folder.exists()  # this test's own cache
+    assert not folder.exists()
     save_dequantized(tf.model, tf.tok, folder)
     again = TransformersRunner(smollm2_path, n_threads=2, batch_size=8)
     try:
