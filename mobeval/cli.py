@@ -58,6 +58,8 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="Threads for the runtime. [default: all cores]"),
     n_ctx: Optional[int] = typer.Option(None, help="Context length. [default: 2048]"),
     n_batch: Optional[int] = typer.Option(None, help="Prompt batch size. [default: 512]"),
+    torch_dtype: Optional[str] = typer.Option(None, help="transformers: weights' dtype (float32, bfloat16, float16). [default: float32]"),
+    batch_tokens: Optional[int] = typer.Option(None, help="transformers: tokens per forward pass, prompts packed. [default: 640]"),
     endpoint: Optional[str] = typer.Option(None, help="Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1."),
     api_key: Optional[str] = typer.Option(None, envvar="MOBEVAL_API_KEY", show_envvar=True,
                                           help="Remote runners: API key (never written to results)."),
@@ -82,7 +84,7 @@ def run(
         subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
         columns=_parse_columns(column), template=template, method=method, max_tokens=max_tokens,
         chat=chat, orderings=orderings, limit=limit, seed=seed, n_threads=threads, n_ctx=n_ctx,
-        n_batch=n_batch, endpoint=endpoint, api_key=api_key, concurrency=concurrency,
+        n_batch=n_batch, torch_dtype=torch_dtype, batch_tokens=batch_tokens, endpoint=endpoint, api_key=api_key, concurrency=concurrency,
         request_timeout=request_timeout, energy=energy, watts_per_core=watts_per_core,
         android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir,
     )

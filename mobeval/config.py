@@ -35,6 +35,9 @@ class RunConfig(BaseModel):
     n_threads: int | None = None
     n_ctx: int = 2048
     n_batch: int = 512
+    # transformers runner: weights' dtype; tokens run per forward pass (prompts packed, see runners/packing)
+    torch_dtype: Literal["float32", "bfloat16", "float16"] | None = None
+    batch_tokens: int | None = Field(default=None, ge=1)
     # remote runners (an OpenAI-compatible server); the key is never written to results or logs
     endpoint: str | None = None
     api_key: str | None = Field(default=None, exclude=True, repr=False)
@@ -62,7 +65,8 @@ class RunConfig(BaseModel):
         return {
             "endpoint": self.endpoint, "api_key": self.api_key, "concurrency": self.concurrency,
             "request_timeout": self.request_timeout, "n_threads": self.n_threads, "n_ctx": self.n_ctx,
-            "n_batch": self.n_batch, "chat": self.chat, "seed": self.seed,
+            "n_batch": self.n_batch, "chat": self.chat, "seed": self.seed, "torch_dtype": self.torch_dtype,
+            "batch_tokens": self.batch_tokens,
         }
 
 

@@ -26,14 +26,14 @@ from mobeval.prompts import PromptTemplate, load_template
 from mobeval.results.assemble import build_result
 from mobeval.results.store import RunDir, Segment, utc_now
 from mobeval.results.submission import write_submission
-from mobeval.runners import Runner, make_runner
+from mobeval.runners import Runner, check_settings, make_runner
 from mobeval.runners import entry as runner_entry
 from mobeval.samples import Sample, choose_by_logprob, parse_letter
 from mobeval.types import ChoiceRequest, GenerateRequest, Question
 
 # A resumed run must agree with the original on everything that changes a sample.
 IDENTITY_KEYS = ("model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256", "orderings",
-                 "method", "max_tokens", "chat", "runner", "seed")
+                 "method", "max_tokens", "chat", "runner", "seed", "torch_dtype")
 
 Progress = Callable[[int, int], None]
 
@@ -64,6 +64,7 @@ class Plan:
             "chat": self.config.chat,
             "runner": self.config.runner,
             "seed": self.config.seed,
+            "torch_dtype": self.config.torch_dtype,
             "config": self.config.model_dump(mode="json"),
         }
 
@@ -79,6 +80,7 @@ def plan(cfg: RunConfig) -> Plan:
             raise MobevalError("--limit must be at least 1")
         questions = stratified_sample(questions, cfg.limit, cfg.seed)
     template = load_template(cfg.template, bench.default_template)
+    check_settings(cfg.runner, cfg.runner_settings())
     kind = runner_entry(cfg.runner).model
     if kind == "endpoint":
         if not cfg.endpoint:

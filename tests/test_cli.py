@@ -80,6 +80,9 @@ def test_config_file_with_flag_override(tmp_path):
         (["--bench", "mobile-mmlu-pro"], "--data"),
         (["--method", "guess"], "method"),
         (["--limit", "0"], "--limit"),
+        (["--torch-dtype", "float8"], "torch_dtype"),
+        (["--torch-dtype", "bfloat16"], "runner llama.cpp does not take: torch_dtype"),
+        (["--batch-tokens", "256"], "runner llama.cpp does not take: batch_tokens"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path, monkeypatch, args, message):
@@ -88,6 +91,7 @@ def test_errors_are_one_clear_line(tmp_path, monkeypatch, args, message):
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output
+    assert not list(tmp_path.glob("*__*")), "a run folder was opened for a run that could not start"
 
 
 def _start(args, out_dir):

@@ -17,7 +17,7 @@ from mobeval.orderings import orderings_for
 from mobeval.prompts import load_template
 from mobeval.runners import REGISTRY, make_runner
 from mobeval.runners import transformers_hf
-from mobeval.runners.transformers_hf import group_requests
+from mobeval.runners.packing import common_prefix, group_requests
 from mobeval.types import ChoiceRequest, GenerateRequest
 
 LOGPROB_TOL = 0.75  # max |transformers - llama.cpp| per letter; the largest seen is 0.65 (see above)
@@ -41,7 +41,7 @@ def tf(smollm2_path):
         pytest.importorskip(module, reason=f"{module} is not installed: pip install -e '.[transformers]'")
     from mobeval.runners.transformers_hf import TransformersRunner
 
-    r = TransformersRunner(smollm2_path, n_threads=2, batch_size=8)
+    r = TransformersRunner(smollm2_path, n_threads=2, batch_tokens=640)
     yield r
     r.close()
 
@@ -66,17 +66,6 @@ def test_registered_and_missing_backend_names_the_install_line(monkeypatch, smol
         make_runner("transformers", smollm2_path, {"n_threads": 2, "n_ctx": 512, "chat": False})
 
 
-def test_grouping_keeps_a_questions_orderings_together():
-    header, q1, q2 = list(range(10)), [100] * 8, [200] * 8
-    orderings = lambda q: [header + q + [i, 7, 7] for i in range(4)]  # noqa: E731
-    assert group_requests(orderings(q1) + orderings(q2), 8) == [range(0, 4), range(4, 8)]
-    assert group_requests(orderings(q1), 3) == [range(0, 3), range(3, 4)]
-    long_header = list(range(100))  # a few-shot header outweighs the questions: one group
-    seqs = [long_header + s[10:] for s in orderings(q1) + orderings(q2)]
-    assert group_requests(seqs, 8) == [range(0, 8)]
-    assert group_requests([[1, 2], [3, 4]], 8) == [range(0, 1), range(1, 2)]
-
-
 def test_token_ids_match_llama_cpp(tf, runner, bundled):
     """Same prompt, same ids: the GGUF says add_bos_token=false, and both tokenizers honour it."""
     bench, questions = bundled
@@ -96,16 +85,61 @@ def test_letter_logprobs_close_to_llama_cpp(tf, runner, bundled):
 
 def test_batched_scoring_equals_one_at_a_time(tf, bundled):
     bench, questions = bundled
-    # a long shared header makes two questions one group, with suffixes of different lengths (padding)
+    # a long shared header makes two questions one group, with suffixes of different lengths
     header = bench.prompt(TEMPLATE, questions[1], (0, 1, 2, 3)) + " A\n\n"
     reqs = requests_for(bench, [questions[0], questions[3]], header)
     batched = tf.score_choices(reqs)
     assert len({len(tf._tokenize(r.prompt)) for r in reqs}) > 1
     assert group_requests([tf._tokenize(r.prompt) for r in reqs], 8) == [range(0, 8)]
-    single = [tf.score_choices([r])[0] for r in reqs]
+    single = []
+    for r in reqs:
+        tf._past = None  # from scratch: no header kept from the last call
+        single += tf.score_choices([r])
     np.testing.assert_allclose(logprobs(batched), logprobs(single), atol=1e-4)
     assert sum(r.evaluated_tokens for r in batched) < sum(r.prompt_tokens for r in batched) / 2
     assert all(r.evaluated_tokens == r.prompt_tokens for r in single)
+
+
+def test_packed_blocks_equal_prompts_scored_alone(tf, smollm2_path, bundled):
+    """Several questions, each in 4 orderings and in one, packed into blocks small enough that a call
+    spans several (the header's KV reused from block to block, and dropped where the header changes):
+    the same log-probabilities as each prompt run alone in its own forward pass, and every token of
+    the prompts run once (the header once per header change)."""
+    import torch
+
+    bench, _ = bundled
+    questions = bench.questions[:9]
+    other = ChoiceRequest("Something else entirely. " + bench.prompt(TEMPLATE, questions[0], CYCLIC[0]),
+                          TEMPLATE.continuations(4))
+    reqs = (requests_for(bench, questions[:4]) + [other]
+            + [ChoiceRequest(bench.prompt(TEMPLATE, q, CYCLIC[0]), TEMPLATE.continuations(4)) for q in questions[4:]])
+    small = TransformersRunnerFor(tf, batch_tokens=200)
+    packed = small.score_choices(reqs)
+    with torch.inference_mode():
+        alone = []
+        for r in reqs:
+            ids = tf._tokenize(r.prompt)
+            row = torch.log_softmax(tf.model(torch.tensor([ids])).logits[0, -1].double(), -1)
+            alone.append([float(row[i]) for i in tf._continuation_ids(r.prompt, ids, r.continuations)])
+    np.testing.assert_allclose(logprobs(packed), np.array(alone), atol=1e-4)
+    assert [int(np.argmax(x)) for x in logprobs(packed)] == [int(np.argmax(x)) for x in alone]
+    # the least any scheme can run: each distinct prefix once (the nodes of the prompts' token trie)
+    seqs = [tf._tokenize(r.prompt) for r in reqs]
+    distinct = len({tuple(s[:k]) for s in seqs for k in range(1, len(s) + 1)})
+    run = sum(r.evaluated_tokens for r in packed)
+    header = common_prefix([s for s, r in zip(seqs, reqs) if r is not other])
+    # more only by the header run again when it comes back after `other`, and the odd token two questions
+    # in different blocks start with beyond the header (only the header's KV is kept between blocks)
+    assert distinct <= run <= distinct + 2 * header
+
+
+def TransformersRunnerFor(tf, batch_tokens):
+    """The fixture's loaded model with another token budget (no second load)."""
+    import copy
+
+    other = copy.copy(tf)
+    other.batch_tokens, other._past = batch_tokens, None
+    return other
 
 
 def test_generate_is_greedy_and_bounded(tf):
@@ -187,7 +221,7 @@ def test_dequantized_cache_loads_the_same_model(tf, bundled, smollm2_path, tmp_p
     folder = dequantized_folder(smollm2_path, "float32")
     assert not folder.exists()
     save_dequantized(tf.model, tf.tok, folder)
-    again = TransformersRunner(smollm2_path, n_threads=2, batch_size=8)
+    again = TransformersRunner(smollm2_path, n_threads=2, batch_tokens=640)
     try:
         assert again.info.settings["loaded_from"] == f"dequantized cache {folder}"
         bench, questions = bundled

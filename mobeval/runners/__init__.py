@@ -27,6 +27,8 @@ class RunnerEntry:
 
 
 REMOTE_SETTINGS = {"endpoint", "api_key", "concurrency", "request_timeout"}
+# settings that mean something to some runners only: given to one that does not take them, an error
+SPECIFIC_SETTINGS = REMOTE_SETTINGS | {"torch_dtype", "batch_tokens"}
 
 REGISTRY: dict[str, RunnerEntry] = {
     "llama.cpp": RunnerEntry("mobeval.runners.llamacpp:LlamaCppRunner", "gguf",
@@ -47,19 +49,27 @@ def entry(name: str) -> RunnerEntry:
     return REGISTRY[name]
 
 
-def make_runner(name: str, model: Any, settings: dict[str, Any]) -> Runner:
-    """Construct a runner with the settings its constructor takes.
-
-    A remote-only setting given (not None) to a runner that does not take it is an error, so
-    `--endpoint` with an in-process runner is not silently ignored.
-    """
+def _runner_class(name: str):
     module, cls_name = entry(name).target.split(":")
-    cls = getattr(import_module(module), cls_name)
-    accepted = set(inspect.signature(cls).parameters)
-    unused = [k for k, v in settings.items() if v is not None and k not in accepted and k in REMOTE_SETTINGS]
+    return getattr(import_module(module), cls_name)
+
+
+def check_settings(name: str, settings: dict[str, Any]) -> None:
+    """A runner-specific setting given (not None) to a runner that does not take it is an error, so
+    `--endpoint` with an in-process runner, or `--torch-dtype` with llama.cpp, is not silently ignored.
+    Imports the runner's module only (its runtime loads when the runner is made)."""
+    accepted = set(inspect.signature(_runner_class(name)).parameters)
+    unused = [k for k, v in settings.items() if v is not None and k not in accepted and k in SPECIFIC_SETTINGS]
     if unused:
         raise MobevalError(f"runner {name} does not take: {', '.join(sorted(unused))}")
+
+
+def make_runner(name: str, model: Any, settings: dict[str, Any]) -> Runner:
+    """Construct a runner with the settings its constructor takes (after `check_settings`)."""
+    check_settings(name, settings)
+    cls = _runner_class(name)
+    accepted = set(inspect.signature(cls).parameters)
     return cls(model, **{k: v for k, v in settings.items() if k in accepted and v is not None})
 
 
-__all__ = ["REGISTRY", "Runner", "RunnerEntry", "entry", "make_runner"]
+__all__ = ["REGISTRY", "Runner", "RunnerEntry", "check_settings", "entry", "make_runner"]

@@ -5,10 +5,11 @@ A GGUF file loads through transformers' `gguf_file=`, which dequantizes it to `t
 tokenized whole with the tokenizer transformers builds from the file; whether BOS comes first is
 what llama.cpp does with that file (see `llama_cpp_adds_bos`), so the token ids are llama.cpp's.
 
-Scoring: consecutive requests are grouped (`group_requests`: a question's orderings arrive adjacent);
-a group's shared token prefix runs once into a KV cache, which is repeated over the group's rows, and
-the suffixes run as one left-padded batch with an attention mask and explicit positions. Logits are
-read at the last position only.
+Scoring: a call's prompts are grouped (`group_requests`: a question's orderings arrive adjacent) and
+the groups packed into blocks of about `batch_tokens` tokens (`mobeval.runners.packing`). A block runs as
+one forward pass over one row, the prompts' token trie: every distinct prefix once, with a 4D mask and
+positions that give each token what it would see alone. The KV of the header the block's prompts share
+stays cached for the next block. Logits are read at each prompt's last token only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Sequence
 
 from mobeval.errors import RunnerError
 from mobeval.runners.continuations import single_token_ids
+from mobeval.runners.packing import group_requests, pack_blocks, plan_block
 from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, GenerateResponse, RunnerInfo
 
 INSTALL = "pip install 'mobeval[transformers]' (or: pip install torch==2.13.0 transformers gguf accelerate)"
@@ -35,39 +37,6 @@ def import_backend() -> tuple[Any, Any]:
     except ImportError as exc:
         raise RunnerError(f"the transformers runner needs torch and transformers ({exc.name} is missing): "
                           f"{INSTALL}") from exc
-
-
-def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
-    """Length of the token prefix all sequences share."""
-    n = min(len(s) for s in seqs)
-    for i in range(n):
-        t = seqs[0][i]
-        if any(s[i] != t for s in seqs[1:]):
-            return i
-    return n
-
-
-def group_requests(seqs: Sequence[Sequence[int]], max_size: int) -> list[range]:
-    """Consecutive runs of sequences scored together around one shared prefix.
-
-    n sequences sharing a prefix of P tokens run (n-1)*P tokens fewer than alone; a sequence joins a
-    group of g (prefix P, left with P' once it joins) when the larger group saves more: g*P' > (g-1)*P.
-    So one question's orderings group together, and consecutive questions join only where their
-    common part (a long few-shot header) outweighs their questions.
-    """
-    groups: list[range] = []
-    start, prefix = 0, 0
-    for j in range(1, len(seqs)):
-        size = j - start
-        shared = common_prefix([seqs[start][:prefix] if size > 1 else seqs[start], seqs[j]])
-        if size < max_size and shared > 0 and size * shared > (size - 1) * prefix:
-            prefix = shared
-        else:
-            groups.append(range(start, j))
-            start, prefix = j, 0
-    if seqs:
-        groups.append(range(start, len(seqs)))
-    return groups
 
 
 def _model_source(model: str | Path) -> tuple[str, dict[str, str]]:
@@ -132,6 +101,13 @@ def save_dequantized(model, tok, folder: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _crop(cache, keep: int) -> None:
+    """Keep the first `keep` positions of a KV cache (a negative crop: what transformers 4.57 and 5 agree on)."""
+    drop = cache.get_seq_length() - keep
+    if drop > 0:
+        cache.crop(-drop)
+
+
 class TransformersRunner:
     """`cache_dequantized`: transformers dequantizes a GGUF in Python (about 30 s for SmolLM2-135M on
     2 cores); the result is kept as a transformers folder under the mobeval cache, keyed by the file's
@@ -139,14 +115,14 @@ class TransformersRunner:
     llama.cpp puts it). Off: nothing is written."""
 
     def __init__(self, model_path: str | Path, n_threads: int | None = None, chat: bool = False, seed: int = 0,
-                 torch_dtype: str = "float32", batch_size: int = 8, cache_dequantized: bool = True):
+                 torch_dtype: str = "float32", batch_tokens: int = 640, cache_dequantized: bool = True):
         torch, transformers = import_backend()
         self.torch = torch
         dtype = getattr(torch, torch_dtype, None)
         if not isinstance(dtype, torch.dtype):
             raise RunnerError(f"torch_dtype {torch_dtype!r} is not a torch dtype (float32, bfloat16, float16)")
-        if batch_size < 1:
-            raise RunnerError("batch_size must be at least 1")
+        if batch_tokens < 1:
+            raise RunnerError("batch_tokens must be at least 1")
         if n_threads:
             torch.set_num_threads(n_threads)
         torch.manual_seed(seed)
@@ -168,12 +144,14 @@ class TransformersRunner:
         if cached is not None and extra:
             save_dequantized(self.model, self.tok, cached)
         self.model.to(self.device).eval()
-        self.chat, self.batch_size = chat, batch_size
-        self.questions_per_call = max(1, batch_size // 4)  # four orderings a question, typically
+        self.chat, self.batch_tokens = chat, batch_tokens
+        self.max_group = 64  # prompts sharing one prefix in a block: all 24 orderings of 4 options fit
+        self.questions_per_call = 8
+        self._past = None  # (tokens, KV cache) of the last block's header
+        self._attn = getattr(self.model.config, "_attn_implementation", None)
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self._keep_kw = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
-        self._pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id or 0
         eos = self.model.generation_config.eos_token_id
         self._eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [self.tok.eos_token_id])
         if chat and not self.tok.chat_template:
@@ -181,10 +159,10 @@ class TransformersRunner:
         self.info = RunnerInfo(
             name="transformers",
             backend_version=f"transformers {transformers.__version__}, torch {torch.__version__}",
-            settings={"torch_dtype": torch_dtype, "n_threads": torch.get_num_threads(), "batch_size": batch_size,
+            settings={"torch_dtype": torch_dtype, "n_threads": torch.get_num_threads(), "batch_tokens": batch_tokens,
                       "device": self.device, "chat": chat, "gguf_dequantized": is_gguf, "loaded_from": loaded_from,
                       "add_bos": self._add_bos,
-                      "attention": getattr(self.model.config, "_attn_implementation", None)},
+                      "attention": self._attn},
         )
 
     # -- prompts -----------------------------------------------------------------------------
@@ -203,51 +181,82 @@ class TransformersRunner:
         return single_token_ids(prompt, tokens, continuations, self._tokenize, piece)
 
     # -- evaluation ----------------------------------------------------------------------------
-    def _forward(self, input_ids, attention_mask=None, position_ids=None, cache=None):
-        """(float32 logits of the last position, the KV cache holding this input after `cache`)."""
+    def _forward(self, input_ids, attention_mask=None, position_ids=None, cache=None, keep=1):
+        """(float32 logits at the positions `keep` selects: the last `keep` or these indices, the KV cache
+        holding this input after `cache`)."""
         kwargs = {"attention_mask": attention_mask, "position_ids": position_ids, self._cache_kw: cache,
                   "use_cache": True}
-        if self._keep_kw:  # the lm_head on the last position only, not on every token
-            kwargs[self._keep_kw] = 1
+        if self._keep_kw:  # the lm_head where logits are read only, not on every token
+            kwargs[self._keep_kw] = keep
         out = self.model(input_ids=input_ids, **kwargs)
+        logits = out.logits if self._keep_kw else out.logits[:, -keep:] if isinstance(keep, int) else out.logits[:, keep]
         cache = getattr(out, "cache", None)
-        return out.logits[:, -1, :].float(), cache if cache is not None else out.past_key_values
+        return logits.float(), cache if cache is not None else out.past_key_values
 
-    def _last_logprobs(self, seqs: Sequence[list[int]]):
-        """Log-softmax at the last position of each sequence: the shared prefix once, then the
-        suffixes as one left-padded batch. Returns (B x vocab tensor, tokens run per sequence)."""
-        torch = self.torch
-        prefix = min(common_prefix(seqs), min(len(s) for s in seqs) - 1)  # every suffix keeps a token
-        cache = None
-        if prefix > 0:
-            ids = torch.tensor([seqs[0][:prefix]], device=self.device)
-            _, cache = self._forward(ids)
-            cache.batch_repeat_interleave(len(seqs))
-        suffixes = [s[prefix:] for s in seqs]
-        width = max(len(s) for s in suffixes)
-        ids = torch.tensor([[self._pad_id] * (width - len(s)) + s for s in suffixes], device=self.device)
-        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in suffixes], device=self.device)
-        positions = prefix + (mask.cumsum(1) - 1).clamp(min=0)
-        full_mask = torch.cat([torch.ones(len(seqs), prefix, dtype=mask.dtype, device=self.device), mask], 1)
-        logits, _ = self._forward(ids, full_mask, positions, cache)
-        run = [len(s) for s in suffixes]
-        run[0] += prefix
-        return torch.log_softmax(logits.double(), dim=-1), run
+    def _packable(self, seqs: Sequence[list[int]]) -> bool:
+        """A packed row needs a 4D mask (eager or sdpa attention) and, for a model with a sliding window
+        (Gemma), prompts inside the window: the one mask serves every layer."""
+        window = getattr(self.model.config.get_text_config(), "sliding_window", None)
+        return self._attn in ("sdpa", "eager") and (window is None or max(len(s) for s in seqs) <= window)
+
+    def _reuse_header(self, header: list[int]) -> int:
+        """Keep the KV cache's tokens shared with `header` (the last block's header, typically); return
+        how many are kept."""
+        if self._past is None:
+            return 0
+        tokens, cache = self._past
+        keep = min(len(tokens), len(header), next((i for i, (a, b) in enumerate(zip(tokens, header)) if a != b),
+                                                  min(len(tokens), len(header))))
+        if keep == 0:
+            self._past = None
+        elif keep < len(tokens):
+            _crop(cache, keep)
+            self._past = (tokens[:keep], cache)
+        return keep
+
+    def _block_logprobs(self, seqs: Sequence[list[int]]):
+        """Log-softmax at the last position of each sequence of a block (see mobeval.runners.packing): one
+        forward pass over every token to run, no padding. Returns (B x vocab tensor, tokens run per
+        sequence)."""
+        torch, dev = self.torch, self.device
+        if not self._packable(seqs):
+            rows = [self._forward(torch.tensor([s], device=dev))[0][0] for s in seqs]
+            return torch.log_softmax(torch.cat(rows).double(), dim=-1), [len(s) for s in seqs]
+        block = plan_block(seqs)
+        header = list(seqs[0][:block.header])
+        cached = self._reuse_header(header)
+        row = block.layout(cached)
+        allowed = torch.from_numpy(row.allowed).to(dev)
+        mask = torch.zeros(allowed.shape, dtype=self.model.dtype, device=dev)
+        mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
+        logits, cache = self._forward(torch.from_numpy(row.tokens)[None].to(dev), mask[None, None],
+                                      torch.from_numpy(row.positions)[None].to(dev),
+                                      self._past[1] if cached else None, torch.from_numpy(row.last).to(dev))
+        self._past = None
+        if header:
+            try:  # keep the header's KV for the next block; a cache that cannot crop is dropped
+                _crop(cache, len(header))
+                self._past = (header, cache)
+            except (AttributeError, NotImplementedError, ValueError):
+                pass
+        return torch.log_softmax(logits[0].double(), dim=-1), row.evaluated
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResponse]:
-        """Per request: a group's forward time is shared equally among its requests (plus each one's
-        own tokenizing); evaluated tokens count the shared prefix once, padding not at all."""
+        """Per request: a block's forward time is shared equally among its requests (plus each one's
+        own tokenizing); evaluated tokens count each shared prefix once, padding not at all."""
         out, prepared = [], []
         for req in requests:
             t0 = time.perf_counter()
             tokens = self._tokenize(req.prompt)
             prepared.append((tokens, self._continuation_ids(req.prompt, tokens, req.continuations),
                              time.perf_counter() - t0))
+        seqs = [p[0] for p in prepared]
         with self.torch.inference_mode():
-            for group in group_requests([p[0] for p in prepared], self.batch_size):
+            for block in pack_blocks(seqs, group_requests(seqs, self.max_group), self.batch_tokens):
                 t0 = time.perf_counter()
-                members = [prepared[i] for i in group]
-                logprobs, run = self._last_logprobs([m[0] for m in members])
+                first = block[0].start
+                members = prepared[first:block[-1].stop]
+                logprobs, run = self._block_logprobs([m[0] for m in members])
                 rows = logprobs.cpu().numpy()
                 share = (time.perf_counter() - t0) / len(members)
                 for (tokens, ids, t_tok), row, n in zip(members, rows, run):
