@@ -121,6 +121,7 @@ def _sample(q: Question, idx: int, order: tuple[int, ...], prompt: str, resp, ch
         logprobs=logprobs, text=text, prompt_tokens=resp.prompt_tokens,
         evaluated_tokens=resp.evaluated_tokens, latency_s=resp.latency_s,
         ttft_s=getattr(resp, "ttft_s", None), generated_tokens=getattr(resp, "generated_tokens", None),
+        engine_timings=None if resp.engine is None else asdict(resp.engine),
     )
 
 

@@ -71,6 +71,13 @@ def _generate_rows(perf: dict[str, Figure]) -> list[tuple[str, str, str]]:
     ]
 
 
+def _engine_rows(perf: dict[str, Figure]) -> list[tuple[str, str, str]]:
+    rows = [("prompt tokens/s, engine's own clock", "engine_prompt_tokens_per_s"),
+            ("decode tokens/s, engine's own clock", "engine_decode_tokens_per_s")]
+    return [(label, fig(perf[key], "{:.1f}"), f"{perf[key].source}, n={perf[key].count}")
+            for label, key in rows if key in perf]
+
+
 def _evaluated_note(perf: dict[str, Figure]) -> str:
     run, total = perf.get("evaluated_tokens"), perf.get("prompt_tokens")
     if run is None or total is None or run.value is None or total.value is None:
@@ -112,6 +119,7 @@ def summary_table(r: Result) -> Table:
         ("prompt tokens/s", fig(perf.get("prompt_tokens_per_s"), "{:.1f}"), "prompt tokens / time in runner"),
         ("evaluated tokens/s", fig(perf.get("evaluated_tokens_per_s"), "{:.1f}"), _evaluated_note(perf)),
         *_generate_rows(perf),
+        *_engine_rows(perf),
         ("model load time", fig(perf.get("model_load_time")), ""),
         ("wall time", fig(perf.get("wall_time"), "{:.1f}"), "load included"),
         ("CPU frequency start / end", f"{fig(perf.get('cpu_freq_start'), '{:.0f}')} / "

@@ -27,6 +27,7 @@ class Sample:
     ttft_s: float | None = None  # generate only: time to the first new token
     generated_tokens: int | None = None  # generate only
     warmup: bool = False  # the first question of a run segment: excluded from latency statistics
+    engine_timings: dict | None = None  # the engine's own timings (types.EngineTimings), where it reports them
 
     @property
     def chosen_option(self) -> int | None:

@@ -29,6 +29,17 @@ class ChoiceRequest:
 
 
 @dataclass(frozen=True)
+class EngineTimings:
+    """Time the engine itself reports for one request (llama-server's `timings`): its own clock, so no
+    network, queueing or HTTP in it."""
+
+    prompt_tokens: int  # prompt tokens it evaluated (not those reused from its cache)
+    prompt_s: float
+    decode_tokens: int  # tokens it generated
+    decode_s: float
+
+
+@dataclass(frozen=True)
 class ChoiceResponse:
     """Log-probabilities (natural log, full-vocabulary softmax) of each continuation."""
 
@@ -36,6 +47,7 @@ class ChoiceResponse:
     prompt_tokens: int
     evaluated_tokens: int  # tokens actually run through the model (shared prefixes excluded)
     latency_s: float
+    engine: EngineTimings | None = None  # where the engine reports its own timings
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ class GenerateResponse:
     generated_tokens: int
     latency_s: float
     ttft_s: float
+    engine: EngineTimings | None = None
 
 
 @dataclass(frozen=True)

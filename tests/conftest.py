@@ -26,7 +26,10 @@ def runner(smollm2_path):
     r.close()
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    # sha256 cache and assembled models go to a per-session folder, not the user's home.
-    monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path_factory.getbasetemp() / "mobeval-cache"))
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    # sha256 cache, assembled models and dequantized weights go to a per-session folder, not the user's
+    # home: session-scoped, so that module- and session-scoped fixtures (a loaded runner) see it too.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOBEVAL_CACHE", str(tmp_path_factory.getbasetemp() / "mobeval-cache"))
+        yield

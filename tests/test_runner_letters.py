@@ -57,11 +57,16 @@ def test_recorded_chat_reply_in_the_content_list_shape():
     assert scores.logprobs == tuple(top[c] for c in "ABCD") and scores.floored == 0
 
 
-def test_written_llama_server_reply_reports_the_tokens_it_evaluated():
+def test_recorded_llama_server_reply_in_the_content_list_shape():
+    """llama.cpp's own server (recorded): logprobs.content[] of {id, token, bytes, logprob, top_logprobs},
+    and timings.prompt_n, the prompt tokens it evaluated after its cache (cache_n) supplied the rest."""
     rec = fixture("llama_server_completion")
+    content = rec["response"]["choices"][0]["logprobs"]["content"][0]
+    top = {t["token"]: t["logprob"] for t in content["top_logprobs"]}
     scores = parse_letters(rec["response"], rec["continuations"])
-    assert scores.floored == 1  # " B" is outside its top 20 as well
-    assert token_counts(rec["response"]) == (41, 14)  # timings.prompt_n: the rest came from its cache
+    assert scores.logprobs == tuple(top[c] for c in rec["continuations"]) and scores.floored == 0
+    timings = rec["response"]["timings"]
+    assert token_counts(rec["response"]) == (77, 45) == (timings["cache_n"] + timings["prompt_n"], timings["prompt_n"])
 
 
 def test_empty_reply_is_an_error_but_not_a_missing_logprobs_one():

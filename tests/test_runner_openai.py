@@ -204,8 +204,8 @@ def test_server_killed_mid_run_keeps_finished_questions_and_resumes(smollm2_path
                 len(next((tmp_path / "runs").glob("*/samples.jsonl")).read_text().splitlines()) < 8:
             assert client.poll() is None and time.time() - t0 < 60, client.communicate()
             time.sleep(0.05)
-        server.send_signal(signal.SIGKILL)
-        server.wait()
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
         out, err = client.communicate(timeout=60)
     finally:
         stop(server)

@@ -75,6 +75,7 @@ def performance(samples: list[Sample], segments: list[Segment], killed: int = 0)
         figs["prompt_tokens_per_s"] = Figure(value=prompt_tokens / busy, unit="tokens/s", count=len(samples))
         figs["evaluated_tokens_per_s"] = Figure(value=evaluated / busy, unit="tokens/s", count=len(samples),
                                                 note="prefill speed: evaluated prompt tokens / time in runner")
+    figs.update(_engine_figures(measured))
     generated = [s for s in measured if s.ttft_s is not None]
     if generated:
         figs.update(_latency_figures("ttft", [s.ttft_s for s in generated]))
@@ -83,6 +84,27 @@ def performance(samples: list[Sample], segments: list[Segment], killed: int = 0)
         if decode_s > 0:
             figs["decode_tokens_per_s"] = Figure(value=new_tokens / decode_s, unit="tokens/s", count=len(generated),
                                                  note="tokens after the first / time after the first")
+    return figs
+
+
+def _engine_figures(measured: list[Sample]) -> dict[str, Figure]:
+    """Speeds from the engine's own clock (llama-server's `timings`), beside those timed on this side of
+    the wire: the gap is network, HTTP and queueing."""
+    timed = [s for s in measured if s.engine_timings]
+    figs: dict[str, Figure] = {}
+    prompt_s = sum(s.engine_timings["prompt_s"] for s in timed)
+    if prompt_s > 0:
+        figs["engine_prompt_tokens_per_s"] = Figure(
+            value=sum(s.engine_timings["prompt_tokens"] for s in timed) / prompt_s, unit="tokens/s",
+            count=len(timed), source="the server's own timings",
+            note="prompt tokens it evaluated / the time it reports for them")
+    generated = [s for s in timed if s.ttft_s is not None]  # letter scoring decodes no token
+    decode_s = sum(s.engine_timings["decode_s"] for s in generated)
+    if decode_s > 0:
+        figs["engine_decode_tokens_per_s"] = Figure(
+            value=sum(s.engine_timings["decode_tokens"] for s in generated) / decode_s, unit="tokens/s",
+            count=len(generated), source="the server's own timings",
+            note="tokens it generated / the time it reports for them")
     return figs
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from mobeval.errors import RunnerError
+from mobeval.types import EngineTimings
 
 FLOOR_MARGIN = 1.0  # nats below the lowest returned logprob
 LOGIT_BIAS = 100.0  # equal on every letter: the reply is a letter, the letters' order is unchanged
@@ -158,6 +159,17 @@ def token_counts(response: dict) -> tuple[int, int]:
         return prompt, int(timings["prompt_n"])
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     return prompt, prompt - int(cached)
+
+
+def engine_timings(response: dict) -> EngineTimings | None:
+    """llama-server's own `timings` of a reply (prompt_n/prompt_ms, predicted_n/predicted_ms); None where
+    the server reports none (llama-cpp-python's server, OpenAI, MLC, Ollama's OpenAI API)."""
+    t = response.get("timings") or {}
+    try:
+        return EngineTimings(prompt_tokens=int(t["prompt_n"]), prompt_s=float(t["prompt_ms"]) / 1000,
+                             decode_tokens=int(t["predicted_n"]), decode_s=float(t["predicted_ms"]) / 1000)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def reply_text(response: dict) -> str:

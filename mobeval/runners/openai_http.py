@@ -3,7 +3,8 @@
 Letters are scored with one `max_tokens=1` completions request per prompt (letters.py), with an equal
 logit_bias on the letter tokens where the server can tokenize them for us. Requests run concurrently
 up to `concurrency`; responses come back in request order. Latency is measured on this side of the
-wire, so it includes the network. The API key goes into the Authorization header and nowhere else.
+wire, so it includes the network; where the server reports its own timings (llama-server's `timings`),
+they are kept beside it. The API key goes into the Authorization header and nowhere else.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from mobeval.errors import RunnerError
-from mobeval.runners.letters import (NoLogprobsError, LetterScores, letter_request, letter_token_ids,
-                                     parse_letters, reply_text, token_counts)
+from mobeval.runners.letters import (NoLogprobsError, LetterScores, engine_timings, letter_request,
+                                     letter_token_ids, parse_letters, reply_text, token_counts)
 from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, GenerateResponse, RunnerInfo
 
 RETRIES = 3  # after the first attempt, on connection errors and 5xx
@@ -165,7 +166,7 @@ class OpenAIRunner:
         latency = time.perf_counter() - t0
         scores = parse_letters(resp, req.continuations)
         prompt, evaluated = token_counts(resp)
-        return ChoiceResponse(scores.logprobs, prompt, evaluated, latency), scores
+        return ChoiceResponse(scores.logprobs, prompt, evaluated, latency, engine_timings(resp)), scores
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResponse]:
         ids = [self._ids_for(tuple(r.continuations)) for r in requests]
@@ -224,7 +225,8 @@ class OpenAIRunner:
         self.info.settings["generate_prompt_tokens"] = source
         generated = int((out["usage"].get("usage") or {}).get("completion_tokens") or out["chunks"])
         return GenerateResponse(text=out["text"], prompt_tokens=prompt, evaluated_tokens=evaluated + max(generated - 1, 0),
-                                generated_tokens=generated, latency_s=latency, ttft_s=out["ttft"])
+                                generated_tokens=generated, latency_s=latency, ttft_s=out["ttft"],
+                                engine=engine_timings(out["usage"]))
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResponse]:
         return list(self._pool.map(self._generate, requests))

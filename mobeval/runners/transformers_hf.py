@@ -70,11 +70,14 @@ def llama_cpp_adds_bos(gguf: Path) -> bool | None:
 
 
 def dequantized_folder(gguf: Path, torch_dtype: str) -> Path:
-    """Where a GGUF's dequantized weights are kept: keyed by the file's sha256 and the dtype."""
+    """Where a GGUF's dequantized weights are kept: keyed by the file's sha256, the dtype and the
+    transformers version that wrote them (a folder written by transformers 5 does not load in 4.57)."""
+    import transformers
+
     from mobeval.hashing import file_sha256
     from mobeval.models.registry import cache_dir
 
-    return cache_dir() / "dequantized" / f"{file_sha256(gguf)[:16]}-{torch_dtype}"
+    return cache_dir() / "dequantized" / f"{file_sha256(gguf)[:16]}-{torch_dtype}-transformers{transformers.__version__}"
 
 
 def save_dequantized(model, tok, folder: Path) -> None:
@@ -85,7 +88,7 @@ def save_dequantized(model, tok, folder: Path) -> None:
     import shutil
     import tempfile
 
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".partial-"))
@@ -93,12 +96,25 @@ def save_dequantized(model, tok, folder: Path) -> None:
         config = model.config.to_dict()
         config.pop("quantization_config", None)
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
-        save_model(model, str(tmp / "model.safetensors"))  # handles the tied embedding / lm_head
+        # transformers 4.57 loads only format "pt", and a tied lm_head only under the embedding's name
+        save_file(_untied_state(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         model.generation_config.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         tmp.rename(folder)
     except (OSError, TypeError, ValueError):  # no space, another run got there first, an odd config
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _untied_state(model) -> dict:
+    """The state dict with each shared tensor once (safetensors stores no aliases), under the name its
+    first registered parameter has: for a tied lm_head, the input embedding's, which every transformers
+    version ties from."""
+    first = {p.data_ptr(): name for name, p in model.named_parameters()}  # named_parameters: first name wins
+    state = {}
+    for name, t in model.state_dict().items():
+        if first.get(t.data_ptr(), name) == name:
+            state[name] = t.contiguous()
+    return state
 
 
 def _crop(cache, keep: int) -> None:

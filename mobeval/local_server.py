@@ -1,0 +1,83 @@
+"""An OpenAI-compatible server for a local model on a free loopback port: llama-cpp-python's server, or
+llama.cpp's own `llama-server` binary. What the tests and bench/peer_lm_eval.py run `--runner openai`
+against; also a quick way to try that runner on one machine before pointing it at a phone."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import httpx
+
+from mobeval.errors import RunnerError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LocalServer:
+    proc: subprocess.Popen
+    base_url: str  # ends in /v1
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def __enter__(self) -> "LocalServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def server_command(model: Path, port: int, n_ctx: int, threads: int, api_key: str | None,
+                   binary: Path | None) -> list[str]:
+    """llama-cpp-python's server (`binary` None) or llama-server at `binary`, on 127.0.0.1:`port`."""
+    if binary is None:
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+               "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch",
+               str(threads), "--verbose", "False"]
+        return cmd + (["--api_key", api_key] if api_key else [])
+    cmd = [str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port), "--ctx-size",
+           str(n_ctx), "--threads", str(threads), "--threads-batch", str(threads), "--parallel", "1"]
+    return cmd + (["--api-key", api_key] if api_key else [])
+
+
+def start_server(model: Path, log: Path, port: int | None = None, n_ctx: int = 2048, threads: int = 2,
+                 api_key: str | None = None, binary: Path | None = None, extra_args: Sequence[str] = (),
+                 timeout_s: float = 120) -> LocalServer:
+    """Start the server, its output appended to `log`, and wait until GET /v1/models answers 200.
+    `extra_args` go to the server as they are (for llama-server, `--flash-attn off` gives in-process
+    llama.cpp's numerics: its default, auto, turns flash attention on)."""
+    port = port or free_port()
+    cmd = server_command(model, port, n_ctx, threads, api_key, binary) + list(extra_args)
+    with open(log, "ab") as out:
+        try:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            raise RunnerError(f"cannot start {cmd[0]}: {exc}") from exc
+    server = LocalServer(proc, f"http://127.0.0.1:{port}/v1", log)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RunnerError(f"the server exited ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}")
+        try:
+            if httpx.get(f"{server.base_url}/models", headers=headers, timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RunnerError(f"the server did not answer in {timeout_s:.0f} s: {log.read_text(errors='replace')[-2000:]}")
