@@ -91,20 +91,16 @@ def _engine_figures(measured: list[Sample]) -> dict[str, Figure]:
     """Speeds from the engine's own clock (llama-server's `timings`), beside those timed on this side of
     the wire: the gap is network, HTTP and queueing."""
     timed = [s for s in measured if s.engine_timings]
+    generated = [s for s in timed if s.ttft_s is not None]  # letter scoring decodes no token worth a speed
     figs: dict[str, Figure] = {}
-    prompt_s = sum(s.engine_timings["prompt_s"] for s in timed)
-    if prompt_s > 0:
-        figs["engine_prompt_tokens_per_s"] = Figure(
-            value=sum(s.engine_timings["prompt_tokens"] for s in timed) / prompt_s, unit="tokens/s",
-            count=len(timed), source="the server's own timings",
-            note="prompt tokens it evaluated / the time it reports for them")
-    generated = [s for s in timed if s.ttft_s is not None]  # letter scoring decodes no token
-    decode_s = sum(s.engine_timings["decode_s"] for s in generated)
-    if decode_s > 0:
-        figs["engine_decode_tokens_per_s"] = Figure(
-            value=sum(s.engine_timings["decode_tokens"] for s in generated) / decode_s, unit="tokens/s",
-            count=len(generated), source="the server's own timings",
-            note="tokens it generated / the time it reports for them")
+    for key, samples, what in (("prompt", timed, "prompt tokens it evaluated"),
+                               ("decode", generated, "tokens it generated")):
+        seconds = sum(s.engine_timings[f"{key}_s"] for s in samples)
+        if seconds > 0:
+            figs[f"engine_{key}_tokens_per_s"] = Figure(
+                value=sum(s.engine_timings[f"{key}_tokens"] for s in samples) / seconds, unit="tokens/s",
+                count=len(samples), source="the server's own timings",
+                note=f"{what} / the time it reports for them")
     return figs
 
 
