@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from mobeval.errors import RunnerError
 from mobeval.runners.continuations import single_token_ids
-from mobeval.runners.packing import group_requests, pack_blocks, plan_block
+from mobeval.runners.packing import common_prefix, group_requests, pack_blocks, plan_block
 from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, GenerateResponse, RunnerInfo
 
 INSTALL = "pip install 'mobeval[transformers]' (or: pip install torch==2.13.0 transformers gguf accelerate)"
@@ -165,6 +165,7 @@ class TransformersRunner:
         self.questions_per_call = 8
         self._past = None  # (tokens, KV cache) of the last block's header
         self._attn = getattr(self.model.config, "_attn_implementation", None)
+        self._window = getattr(self.model.config.get_text_config(), "sliding_window", None)
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self._keep_kw = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
@@ -212,8 +213,7 @@ class TransformersRunner:
     def _packable(self, seqs: Sequence[list[int]]) -> bool:
         """A packed row needs a 4D mask (eager or sdpa attention) and, for a model with a sliding window
         (Gemma), prompts inside the window: the one mask serves every layer."""
-        window = getattr(self.model.config.get_text_config(), "sliding_window", None)
-        return self._attn in ("sdpa", "eager") and (window is None or max(len(s) for s in seqs) <= window)
+        return self._attn in ("sdpa", "eager") and (self._window is None or max(len(s) for s in seqs) <= self._window)
 
     def _reuse_header(self, header: list[int]) -> int:
         """Keep the KV cache's tokens shared with `header` (the last block's header, typically); return
@@ -221,8 +221,7 @@ class TransformersRunner:
         if self._past is None:
             return 0
         tokens, cache = self._past
-        keep = min(len(tokens), len(header), next((i for i, (a, b) in enumerate(zip(tokens, header)) if a != b),
-                                                  min(len(tokens), len(header))))
+        keep = common_prefix([tokens, header])
         if keep == 0:
             self._past = None
         elif keep < len(tokens):
