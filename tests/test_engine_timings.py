@@ -14,11 +14,7 @@ from mobeval.results.store import Segment
 from mobeval.runners.letters import engine_timings, parse_letters, token_counts
 from mobeval.samples import Sample
 
-HTTP = Path(__file__).parent / "fixtures" / "http"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((HTTP / f"{name}.json").read_text())
+from tests.recorded import fixture
 
 
 def test_recorded_letter_reply_gives_the_servers_prompt_timing():

@@ -1,10 +1,7 @@
 """Memory sampler against a known allocation; statistics."""
 
-import time
-
 import pytest
 
-from mobeval.measure.memory import PeakMemorySampler
 from mobeval.measure.stats import percentile, summarize
 
 

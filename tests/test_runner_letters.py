@@ -1,7 +1,6 @@
 """Letter scoring shared by the HTTP and MLC runners, on recorded (and labelled written) server replies."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -9,11 +8,7 @@ from mobeval.errors import RunnerError
 from mobeval.runners.letters import (FLOOR_MARGIN, NoLogprobsError, letter_request, letter_token_ids, needs_generate,
                                      parse_letters, reply_text, token_counts)
 
-HTTP = Path(__file__).parent / "fixtures" / "http"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((HTTP / f"{name}.json").read_text())
+from tests.recorded import fixture
 
 
 def legacy(top: dict, sampled: tuple[str, float] | None = None) -> dict:

@@ -3,7 +3,6 @@
 mlc_llm is not installable here (its wheels come from MLC's own index), so the engine itself is not run.
 """
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -14,11 +13,7 @@ from mobeval.errors import RunnerError
 from mobeval.runners import make_runner
 from mobeval.runners.mlc import INSTALL, MLCRunner, mlc_letter_request, mlc_letter_scores
 
-HTTP = Path(__file__).parent / "fixtures" / "http"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((HTTP / f"{name}.json").read_text())
+from tests.recorded import fixture
 
 
 def log_softmax(values):
