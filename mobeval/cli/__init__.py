@@ -1,0 +1,17 @@
+"""The `mobeval` command line: one module per group of commands, registered on one typer app."""
+
+from __future__ import annotations
+
+import sys
+
+from mobeval.cli import catalog_cmd, perf_cmd, run_cmd, runs_cmd  # noqa: F401  (registers the commands)
+from mobeval.cli.common import app, err, fail, out
+
+__all__ = ["app", "err", "fail", "main", "out"]
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(1)

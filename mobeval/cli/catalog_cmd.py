@@ -1,0 +1,124 @@
+"""What is here: the machine (env), models (pull, list models), benchmarks, runners, templates."""
+
+from __future__ import annotations
+
+
+import typer
+from rich.table import Table
+
+from mobeval.cli.common import app, fail, list_app, out
+from mobeval.errors import MobevalError
+
+
+@app.command()
+def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """The machine, as every result records it."""
+    import json
+
+    from mobeval.measure.energy import energy_meters
+    from mobeval.measure.environment import environment
+
+    info = environment()
+    info["energy_sources"] = [
+        m.source if m.source != "unavailable" else f"unavailable: {m.stop().reason}" for m in energy_meters("auto")
+    ]
+    if json_out:
+        out.print_json(json.dumps(info))
+        return
+    t = Table(header_style="bold", show_header=False)
+    t.add_column("", no_wrap=True)
+    t.add_column("", overflow="fold")
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if v)
+        elif isinstance(value, list):
+            value = "; ".join(map(str, value))
+        t.add_row(key, str(value))
+    out.print(t)
+
+
+@app.command()
+def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of time.")) -> None:
+    """Fetch a model into the local cache (Hugging Face aliases) or assemble it (chunked packages)."""
+    from mobeval.hashing import file_sha256
+    from mobeval.models import resolve
+
+    try:
+        spec, path = resolve(alias, fetch=True)
+    except MobevalError as exc:
+        fail(str(exc))
+    digest = file_sha256(path)
+    if spec.sha256 and digest != spec.sha256:
+        fail(f"{path}: sha256 {digest} differs from the published {spec.sha256}")
+    out.print(f"{spec.alias}: {path} (sha256 {digest[:16]}…{' verified' if spec.sha256 else ''})", highlight=False)
+
+
+@list_app.command("models")
+def list_models() -> None:
+    """Every model alias: size, quantization, origin, and whether its file is here."""
+    from mobeval.models import catalog, locate
+    from mobeval.report import human_bytes
+
+    t = Table(header_style="bold")
+    for col in ("alias", "quant", "size", "here"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("from", overflow="fold")
+    for spec in catalog().values():
+        path = locate(spec, fetch=False)
+        if path is not None:
+            here = "[green]yes[/]"
+        elif spec.source == "pypi-chunks" and _installed(spec.package):
+            here = "on use"
+        else:
+            here = "[dim]no[/]"
+        size = spec.size_bytes or (path.stat().st_size if path else None)
+        t.add_row(spec.alias, spec.quant, human_bytes(size), here, spec.origin)
+    out.print(t)
+
+
+def _installed(package: str | None) -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution(package or "")
+        return True
+    except PackageNotFoundError:
+        return False
+
+
+@list_app.command("benches")
+def list_benches() -> None:
+    """Every benchmark."""
+    from mobeval.benchmarks import REGISTRY
+
+    t = Table(header_style="bold")
+    t.add_column("bench", no_wrap=True)
+    t.add_column("what", overflow="fold")
+    for name, (_, text) in REGISTRY.items():
+        t.add_row(name, text)
+    out.print(t)
+
+
+@list_app.command("runners")
+def list_runners() -> None:
+    """Every runner."""
+    from mobeval.runners import REGISTRY
+
+    t = Table(header_style="bold")
+    t.add_column("runner", no_wrap=True)
+    t.add_column("model", no_wrap=True)
+    t.add_column("what", overflow="fold")
+    for name, e in REGISTRY.items():
+        t.add_row(name, {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
+                                  "gguf-folder-or-id": "alias, .gguf, folder or id"}[e.model],
+                  e.description)
+    out.print(t)
+
+
+@list_app.command("templates")
+def list_templates() -> None:
+    """Every prompt template, shown as data."""
+    from mobeval.prompts import load_template, template_names
+
+    for name in template_names():
+        out.print(f"[bold]{name}[/]: {load_template(name, name).model_dump(exclude={'name'})!r}", highlight=False)

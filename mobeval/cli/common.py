@@ -1,0 +1,18 @@
+"""What every command shares: the typer apps, the two consoles, and how an error is printed."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="How good is this model, on this runtime, on this device, and what does it cost.")
+list_app = typer.Typer(no_args_is_help=True, help="List models, benchmarks or prompt templates.")
+app.add_typer(list_app, name="list")
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
