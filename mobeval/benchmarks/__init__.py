@@ -1,44 +1,89 @@
-"""Benchmark registry. Loaders are imported only when used, so `datasets` loads only when needed."""
+"""Benchmark registry. Loaders are imported only when used, so `datasets` loads only when needed.
+
+Each benchmark declares the options (BenchOptions fields) it takes; `load_benchmark` checks what
+was given against that before loading anything, so no flag is accepted and then left unused.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 
-from mobeval.benchmarks.base import BenchmarkData, BenchOptions
-from mobeval.errors import MobevalError
+from mobeval.benchmarks.base import FLAGS, BenchmarkData, BenchOptions, Option
+from mobeval.errors import DataError, MobevalError
 
-# name -> ("module:function", one-line description)
-REGISTRY: dict[str, tuple[str, str]] = {
-    "everyday-mobile": (
+
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    target: str  # "module:function", imported when the benchmark is loaded
+    description: str  # one line for `mobeval list benches`
+    takes: tuple[Option, ...]  # the BenchOptions it reads; any other given is an error
+
+    @property
+    def flags(self) -> list[str]:
+        return [FLAGS[o] for o in self.takes]
+
+
+BENCHMARKS: dict[str, BenchmarkEntry] = {
+    "everyday-mobile": BenchmarkEntry(
         "mobeval.benchmarks.bundled:load",
         "bundled with mobeval: everyday mobile tasks, with an answer key (offline default)",
+        ("answers",),
     ),
-    "mobile-mmlu": (
+    "mobile-mmlu": BenchmarkEntry(
         "mobeval.benchmarks.mobile_mmlu:load_mobile_mmlu",
         "MBZUAI-LLM/Mobile-MMLU (16,186 questions, 80 fields); key held back, --answers supplies one",
+        ("data", "answers"),
     ),
-    "mobile-mmlu-pro": (
+    "mobile-mmlu-pro": BenchmarkEntry(
         "mobeval.benchmarks.mobile_mmlu:load_mobile_mmlu_pro",
         "MBZUAI-LLM/Mobile-MMLU-Pro (9,497 questions); key held back, --answers supplies one",
+        ("data", "answers"),
     ),
-    "mmlu": (
+    "mmlu": BenchmarkEntry(
         "mobeval.benchmarks.mmlu:load",
         "MMLU: Hendrycks layout (--data DIR with test/ and dev/) or cais/mmlu from the hub",
+        ("data", "shots", "subjects"),
     ),
-    "mcq": (
+    "mcq": BenchmarkEntry(
         "mobeval.benchmarks.mcq:load",
         "any local CSV / JSONL / parquet of multiple-choice questions (--data FILE, column mapping)",
+        ("data", "columns", "answers"),
     ),
 }
+
+# name -> ("module:function", one-line description), as `mobeval list benches` reads it
+REGISTRY: dict[str, tuple[str, str]] = {name: (e.target, e.description) for name, e in BENCHMARKS.items()}
 
 DEFAULT_BENCH = "everyday-mobile"
 
 
+def check_options(name: str, options: BenchOptions) -> None:
+    """Every option given is one benchmark `name` takes, with a sensible value: else an error naming the flag."""
+    entry = BENCHMARKS[name]
+    for option in options.given():
+        if option not in entry.takes:
+            takes = ", ".join(entry.flags) or "no options"
+            way_out = "; for a file of your own use --bench mcq --data FILE" if option == "data" else ""
+            raise MobevalError(f"{FLAGS[option]} is not taken by benchmark {name} (it takes: {takes}){way_out}")
+    if options.shots < 0:
+        raise MobevalError(f"--shots must be 0 or more, not {options.shots}")
+    if any(not s.strip() for s in options.subjects):
+        raise MobevalError(f"--subjects: an empty subject name in {','.join(options.subjects)!r}")
+    for option in ("data", "answers"):
+        path = getattr(options, option)
+        if path is not None and not Path(path).exists():
+            raise DataError(f"{FLAGS[option]} {path}: no such file or folder")
+
+
 def load_benchmark(name: str, options: BenchOptions) -> BenchmarkData:
-    if name not in REGISTRY:
-        raise MobevalError(f"unknown benchmark {name!r}; known: {', '.join(REGISTRY)}")
-    module, func = REGISTRY[name][0].split(":")
+    if name not in BENCHMARKS:
+        raise MobevalError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    check_options(name, options)
+    module, func = BENCHMARKS[name].target.split(":")
     return getattr(import_module(module), func)(options)
 
 
-__all__ = ["REGISTRY", "DEFAULT_BENCH", "BenchOptions", "BenchmarkData", "load_benchmark"]
+__all__ = ["BENCHMARKS", "REGISTRY", "DEFAULT_BENCH", "BenchmarkEntry", "BenchOptions", "BenchmarkData",
+           "check_options", "load_benchmark"]

@@ -2,7 +2,10 @@
 
 Mapping keys (--columns / `columns:`): question; options ("A,B,C,D": one column per option) or
 choices (one column holding a list); and optionally id (default: an id or question_id column, else
-the row number), answer, answer_format ("letter" or "index", 0-based) and field.
+the row number), answer, answer_format ("letter" or "index", 0-based), field, category and
+ignore (columns left unread on purpose, as a comma list). Every other column is an error, so a
+column meant as an option or a key is never dropped unseen: the mapping, `ignore` included, is
+recorded with the run.
 """
 
 from __future__ import annotations
@@ -17,12 +20,29 @@ from mobeval.benchmarks.validate import (
 from mobeval.errors import DataError
 from mobeval.types import LETTERS, Question
 
-KEYS = ("id", "question", "options", "choices", "answer", "answer_format", "field")
+KEYS = ("id", "question", "options", "choices", "answer", "answer_format", "field", "category", "ignore")
+ROLES = ("id", "question", "choices", "answer", "field", "category")  # keys naming one column each
+HINT = ("map a column with --column ROLE=NAME (roles: id, question, options, choices, answer, field, "
+        "category), or leave it unread with --column ignore=NAME[,NAME...]")
+
+
+def _names(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _letter_run(file: str, letters: list[str]) -> str:
+    """Option columns found by their letters: a run from A, else an error naming the gap."""
+    expected = list(LETTERS[: len(letters)])
+    if [c.upper() for c in letters] != expected:
+        gap = next(e for e, c in zip(expected, letters) if c.upper() != e)
+        raise DataError(f"{file}: option columns {', '.join(letters)} skip {gap!r}; they must run from A "
+                        "without a gap, or be mapped with --column options=COL,COL,...")
+    return ",".join(letters)
 
 
 def _present(rows: list[Row], *names: str) -> list[str]:
     """Those of `names` that are columns of the file (case-insensitively), in the order given."""
-    have = {k.strip().lower() for k in rows[0][1]} if rows else set()
+    have = {k.strip().lower() for _, row in rows for k in row}
     return [n for n in names if n.lower() in have]
 
 
@@ -34,10 +54,12 @@ def resolve_mapping(file: str, rows: list[Row], columns: dict[str, str]) -> dict
     if "options" in columns and "choices" in columns:
         raise DataError("column mapping: give either options (one column per option) or choices, not both")
     m = {"question": "question", "answer_format": "letter", **columns}
+    if m["answer_format"] not in ("letter", "index"):
+        raise DataError(f"column mapping: answer_format must be 'letter' or 'index', not {m['answer_format']!r}")
     if "options" not in m and "choices" not in m:
         letters = _present(rows, *LETTERS)
         if letters:
-            m["options"] = ",".join(letters)
+            m["options"] = _letter_run(file, letters)
         elif _present(rows, "choices"):
             m["choices"] = "choices"
         else:
@@ -52,9 +74,9 @@ def resolve_mapping(file: str, rows: list[Row], columns: dict[str, str]) -> dict
 
 
 def _questions(file: str, rows: list[Row], m: dict[str, str]) -> list[Question]:
-    option_cols = [c.strip() for c in m["options"].split(",") if c.strip()] if "options" in m else []
-    wanted = [m[r] for r in ("id", "question", "choices", "answer", "field", "category") if r in m]
-    cols = column_map(file, rows, [*wanted, *option_cols])
+    option_cols = _names(m["options"]) if "options" in m else []
+    wanted = [m[r] for r in ROLES if r in m]
+    cols = column_map(file, rows, [*wanted, *option_cols], ignored=_names(m.get("ignore", "")), hint=HINT)
 
     def value(n: int, row: dict[str, str], role: str) -> str:
         return cell(file, n, row, cols[m[role]]) if role in m else ""

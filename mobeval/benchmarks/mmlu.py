@@ -12,11 +12,15 @@ import yaml
 
 from mobeval.benchmarks.base import BenchmarkData, BenchOptions
 from mobeval.benchmarks.tabular import Row, read_hub, read_table
-from mobeval.benchmarks.validate import cell, check_unique, make_question, parse_choices, row_error
+from mobeval.benchmarks.validate import (
+    cell, check_unique, column_map, make_question, parse_choices, row_error,
+)
 from mobeval.errors import DataError
 from mobeval.types import Question
 
 COLUMNS = ("question", "A", "B", "C", "D", "answer")  # the files have no header row
+HUB_COLUMNS = ("question", "subject", "choices", "answer")
+TEST_SUFFIX = "_test.csv"
 HUB_REPO = "cais/mmlu"
 WAY_OUT = ("use --data DIR with a local copy in the Hendrycks layout "
            "(DIR/test/<subject>_test.csv, and DIR/dev/<subject>_dev.csv for --shots)")
@@ -33,7 +37,7 @@ def _csv_questions(path: Path, subject: str, id_prefix: str) -> list[Question]:
     """Ids number the records from 1 (as the hub path does); errors name the file line (`n`),
     which differs where a quoted question spans several lines."""
     file = str(path)
-    return [
+    questions = [
         make_question(
             file, n, qid=f"{id_prefix}/{i}", question=cell(file, n, row, "question"),
             options=[cell(file, n, row, c) for c in "ABCD"], answer=cell(file, n, row, "answer"),
@@ -41,6 +45,10 @@ def _csv_questions(path: Path, subject: str, id_prefix: str) -> list[Question]:
         )
         for i, (n, row) in enumerate(read_table(path, header=False, names=COLUMNS), start=1)
     ]
+    if not questions:
+        raise DataError(f"{file}: no questions; an MMLU subject file holds one question per row "
+                        "(question,A,B,C,D,answer)")
+    return questions
 
 
 def _select(available: Sequence[str], wanted: Sequence[str], where: str) -> list[str]:
@@ -79,7 +87,12 @@ def _load_local(data: Path, opts: BenchOptions) -> BenchmarkData:
     test = data / "test"
     if not test.is_dir():
         raise DataError(f"{data}: no test/ folder; expected the Hendrycks layout DIR/test/<subject>_test.csv")
-    paths = {p.name[: -len("_test.csv")]: p for p in sorted(test.glob("*_test.csv"))}
+    entries = sorted(p for p in test.iterdir() if not p.name.startswith("."))
+    paths = {p.name[: -len(TEST_SUFFIX)]: p for p in entries if p.is_file() and p.name.endswith(TEST_SUFFIX)}
+    others = [p.name for p in entries if p not in paths.values()]
+    if others:
+        raise DataError(f"{test}: {', '.join(map(repr, others))} not named <subject>{TEST_SUFFIX}; "
+                        "test/ must hold only those files")
     if not paths:
         raise DataError(f"{test}: no <subject>_test.csv files")
     subjects = _select(list(paths), opts.subjects, str(test))
@@ -90,6 +103,7 @@ def _load_local(data: Path, opts: BenchOptions) -> BenchmarkData:
 
 def _hub_questions(source: str, rows: Sequence[Row], id_infix: str = "") -> dict[str, list[Question]]:
     """Subject -> questions from cais/mmlu rows; ids number the questions within a subject from 1."""
+    column_map(source, rows, HUB_COLUMNS, hint="cais/mmlu has changed its columns; " + WAY_OUT)
     out: dict[str, list[Question]] = defaultdict(list)
     for n, row in rows:
         subject = cell(source, n, row, "subject").strip()
@@ -122,5 +136,7 @@ def _load_hub(opts: BenchOptions) -> BenchmarkData:
 def load(opts: BenchOptions) -> BenchmarkData:
     """MMLU test questions (field = subject, category = supercategory), with k-shot dev examples."""
     data = _load_local(Path(opts.data), opts) if opts.data is not None else _load_hub(opts)
+    if not data.questions:
+        raise DataError(f"{', '.join(data.sources)}: no questions")
     check_unique(data.questions)
     return data

@@ -1,4 +1,8 @@
-"""Mobile-MMLU and Mobile-MMLU-Pro: columns question_id, Question, A, B, C, D (+ Field, answer, Category)."""
+"""Mobile-MMLU and Mobile-MMLU-Pro: columns question_id, Question, A, B, C, D (+ Field, answer, Category).
+
+Any other column is an error: the loader reads every column it is given, so an option E or a
+misspelt Field cannot be dropped unseen.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ WAY_OUT = ("use --data PATH with a local copy (a folder of per-field CSVs, one C
 
 def questions_from_rows(file: str, rows: Sequence[Row], default_field: str) -> list[Question]:
     """Questions from Mobile-MMLU-style rows; the field is the row's Field, else `default_field`."""
-    cols = column_map(file, rows, REQUIRED, OPTIONAL)
+    cols = column_map(file, rows, REQUIRED, OPTIONAL, hint="Mobile-MMLU questions have 4 options A-D; "
+                      "remove the other columns, or read the file with --bench mcq")
 
     def value(n: int, row: dict[str, str], name: str) -> str:
         return cell(file, n, row, cols[name]) if name in cols else ""
@@ -40,15 +45,24 @@ def read_questions(path: Path) -> list[Question]:
 
 
 def data_files(data: Path) -> list[Path]:
-    """`data` itself, or the data files directly in that folder, sorted by name."""
-    if data.is_dir():
-        files = sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
-        if not files:
-            raise DataError(f"{data}: no {', '.join(EXTENSIONS)} files in this folder")
-        return files
+    """`data` itself, or the data files directly in that folder, sorted by name.
+
+    Anything else in the folder (a subfolder, a file of another type; hidden files aside) is an
+    error: it may hold questions that would otherwise go unread.
+    """
     if not data.exists():
         raise DataError(f"{data}: no such file or folder")
-    return [data]
+    if not data.is_dir():
+        return [data]
+    entries = sorted(p for p in data.iterdir() if not p.name.startswith("."))
+    files = [p for p in entries if p.is_file() and p.suffix.lower() in EXTENSIONS]
+    others = [p.name + ("/" if p.is_dir() else "") for p in entries if p not in files]
+    if others:
+        raise DataError(f"{data}: {', '.join(map(repr, others))} {'is' if len(others) == 1 else 'are'} not "
+                        f"{', '.join(EXTENSIONS)} question files; the folder must hold only those")
+    if not files:
+        raise DataError(f"{data}: no {', '.join(EXTENSIONS)} files in this folder")
+    return files
 
 
 def make_benchmark(name: str, questions: list[Question], sources: list[str],

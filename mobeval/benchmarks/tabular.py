@@ -1,11 +1,14 @@
 """Rows of benchmark data, each with the row number a user would look up: local files or the hub.
 
-Every value comes back as a string: None and NaN as "", lists and dicts as JSON.
+Every value comes back as a string: None and NaN as "", lists and dicts as JSON. Nothing is read
+loosely: a file that is not UTF-8, a CSV row with more values than the header, a column named twice
+and a CSV quote left open are errors naming the file and row.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -31,54 +34,99 @@ def read_table(path: Path, header: bool = True, names: Sequence[str] | None = No
 
     Row numbers are what a user sees: the line a CSV record starts on (the header is line 1),
     the line of a JSONL object, the 1-based index of a parquet row. A headerless CSV takes its
-    column names from `names` (else "0", "1", ...); a short row lacks the columns it has no value for.
+    column names from `names` (else "0", "1", ...); a short row lacks the columns it has no value
+    for, and a row with more values than there are names is an error.
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise DataError(f"{path}: unknown file type {suffix or '(none)'!r}; expected {', '.join(EXTENSIONS)}")
     try:
-        if suffix == ".csv":
-            return list(_csv_rows(path, header, names))
-        if suffix == ".jsonl":
-            return list(_jsonl_rows(path))
         if suffix == ".parquet":
             return _parquet_rows(path)
+        text = _utf8_text(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if suffix == ".csv":
+        return list(_csv_rows(path, text, header, names))
+    return list(_jsonl_rows(path, text))
+
+
+def _utf8_text(path: Path) -> str:
+    """The file's text, a leading byte-order mark dropped; not UTF-8: an error naming the line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    raise DataError(f"{path}: unknown file type {suffix or '(none)'!r}; expected {', '.join(EXTENSIONS)}")
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: not UTF-8 text: row {line} holds byte 0x{raw[exc.start]:02x} ({exc.reason}); "
+            "the file's encoding is not UTF-8: save it as UTF-8"
+        ) from exc
 
 
-def _csv_rows(path: Path, header: bool, names: Sequence[str] | None) -> Iterator[Row]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        end = 0  # last line of the previous record: a record starts on the line after it
-        try:
-            for values in reader:
-                start, end = end + 1, reader.line_num
-                if not values:  # blank line
-                    continue
-                if header:  # the header row; `names`, when given, replace it
-                    names, header = names or [v.strip() for v in values], False
-                    continue
-                keys = names if names is not None else [str(i) for i in range(len(values))]
-                yield start, dict(zip(keys, values))
-        except csv.Error as exc:
-            raise DataError(f"{path}, row {reader.line_num}: malformed CSV: {exc}") from exc
+def _check_names(path: Path, names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{path}: column {name!r} appears more than once in the header")
+        seen.add(name)
 
 
-def _jsonl_rows(path: Path) -> Iterator[Row]:
-    with open(path, encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
+def _csv_rows(path: Path, text: str, header: bool, names: Sequence[str] | None) -> Iterator[Row]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    end = 0  # last line of the previous record: a record starts on the line after it
+    try:
+        for values in reader:
+            start, end = end + 1, reader.line_num
+            if not values:  # blank line
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, row {n}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}, row {n}: expected a JSON object, got {type(obj).__name__}")
-            yield n, {str(k): cell_text(v) for k, v in obj.items()}
+            if header:  # the header row; `names`, when given, replace it
+                names, header = names or [v.strip() for v in values], False
+                _check_names(path, names)
+                continue
+            if names is None:
+                yield start, {str(i): v for i, v in enumerate(values)}
+                continue
+            if len(values) > len(names):
+                raise DataError(
+                    f"{path}, row {start}: {len(values)} values but {len(names)} columns "
+                    f"({', '.join(map(repr, names))}); a value holding a comma must be quoted")
+            yield start, dict(zip(names, values))
+    except csv.Error as exc:
+        raise DataError(f"{path}, row {reader.line_num}: malformed CSV: {exc}") from exc
+
+
+def _unique_keys(path: Path, n: int):
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            twice = next(k for k in keys if keys.count(k) > 1)
+            raise DataError(f"{path}, row {n}: key {twice!r} appears more than once")
+        return dict(pairs)
+    return hook
+
+
+def _jsonl_rows(path: Path, text: str) -> Iterator[Row]:
+    for n, line in enumerate(io.StringIO(text, newline=None), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, object_pairs_hook=_unique_keys(path, n))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, row {n}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}, row {n}: expected a JSON object, got {type(obj).__name__}")
+        yield n, {str(k): cell_text(v) for k, v in obj.items()}
+
+
+def _parquet_cell(path: Path, n: int, column: str, value: Any) -> str:
+    if isinstance(value, bytes):  # a binary column: text only if it is UTF-8
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{path}, row {n}: column {column!r} holds bytes that are not UTF-8 text") from None
+    return cell_text(value)
 
 
 def _parquet_rows(path: Path) -> list[Row]:
@@ -86,10 +134,12 @@ def _parquet_rows(path: Path) -> list[Row]:
     import pyarrow.parquet as pq
 
     try:
-        records = pq.read_table(path).to_pylist()
+        table = pq.read_table(path)
     except pa.ArrowException as exc:
         raise DataError(f"{path}: not a readable parquet file: {exc}") from exc
-    return [(n, {str(k): cell_text(v) for k, v in r.items()}) for n, r in enumerate(records, start=1)]
+    _check_names(path, table.column_names)
+    return [(n, {str(k): _parquet_cell(path, n, str(k), v) for k, v in r.items()})
+            for n, r in enumerate(table.to_pylist(), start=1)]
 
 
 def read_hub(repo: str, config: str | None, split: str, way_out: str) -> tuple[list[Row], str]:

@@ -24,23 +24,33 @@ def _quoted(names: Iterable[str]) -> str:
 
 
 def column_map(file: str, rows: Sequence[Row], required: Sequence[str],
-               optional: Sequence[str] = ()) -> dict[str, str]:
+               optional: Sequence[str] = (), ignored: Sequence[str] = (), hint: str = "") -> dict[str, str]:
     """Wanted column name -> the file's own spelling, matched case-insensitively.
 
     The columns are those any row has (a short row lacks some, a JSONL object may too); a missing
-    optional column is left out of the map.
+    optional column is left out of the map. Every column must be read: one that is neither
+    required, optional nor `ignored` (the user's own choice) is an error naming it, as are two
+    columns whose names differ only in case; `hint` says how to fix it.
     """
     if not rows:
         raise DataError(f"{file}: no rows")
     have: dict[str, str] = {}
     for _, row in rows:
         for k in row:
-            have.setdefault(k.strip().lower(), k)
-    missing = [c for c in required if c.lower() not in have]
+            other = have.setdefault(k.strip().lower(), k)
+            if other != k:
+                raise DataError(f"{file}: columns {other!r} and {k!r} differ only in case; rename one")
+    missing = [c for c in required if c.strip().lower() not in have]
     if missing:
         raise DataError(f"{file}: missing column{'s' if len(missing) > 1 else ''} {_quoted(missing)}"
                         f" (columns: {_quoted(have.values())})")
-    return {c: have[c.lower()] for c in (*required, *optional) if c.lower() in have}
+    known = {c.strip().lower() for c in (*required, *optional, *ignored)}
+    unknown = [k for low, k in have.items() if low not in known]
+    if unknown:
+        expected = _quoted(required) + (f", and optionally {_quoted(optional)}" if optional else "")
+        raise DataError(f"{file}: unknown column{'s' if len(unknown) > 1 else ''} {_quoted(unknown)};"
+                        f" expected {expected}{'; ' + hint if hint else ''}")
+    return {c: have[c.strip().lower()] for c in (*required, *optional) if c.strip().lower() in have}
 
 
 def cell(file: str, n: int, row: dict[str, str], column: str) -> str:
@@ -125,7 +135,7 @@ def _answer_rows(path: Path) -> dict[str, tuple[int, str]]:
     """question_id -> (row, letter) from an answers file."""
     file = str(path)
     rows = read_table(path)
-    cols = column_map(file, rows, ["question_id", "answer"])
+    cols = column_map(file, rows, ["question_id", "answer"], hint="an answers file has only these two columns")
     out: dict[str, tuple[int, str]] = {}
     for n, row in rows:
         qid = cell(file, n, row, cols["question_id"]).strip()
