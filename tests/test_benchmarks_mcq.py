@@ -73,3 +73,41 @@ def test_answers_file_applies(tmp_path):
     key.write_text("question_id,answer\nm1,C\n")
     data = load(BenchOptions(data=FIXTURES / "mcq.csv", answers=key))
     assert [q.answer for q in data.questions] == [2, 1, 1]
+
+
+# Every column is read or refused (issue 11).
+
+def test_eleventh_option_column_is_an_error(tmp_path):
+    path = tmp_path / "k.csv"
+    letters = "ABCDEFGHIJK"
+    path.write_text(f"question,{','.join(letters)}\nQ?,{','.join(letters.lower())}\n")
+    with pytest.raises(DataError, match=r"k\.csv: unknown column 'K'; expected .*'J'; map a column with --column"):
+        load(BenchOptions(data=path))
+
+
+def test_option_letters_with_a_gap(tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("question,A,B,D,answer\nQ?,a,b,d,C\n")
+    with pytest.raises(DataError, match=r"g\.csv: option columns A, B, D skip 'C'"):
+        load(BenchOptions(data=path))
+
+
+def test_extra_column_is_an_error_unless_ignored_by_name(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("question,A,B,answer,explanation\nQ?,a,b,B,because\n")
+    with pytest.raises(DataError, match=r"x\.csv: unknown column 'explanation'.*--column ignore=NAME"):
+        load(BenchOptions(data=path))
+    data = load(BenchOptions(data=path, columns={"ignore": "explanation"}))
+    assert [(q.options, q.answer) for q in data.questions] == [(("a", "b"), 1)]
+
+
+def test_second_default_column_for_a_role_is_not_dropped(tmp_path):
+    path = tmp_path / "two.jsonl"
+    path.write_text('{"id": "a", "question_id": "b", "question": "Q?", "choices": ["x", "y"]}\n')
+    with pytest.raises(DataError, match=r"two\.jsonl: unknown column 'question_id'"):
+        load(BenchOptions(data=path))
+
+
+def test_answer_format_is_checked_even_without_answers():
+    with pytest.raises(DataError, match="answer_format must be 'letter' or 'index', not 'number'"):
+        load(BenchOptions(data=FIXTURES / "mcq.csv", columns={"answer_format": "number"}))

@@ -92,3 +92,37 @@ def test_ids_count_records_not_lines_and_errors_name_the_line(tmp_path):
         load(BenchOptions(data=tmp_path))
     (tmp_path / "test" / "anatomy_test.csv").write_text('"A question\nover two lines?",a,b,c,d,A\nSecond?,a,b,c,d,B\n')
     assert [q.id for q in load(BenchOptions(data=tmp_path)).questions] == ["anatomy/1", "anatomy/2"]
+
+
+def test_empty_subject_file_is_an_error_not_a_run_of_nothing(tmp_path):
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "anatomy_test.csv").write_text("Q?,a,b,c,d,A\n")
+    (tmp_path / "test" / "virology_test.csv").write_text("\n")
+    with pytest.raises(DataError, match=r"virology_test\.csv: no questions"):
+        load(BenchOptions(data=tmp_path))
+    assert len(load(BenchOptions(data=tmp_path, subjects=("anatomy",))).questions) == 1
+
+
+def test_files_in_test_that_are_not_subject_files(tmp_path):
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "anatomy_test.csv").write_text("Q?,a,b,c,d,A\n")
+    (tmp_path / "test" / "virology.csv").write_text("R?,a,b,c,d,B\n")
+    (tmp_path / "test" / ".DS_Store").write_text("")
+    with pytest.raises(DataError, match=r"test: 'virology\.csv' not named <subject>_test\.csv"):
+        load(BenchOptions(data=tmp_path))
+
+
+def test_row_with_an_unquoted_comma(tmp_path):
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "x_test.csv").write_text("Q?,a,b,c,d,A\nFirst, then?,a,b,c,d,B\n")
+    with pytest.raises(DataError, match=r"x_test\.csv, row 2: 7 values but 6 columns"):
+        load(BenchOptions(data=tmp_path))
+
+
+def test_hub_rows_with_an_unknown_column():
+    from mobeval.benchmarks.mmlu import _hub_questions
+
+    row = {"question": "Q?", "subject": "anatomy", "choices": '["a", "b"]', "answer": "0"}
+    assert [q.id for q in _hub_questions("hf:cais/mmlu/all/test", [(1, row)])["anatomy"]] == ["anatomy/1"]
+    with pytest.raises(DataError, match=r"hf:cais/mmlu/all/test: unknown column 'explanation'"):
+        _hub_questions("hf:cais/mmlu/all/test", [(1, {**row, "explanation": "x"})])

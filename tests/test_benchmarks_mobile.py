@@ -139,3 +139,33 @@ def test_bundled_file_shipped_with_the_package():
     for letter in range(4):  # no letter carries the key: a position-biased model cannot score well
         assert 0.2 <= sum(q.answer == letter for q in qs) / len(qs) <= 0.3
     assert all(len(set(q.options)) == 4 for q in qs)
+
+
+# Every byte accounted for (issue 11).
+
+def test_option_e_column_is_an_error(tmp_path):
+    path = tmp_path / "five.csv"
+    path.write_text("question_id,Question,A,B,C,D,E\nq1,Q?,a,b,c,d,e\n")
+    with pytest.raises(DataError, match=r"five\.csv: unknown column 'E'; expected .*4 options A-D"):
+        load_mobile_mmlu(BenchOptions(data=path))
+
+
+def test_folder_with_a_file_that_would_go_unread(tmp_path):
+    for csv in FOLDER.glob("*.csv"):
+        (tmp_path / csv.name).write_bytes(csv.read_bytes())
+    (tmp_path / "biology.tsv").write_text("question_id\tQuestion\n")
+    (tmp_path / ".hidden.csv").write_text("ignored: hidden")
+    with pytest.raises(DataError, match=r"'biology\.tsv' is not \.csv, \.jsonl, \.parquet question files"):
+        load_mobile_mmlu(BenchOptions(data=tmp_path))
+    (tmp_path / "biology.tsv").unlink()
+    (tmp_path / "more").mkdir()
+    with pytest.raises(DataError, match=r"'more/' is not"):
+        load_mobile_mmlu(BenchOptions(data=tmp_path))
+
+
+def test_a_file_of_zero_questions_in_a_folder(tmp_path):
+    for csv in FOLDER.glob("*.csv"):
+        (tmp_path / csv.name).write_bytes(csv.read_bytes())
+    (tmp_path / "biology.csv").write_text("question_id,Question,A,B,C,D\n")
+    with pytest.raises(DataError, match=r"biology\.csv: no rows"):
+        load_mobile_mmlu(BenchOptions(data=tmp_path))

@@ -99,3 +99,28 @@ def test_answers_for_unknown_ids_or_outside_options(tmp_path):
     path.write_text("question_id,answer\nacc-1,E\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"key\.csv, row 2: answer 'E' is not one of the options A-D"):
         apply_answers(questions, path)
+
+
+# Every column is read or refused (issue 11): these used to be dropped without a word.
+
+def test_unknown_column_is_named_with_the_expected_ones(tmp_path):
+    msg = mobile(tmp_path, "q1,Why?,a,b,c,d,A,e\n", header="question_id,Question,A,B,C,D,answer,E\n")
+    assert msg.startswith(f"{tmp_path / 'bad.csv'}: unknown column 'E'; expected 'question_id', 'question', "
+                          "'A', 'B', 'C', 'D', and optionally 'field', 'answer', 'category'")
+
+
+def test_columns_differing_only_in_case(tmp_path):
+    msg = mobile(tmp_path, "q1,Why?,a,b,c,d,A,B\n", header="question_id,Question,A,B,C,D,answer,Answer\n")
+    assert "bad.csv: columns 'answer' and 'Answer' differ only in case" in msg
+
+
+def test_answers_file_with_another_column(tmp_path):
+    path = tmp_path / "key.csv"
+    path.write_text("question_id,answer,note\nacc-1,A,sure\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"key\.csv: unknown column 'note'; expected 'question_id', 'answer'"):
+        read_answers(path)
+
+
+def test_unquoted_comma_in_a_question_is_not_shifted_into_the_options(tmp_path):
+    msg = mobile(tmp_path, "q1,Why?,a,b,c,d,A\nq2,First, then what?,a,b,c,d,B\n")
+    assert "bad.csv, row 3: 8 values but 7 columns" in msg

@@ -134,10 +134,11 @@ def _parquet_rows(path: Path) -> list[Row]:
     import pyarrow.parquet as pq
 
     try:
+        _check_names(path, pq.read_schema(path).names)
         table = pq.read_table(path)
     except pa.ArrowException as exc:
-        raise DataError(f"{path}: not a readable parquet file: {exc}") from exc
-    _check_names(path, table.column_names)
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise DataError(f"{path}: not a readable parquet file: {reason}") from exc
     return [(n, {str(k): _parquet_cell(path, n, str(k), v) for k, v in r.items()})
             for n, r in enumerate(table.to_pylist(), start=1)]
 
