@@ -1,0 +1,1 @@
+"""Image classifiers on each runtime: torch (eager), ONNX Runtime, LiteRT. Benchmark-agnostic."""

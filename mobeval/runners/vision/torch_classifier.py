@@ -1,0 +1,53 @@
+"""PyTorch eager: the model's own module, with a thread count and an optional channels-last layout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mobeval.errors import RunnerError
+from mobeval.models.vision import VisionModel, load_torch
+from mobeval.runners.vision.base import ClassifierInfo
+
+
+class TorchClassifier:
+    """Eager-mode inference under torch.inference_mode. `threads` sets torch's intra-op pool
+    (process-wide: torch has one); `channels_last` stores weights and inputs NHWC in memory."""
+
+    def __init__(self, model: VisionModel, threads: int | None = None, channels_last: bool = False):
+        import torch
+
+        self._torch = torch
+        if threads is not None:
+            if threads < 1:
+                raise RunnerError(f"--threads {threads}: must be at least 1")
+            torch.set_num_threads(threads)
+        self.channels_last = channels_last
+        module = load_torch(model)
+        if channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        self._module = module
+        self._nhwc_input = model.preprocess is not None and model.preprocess.layout == "NHWC"
+        self.info = ClassifierInfo(
+            name="torch",
+            backend_version=torch.__version__,
+            model_file=model.origin,
+            settings={
+                "mode": "eager",
+                "threads": torch.get_num_threads(),
+                "channels_last": channels_last,
+            },
+        )
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        x = torch.from_numpy(np.ascontiguousarray(batch))
+        if self._nhwc_input:
+            x = x.permute(0, 3, 1, 2)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            out = self._module(x)
+        return out.float().numpy()
+
+    def close(self) -> None:
+        self._module = None

@@ -1,0 +1,1 @@
+"""Image classification: items, preprocessing as data, image decoding and scoring from logits."""
