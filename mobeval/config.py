@@ -1,78 +1,236 @@
-"""A run's configuration: defaults, then a YAML file (--config), then command-line flags."""
+"""A run's configuration: defaults, then a YAML file (--config), then command-line flags.
+
+Every key is the name of its `mobeval run` flag with dashes as underscores (`n_ctx` is `--n-ctx`).
+Validation happens here, before anything is written to disk: value ranges, the endpoint URL, and
+settings given that the chosen runner, method or energy mode would not use (an error naming the flag,
+never a silent no-op). Runner settings default to None ("not given") and get the chosen runner's own
+default once it is known (mobeval.runners.REGISTRY), so a given setting can be told from a default.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mobeval.benchmarks import DEFAULT_BENCH
 from mobeval.errors import MobevalError
 from mobeval.models import DEFAULT_MODEL
-from mobeval.orderings import validate_spec
+from mobeval.orderings import DEFAULT_MAX_PROMPTS, validate_spec
+from mobeval.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, check_settings, entry, flag
+
+MAX_N_CTX = 1 << 20  # a context beyond a million tokens is a typo, not a setting
+RENAMED = {"n_threads": "threads", "columns": "column"}  # old config key -> its flag's name; still accepted
+SECRET = {"api_key", "endpoint"}  # never echoed in an error (an endpoint may carry user:password)
+# What a default of None means, for --help and the README (runner settings: see runner_default_text)
+NONE_MEANS = {
+    "model": f"{DEFAULT_MODEL}; with a remote runner, the server's model",
+    "data": "the hub, or the bundled file",
+    "template": "the benchmark's",
+    "limit": "every question",
+    "subjects": "every subject",
+}
+# Settings that only mean something under another setting's value: (key, needs key, needs value)
+DEPENDS = (
+    ("max_tokens", "method", "generate"),
+    ("watts_per_core", "energy", "estimate"),
+    ("android_serial", "energy", "android"),
+)
+
+
+def _d(description: str, default: Any = None, **kw: Any) -> Any:
+    if "default_factory" in kw:
+        return Field(description=description, **kw)
+    return Field(default, description=description, **kw)
 
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = None  # None: the bundled default for local runners, the server's model for remote ones
-    bench: str = DEFAULT_BENCH
-    runner: str = "llama.cpp"
-    data: Path | None = None
-    answers: Path | None = None
-    shots: int = 0
-    columns: dict[str, str] = {}
-    subjects: list[str] = []
-    template: str | dict[str, str] | None = None  # None: the benchmark's default
-    method: Literal["logprob", "generate"] = "logprob"
-    max_tokens: int = 5
-    chat: bool = False
-    orderings: str = "cyclic"
-    limit: int | None = None
-    seed: int = 0
-    n_threads: int | None = None
-    n_ctx: int = 2048
-    n_batch: int = 512
+    model: str | None = _d("Model alias (see `mobeval list models`) or a .gguf path; for a remote runner, the "
+                           "served model's name; for mlc/transformers also a model folder or hub id.")
+    bench: str = _d("Benchmark (see `mobeval list benches`).", DEFAULT_BENCH)
+    runner: str = _d("Runtime (see `mobeval list runners`).", "llama.cpp")
+    data: Path | None = _d("Local copy of the benchmark data instead of the hub.")
+    answers: Path | None = _d("CSV question_id,answer supplying an answer key.")
+    shots: int = _d("k-shot examples (mmlu).", 0)
+    column: dict[str, str] = _d("mcq column mapping KEY=VALUE (a mapping in a config file); repeatable.",
+                                default_factory=dict)
+    subjects: list[str] = _d("Comma-separated fields to keep (mmlu); a list in a config file.",
+                             default_factory=list)
+    template: str | dict[str, str] | None = _d(
+        "Prompt template name (see `mobeval list templates`); in a config file also a mapping overriding "
+        "fields of one.")
+    method: Literal["logprob", "generate"] = _d(
+        "logprob (letter log-probabilities) or generate (parse the reply).", "logprob")
+    max_tokens: int = _d("New tokens for --method generate.", 5, ge=1)
+    chat: bool = _d("Wrap prompts in the model's chat template.", False)
+    orderings: str = _d("original | cyclic | random:N | all (n! per question).", "cyclic")
+    max_prompts: int = _d("Refuse a run of more prompts (questions x orderings) than this, e.g. --orderings "
+                          "all on 10 options; raise it to confirm.", DEFAULT_MAX_PROMPTS, ge=1)
+    limit: int | None = _d("Stratified sample of N questions over fields.", ge=1)
+    seed: int = _d("Seed for --limit and random orderings.", 0, ge=0)
+    threads: int | None = _d("Threads for the runtime.", ge=1)
+    n_ctx: int | None = _d("Context length (tokens).", ge=1, le=MAX_N_CTX)
+    n_batch: int | None = _d("Prompt batch size (tokens).", ge=1, le=MAX_N_CTX)
     # transformers runner: weights' dtype; tokens run per forward pass (prompts packed, see runners/packing)
-    torch_dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    batch_tokens: int | None = Field(default=None, ge=1)
+    torch_dtype: Literal["float32", "bfloat16", "float16"] | None = _d("transformers: the weights' dtype.")
+    batch_tokens: int | None = _d("transformers: tokens per forward pass, prompts packed.", ge=1)
     # remote runners (an OpenAI-compatible server); the key is never written to results or logs
-    endpoint: str | None = None
-    api_key: str | None = Field(default=None, exclude=True, repr=False)
-    concurrency: int | None = None
-    request_timeout: float | None = None
+    endpoint: str | None = _d("Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1.")
+    api_key: str | None = Field(default=None, exclude=True, repr=False,
+                                description="Remote runners: API key (never written to results).")
+    concurrency: int | None = _d("Remote runners: requests in flight at once.", ge=1)
+    request_timeout: float | None = _d("Remote runners: seconds per request.", gt=0)
     # energy: auto = every real counter found (RAPL, NVML); estimate = an estimate beside them;
     # android = a phone's battery over adb; off = none
-    energy: Literal["auto", "estimate", "android", "off"] = "auto"
-    watts_per_core: float = 4.0  # the stated assumption behind --energy estimate
-    android_serial: str | None = None
-    idle_seconds: float = 2.0  # idle power window before the run, where a real counter exists
-    output_dir: Path = Path("results")
+    energy: Literal["auto", "estimate", "android", "off"] = _d(
+        "auto (RAPL/NVML where readable) | estimate | android | off.", "auto")
+    watts_per_core: float = _d("--energy estimate: assumed watts per busy core.", 4.0, gt=0)
+    android_serial: str | None = _d("--energy android: the adb serial of the phone.")
+    idle_seconds: float = _d("Idle-power window before the run, where a counter exists.", 2.0, ge=0)
+    output_dir: Path = _d("Where run folders go.", Path("results"))
 
     @field_validator("orderings")
     @classmethod
     def _orderings(cls, v: str) -> str:
         return validate_spec(v)
 
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc}); expected http://HOST:PORT/v1") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected http(s)://HOST[:PORT]/v1, with a scheme and a host")
+        return v
+
+    @model_validator(mode="after")
+    def _fits_the_run(self) -> RunConfig:
+        """Settings given that this runner, method or energy mode would not use are errors; then the
+        runner's own defaults fill the runner settings not given."""
+        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
+        check_settings(self.runner, {k: getattr(self, k) for k in RUNNER_SETTINGS if k in given})
+        for key, needs, value in DEPENDS:
+            if key in given and getattr(self, needs) != value:
+                raise MobevalError(f"{flag(key)} is used only with {flag(needs)} {value} (this run: "
+                                   f"{flag(needs)} {getattr(self, needs)}); drop it or set {flag(needs)} {value}")
+        for key, default in entry(self.runner).settings.items():
+            if getattr(self, key) is None and default is not None:
+                object.__setattr__(self, key, default)  # not marked as given
+        return self
+
     @property
     def model_name(self) -> str:
         return self.model or DEFAULT_MODEL
 
+    @property
+    def columns(self) -> dict[str, str]:
+        """The mcq column mapping (key `column`, as the flag; `columns` before)."""
+        return self.column
+
+    @property
+    def n_threads(self) -> int | None:
+        return self.threads
+
     def runner_settings(self) -> dict[str, Any]:
-        """Every runner setting; make_runner passes each runner those its constructor takes."""
-        return {
-            "endpoint": self.endpoint, "api_key": self.api_key, "concurrency": self.concurrency,
-            "request_timeout": self.request_timeout, "n_threads": self.n_threads, "n_ctx": self.n_ctx,
-            "n_batch": self.n_batch, "chat": self.chat, "seed": self.seed, "torch_dtype": self.torch_dtype,
-            "batch_tokens": self.batch_tokens,
-        }
+        """The runner settings (as constructor keywords) plus chat and seed; after validation only those
+        the chosen runner takes are not None. make_runner passes each runner those it takes."""
+        return {**{KEYWORDS.get(k, k): getattr(self, k) for k in RUNNER_SETTINGS}, "chat": self.chat,
+                "seed": self.seed}
+
+
+def runner_default_text(key: str) -> str | None:
+    """A runner setting's default per runner, e.g. "2048 (llama.cpp)", "all cores (llama.cpp, transformers)"."""
+    by_value: dict[str, list[str]] = {}
+    for name, e in REGISTRY.items():
+        if key in e.settings:
+            d = e.settings[key]
+            text = "all cores" if key == "threads" and d is None else ("none" if d is None else str(d))
+            by_value.setdefault(text, []).append(name)
+    return "; ".join(f"{text} ({', '.join(names)})" for text, names in by_value.items()) or None
+
+
+def default_text(key: str) -> str | None:
+    """The default of a config key as --help and the README show it; None where there is none to show."""
+    if key in RUNNER_SETTINGS:
+        return runner_default_text(key)
+    info = RunConfig.model_fields[key]
+    value = info.get_default(call_default_factory=True)
+    if value is None:
+        return NONE_MEANS.get(key)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list)) and not value:
+        return None
+    return f"{value:,}" if isinstance(value, int) and value >= 10_000 else str(value)
+
+
+def help_text(key: str) -> str:
+    """The --help line of a config key's flag: its description (the default goes in show_default)."""
+    return RunConfig.model_fields[key].description or ""
+
+
+def settings_table() -> str:
+    """Every config key as a markdown table (the README's copy is checked against it by a test)."""
+    rows = ["| config key | flag | default | meaning |", "|---|---|---|---|"]
+    for key, info in RunConfig.model_fields.items():
+        d = default_text(key)
+        desc = (info.description or "").replace("|", "\\|")
+        rows.append(f"| `{key}` | `{flag(key)}` | {d.replace('|', '/') if d else '—'} | {desc} |")
+    return "\n".join(rows)
+
+
+def _problem(err: dict, key_source: dict[str, str]) -> str:
+    key = str(err["loc"][0]) if err["loc"] else ""
+    if err["type"] == "extra_forbidden":
+        where = key_source.get(key, "flags")
+        where = "the settings given" if where == "flags" else where
+        return (f"unknown setting {key!r} in {where}; the keys are the `mobeval run` flags with dashes as "
+                f"underscores: {', '.join(RunConfig.model_fields)}")
+    bounds = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "more than"),
+              "less_than_equal": ("le", "at most")}
+    if err["type"] in bounds:
+        bound, words = bounds[err["type"]]
+        msg = f"must be {words} {err['ctx'][bound]:,}"
+    else:
+        msg = err["msg"].removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
+    if key not in RunConfig.model_fields:
+        return f"{key}: {msg}" if key else msg
+    shown = "" if key in SECRET else f" {err['input']!r}" if isinstance(err["input"], str) else f" {err['input']}"
+    source = key_source.get(key)
+    if source is None or source == "flags":
+        return f"{flag(key)}{shown}: {msg} (config key {key})"
+    return f"{key}:{shown} in {source}: {msg} (flag {flag(key)})"
+
+
+def _renamed(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Old key names mapped to the flag names, with a note on stderr."""
+    out = dict(values)
+    for old, new in RENAMED.items():
+        if old in out:
+            if new in out:
+                raise MobevalError(f"{where}: both {old!r} and {new!r} given; keep {new!r} (the flag's name)")
+            out[new] = out.pop(old)
+            print(f"note: {where}: setting {old!r} is now called {new!r} ({flag(new)}); {old!r} still works",
+                  file=sys.stderr)
+    return out
 
 
 def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
     """Defaults < YAML file < flags given on the command line (None means not given)."""
     values: dict[str, Any] = {}
+    key_source: dict[str, str] = {}
     if path is not None:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -82,10 +240,13 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
             raise MobevalError(f"--config {path}: not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):
             raise MobevalError(f"--config {path}: expected a mapping of settings")
-        values.update(loaded)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update(_renamed(loaded, f"--config {path}"))
+        key_source.update({str(k): f"--config {path}" for k in values})
+    given = _renamed({k: v for k, v in overrides.items() if v is not None}, "settings")
+    values.update(given)
+    key_source.update({k: "flags" for k in given})
     try:
         return RunConfig(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_problem(e, key_source) for e in exc.errors())
         raise MobevalError(f"invalid run configuration: {problems}") from exc

@@ -21,7 +21,7 @@ from mobeval.measure.energy import UnavailableMeter, energy_meters, measure_idle
 from mobeval.measure.environment import cpu_freq_mhz, environment
 from mobeval.measure.memory import PeakMemorySampler
 from mobeval.models import ModelSpec, names_gguf, remote_spec, resolve
-from mobeval.orderings import orderings_for
+from mobeval.orderings import check_prompt_count, orderings_for
 from mobeval.prompts import PromptTemplate, load_template
 from mobeval.results.assemble import build_result
 from mobeval.results.store import RunDir, Segment, utc_now
@@ -79,6 +79,7 @@ def plan(cfg: RunConfig) -> Plan:
         if cfg.limit < 1:
             raise MobevalError("--limit must be at least 1")
         questions = stratified_sample(questions, cfg.limit, cfg.seed)
+    check_prompt_count([len(q.options) for q in questions], cfg.orderings, cfg.max_prompts)
     template = load_template(cfg.template, bench.default_template)
     check_settings(cfg.runner, cfg.runner_settings())
     kind = runner_entry(cfg.runner).model

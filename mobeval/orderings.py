@@ -16,6 +16,9 @@ from mobeval.errors import MobevalError
 
 Ordering = tuple[int, ...]
 
+# More prompts than this in one run needs --max-prompts: `all` on 10 options is 3,628,800 per question.
+DEFAULT_MAX_PROMPTS = 1_000_000
+
 
 def validate_spec(spec: str) -> str:
     """Raise a clear error for a malformed spec; return it unchanged."""
@@ -29,6 +32,35 @@ def validate_spec(spec: str) -> str:
         if n >= 1:
             return spec
     raise MobevalError(f"--orderings {spec!r}: use original, cyclic, random:N (N >= 1) or all")
+
+
+def orderings_per_question(n_options: int, spec: str) -> int:
+    """How many orderings `spec` gives a question of `n_options` options (without listing them)."""
+    validate_spec(spec)
+    if spec == "original":
+        return 1
+    if spec == "cyclic":
+        return n_options
+    total = factorial(n_options)
+    if spec == "all":
+        return total
+    n = int(spec.split(":", 1)[1])
+    if n > total:
+        raise MobevalError(f"--orderings {spec}: only {total} orderings exist for {n_options} options")
+    return n
+
+
+def check_prompt_count(option_counts: list[int], spec: str, max_prompts: int = DEFAULT_MAX_PROMPTS) -> int:
+    """The prompts a run of questions with these option counts makes under `spec`; an error naming the
+    estimate if it exceeds `max_prompts` (checked before anything starts)."""
+    total = sum(orderings_per_question(n, spec) for n in option_counts)
+    if total > max_prompts:
+        most = max(option_counts)
+        raise MobevalError(
+            f"--orderings {spec}: {len(option_counts):,} questions x up to {orderings_per_question(most, spec):,} "
+            f"orderings ({most} options) = {total:,} prompts, more than --max-prompts {max_prompts:,}; "
+            f"use --orderings cyclic or random:N, a smaller --limit, or raise --max-prompts to confirm")
+    return total
 
 
 def orderings_for(n_options: int, spec: str, seed: int = 0, key: str = "") -> list[Ordering]:
@@ -48,10 +80,7 @@ def orderings_for(n_options: int, spec: str, seed: int = 0, key: str = "") -> li
         return [tuple((p + k) % n_options for p in range(n_options)) for k in range(n_options)]
     if spec == "all":
         return list(itertools.permutations(identity))
-    n = int(spec.split(":", 1)[1])
-    total = factorial(n_options)
-    if n > total:
-        raise MobevalError(f"--orderings {spec}: only {total} orderings exist for {n_options} options")
+    n = orderings_per_question(n_options, spec)
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     chosen = [identity]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -50,8 +52,13 @@ def _header(r: Result) -> str:
         f"machine: {env.get('cpu')}, {env.get('cpu_logical')} logical cores, "
         f"{human_bytes(env.get('memory_bytes'))} RAM, {env.get('os')}",
     ]
+    lines += [f"[yellow]runner note[/]: {n}" for n in r.runner.get("notes", [])]
     if r.status != "complete":
         lines.append("[bold red]partial run[/]: continue it with --resume")
+    killed = killed_segments(r.performance.get("wall_time"))
+    if killed:
+        lines.append(f"[bold yellow]{killed} run segment(s) killed[/]: their time, memory and energy were not "
+                     "recorded; the samples they finished are kept and counted")
     return "\n".join(lines)
 
 
@@ -83,6 +90,29 @@ def _evaluated_note(perf: dict[str, Figure]) -> str:
     if run is None or total is None or run.value is None or total.value is None:
         return ""
     return f"{run.value:,.0f} of {total.value:,.0f} prompt tokens run; shared prefixes once"
+
+
+_KILLED = re.compile(r"(\d+) (?:run )?segment\(s\) (?:were )?killed")
+
+
+def killed_segments(f: Figure | None) -> int:
+    """Segments killed before recording their time, as the figure's note states them."""
+    m = _KILLED.search(f.note) if f is not None else None
+    return int(m.group(1)) if m else 0
+
+
+def _wall_row(f: Figure | None) -> tuple[str, str, str]:
+    """Wall time, saying over how many segments (resumes), how many were killed, and that a killed
+    segment's time is missing, rather than one reassuring "load included"."""
+    if f is None or f.value is None:
+        return ("wall time", fig(f), "")
+    recorded, killed = f.count or 1, killed_segments(f)
+    segments = f"{recorded} segment{'s' if recorded > 1 else ''}"
+    if killed:
+        return ("wall time", f"at least {fig(f, '{:.1f}')}",
+                f"load included; {segments} recorded; {killed} more killed: their time is missing")
+    return ("wall time", fig(f, "{:.1f}"),
+            f"load included; summed over {segments} (resumes)" if recorded > 1 else "load included")
 
 
 def _energy_rows(en: dict[str, Figure]) -> list[tuple[str, str, str]]:
@@ -120,8 +150,9 @@ def summary_table(r: Result) -> Table:
         ("evaluated tokens/s", fig(perf.get("evaluated_tokens_per_s"), "{:.1f}"), _evaluated_note(perf)),
         *_generate_rows(perf),
         *_engine_rows(perf),
-        ("model load time", fig(perf.get("model_load_time")), ""),
-        ("wall time", fig(perf.get("wall_time"), "{:.1f}"), "load included"),
+        ("model load time", fig(perf.get("model_load_time")), perf["model_load_time"].note
+         if "model_load_time" in perf else ""),
+        _wall_row(perf.get("wall_time")),
         ("CPU frequency start / end", f"{fig(perf.get('cpu_freq_start'), '{:.0f}')} / "
          f"{fig(perf.get('cpu_freq_end'), '{:.0f}')}", "a drop suggests throttling"),
         ("peak RSS", fig(mem.get("peak_rss")), f"baseline {fig(mem.get('baseline_rss'))}, sampled every 10 ms"),

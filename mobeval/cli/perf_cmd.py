@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -11,25 +12,26 @@ from mobeval.cli.common import app, err, fail, out
 from mobeval.errors import MobevalError
 
 
-def _int_list(text: str, flag: str) -> list[int]:
+def _int_list(text: str, flag: str, least: int = 1) -> list[int]:
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         values = []
-    if not values or any(v < 0 for v in values):
-        fail(f"{flag} {text!r}: expected comma-separated whole numbers, e.g. 1,2")
+    if not values or any(v < least for v in values):
+        fail(f"{flag} {text!r}: expected comma-separated whole numbers >= {least}, e.g. 1,2")
     return values
 
 
 @app.command()
 def perf(
     model: str = typer.Option("smollm2-135m", help="Model alias or .gguf path."),
-    threads: str = typer.Option("", help="Thread counts to sweep, e.g. 1,2. [default: all cores]"),
+    threads: str = typer.Option("", help="Thread counts to sweep, e.g. 1,2.", show_default="all cores"),
     n_batch: str = typer.Option("512", help="Batch sizes to sweep, e.g. 128,512."),
     n_ctx: str = typer.Option("2048", help="Context lengths to sweep."),
     pp: int = typer.Option(512, help="Prompt-processing test length (llama-bench pp); 0 skips it."),
     tg: int = typer.Option(128, help="Generation test length (llama-bench tg); 0 skips it."),
-    ttft: str = typer.Option("64,256,1024", help="Prompt lengths for time to first token."),
+    ttft: Optional[str] = typer.Option(None, help="Prompt lengths for time to first token; \"\" for none.",
+                                       show_default="64,256,1024: those that fit --n-ctx"),
     reps: int = typer.Option(5, help="Measured repetitions per test."),
     warmup: int = typer.Option(1, help="Unmeasured repetitions before them."),
     min_duration: float = typer.Option(1.0, help="A test is valid only if its repetitions last this long (s)."),
@@ -42,17 +44,23 @@ def perf(
     from datetime import datetime
 
     from mobeval.measure.environment import environment
-    from mobeval.measure.perf import sweep, to_json
+    from mobeval.measure.perf import DEFAULT_TTFT, check_perf_settings, sweep, to_json
     from mobeval.models import resolve
     from mobeval.runners.llamacpp import LlamaCppRunner
 
-    try:
-        spec, path = resolve(model)
-    except MobevalError as exc:
-        fail(str(exc))
     thread_list = _int_list(threads, "--threads") if threads else [os.cpu_count() or 1]
     batches, contexts = _int_list(n_batch, "--n-batch"), _int_list(n_ctx, "--n-ctx")
     ttft_lengths = _int_list(ttft, "--ttft") if ttft else []
+    try:
+        ttft_lengths = check_perf_settings(contexts, pp=pp, tg=tg, ttft=ttft_lengths, ttft_given=ttft is not None,
+                                           reps=reps, warmup=warmup, min_duration=min_duration, cooldown=cooldown)
+        spec, path = resolve(model)
+    except MobevalError as exc:
+        fail(str(exc))
+    if ttft is None and len(ttft_lengths) < len(DEFAULT_TTFT):
+        skipped = ", ".join(str(n) for n in DEFAULT_TTFT if n not in ttft_lengths)
+        err.print(f"note: time to first token at {skipped} tokens skipped: longer than --n-ctx {min(contexts)}",
+                  highlight=False)
 
     def make(t: int, b: int, c: int):
         return LlamaCppRunner(path, n_threads=t, n_batch=b, n_ctx=c)

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import typer.core
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from mobeval.cli.common import app, err, fail, out
+from mobeval.config import default_text, help_text
 from mobeval.errors import MobevalError
 
 
@@ -24,39 +27,52 @@ def _parse_columns(items: list[str] | None) -> dict[str, str] | None:
     return mapping
 
 
+def _opt(key: str, *decls: str, **kw):
+    """A `run` option for a config key: help text and shown default come from RunConfig (and, for a
+    runner setting, from the runner registry), so --help cannot drift from what a run uses. The
+    option itself defaults to None, "not given", so a config file can fill it; typer would show no
+    default for it, so the help text carries the real one (escaped: rich markup would eat "[...]")."""
+    default = default_text(key)
+    shown = f"[default: {default}]" if default else ""
+    if shown and getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich":
+        shown = escape(shown)
+    return typer.Option(None, *decls, help=f"{help_text(key)} {shown}".strip(), show_default=False, **kw)
+
+
 @app.command()
 def run(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of settings; flags override it."),
-    model: Optional[str] = typer.Option(None, help="Model alias (see `mobeval list models`) or a .gguf path; for a remote runner, the served model's name. [default: smollm2-135m]"),
-    bench: Optional[str] = typer.Option(None, help="Benchmark (see `mobeval list benches`). [default: everyday-mobile]"),
-    runner: Optional[str] = typer.Option(None, help="Runtime (see `mobeval list runners`). [default: llama.cpp]"),
-    data: Optional[Path] = typer.Option(None, help="Local copy of the benchmark data instead of the hub."),
-    answers: Optional[Path] = typer.Option(None, help="CSV question_id,answer supplying an answer key."),
-    shots: Optional[int] = typer.Option(None, help="k-shot examples (mmlu). [default: 0]"),
-    subjects: Optional[str] = typer.Option(None, help="Comma-separated fields to keep (mmlu)."),
-    column: Optional[list[str]] = typer.Option(None, help="mcq column mapping KEY=VALUE; repeatable."),
-    template: Optional[str] = typer.Option(None, help="Prompt template name. [default: the benchmark's]"),
-    method: Optional[str] = typer.Option(None, help="logprob (letter log-probabilities) or generate (parse the reply). [default: logprob]"),
-    max_tokens: Optional[int] = typer.Option(None, help="New tokens for --method generate. [default: 5]"),
-    chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="Wrap prompts in the model's chat template. [default: no]"),
-    orderings: Optional[str] = typer.Option(None, help="original | cyclic | random:N | all. [default: cyclic]"),
-    limit: Optional[int] = typer.Option(None, help="Stratified sample of N questions over fields."),
-    seed: Optional[int] = typer.Option(None, help="Seed for --limit and random orderings. [default: 0]"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Threads for the runtime. [default: all cores]"),
-    n_ctx: Optional[int] = typer.Option(None, help="Context length. [default: 2048]"),
-    n_batch: Optional[int] = typer.Option(None, help="Prompt batch size. [default: 512]"),
-    torch_dtype: Optional[str] = typer.Option(None, help="transformers: weights' dtype (float32, bfloat16, float16). [default: float32]"),
-    batch_tokens: Optional[int] = typer.Option(None, help="transformers: tokens per forward pass, prompts packed. [default: 640]"),
-    endpoint: Optional[str] = typer.Option(None, help="Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1."),
-    api_key: Optional[str] = typer.Option(None, envvar="MOBEVAL_API_KEY", show_envvar=True,
-                                          help="Remote runners: API key (never written to results)."),
-    concurrency: Optional[int] = typer.Option(None, help="Remote runners: requests in flight at once. [default: 1]"),
-    request_timeout: Optional[float] = typer.Option(None, help="Remote runners: seconds per request. [default: 60]"),
-    energy: Optional[str] = typer.Option(None, help="auto (RAPL/NVML where readable) | estimate | android | off. [default: auto]"),
-    watts_per_core: Optional[float] = typer.Option(None, help="--energy estimate: assumed watts per busy core. [default: 4.0]"),
-    android_serial: Optional[str] = typer.Option(None, help="--energy android: the adb serial of the phone."),
-    idle_seconds: Optional[float] = typer.Option(None, help="Idle-power window before the run, where a counter exists. [default: 2]"),
-    output_dir: Optional[Path] = typer.Option(None, help="Where run folders go. [default: results]"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of settings; flags override it. "
+                                          "Keys are the flags' names with dashes as underscores (README)."),
+    model: Optional[str] = _opt("model"),
+    bench: Optional[str] = _opt("bench"),
+    runner: Optional[str] = _opt("runner"),
+    data: Optional[Path] = _opt("data"),
+    answers: Optional[Path] = _opt("answers"),
+    shots: Optional[int] = _opt("shots"),
+    subjects: Optional[str] = _opt("subjects"),
+    column: Optional[list[str]] = _opt("column"),
+    template: Optional[str] = _opt("template"),
+    method: Optional[str] = _opt("method"),
+    max_tokens: Optional[int] = _opt("max_tokens"),
+    chat: Optional[bool] = _opt("chat", "--chat/--no-chat"),
+    orderings: Optional[str] = _opt("orderings"),
+    max_prompts: Optional[int] = _opt("max_prompts"),
+    limit: Optional[int] = _opt("limit"),
+    seed: Optional[int] = _opt("seed"),
+    threads: Optional[int] = _opt("threads"),
+    n_ctx: Optional[int] = _opt("n_ctx"),
+    n_batch: Optional[int] = _opt("n_batch"),
+    torch_dtype: Optional[str] = _opt("torch_dtype"),
+    batch_tokens: Optional[int] = _opt("batch_tokens"),
+    endpoint: Optional[str] = _opt("endpoint"),
+    api_key: Optional[str] = _opt("api_key", envvar="MOBEVAL_API_KEY", show_envvar=True),
+    concurrency: Optional[int] = _opt("concurrency"),
+    request_timeout: Optional[float] = _opt("request_timeout"),
+    energy: Optional[str] = _opt("energy"),
+    watts_per_core: Optional[float] = _opt("watts_per_core"),
+    android_serial: Optional[str] = _opt("android_serial"),
+    idle_seconds: Optional[float] = _opt("idle_seconds"),
+    output_dir: Optional[Path] = _opt("output_dir"),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run of this model and bench (or --run-dir)."),
     run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or report; print the run folder."),
@@ -69,10 +85,11 @@ def run(
     overrides = dict(
         model=model, bench=bench, runner=runner, data=data, answers=answers, shots=shots,
         subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
-        columns=_parse_columns(column), template=template, method=method, max_tokens=max_tokens,
-        chat=chat, orderings=orderings, limit=limit, seed=seed, n_threads=threads, n_ctx=n_ctx,
-        n_batch=n_batch, torch_dtype=torch_dtype, batch_tokens=batch_tokens, endpoint=endpoint, api_key=api_key, concurrency=concurrency,
-        request_timeout=request_timeout, energy=energy, watts_per_core=watts_per_core,
+        column=_parse_columns(column), template=template, method=method, max_tokens=max_tokens,
+        chat=chat, orderings=orderings, max_prompts=max_prompts, limit=limit, seed=seed, threads=threads,
+        n_ctx=n_ctx, n_batch=n_batch, torch_dtype=torch_dtype, batch_tokens=batch_tokens, endpoint=endpoint,
+        api_key=api_key, concurrency=concurrency, request_timeout=request_timeout, energy=energy,
+        watts_per_core=watts_per_core,
         android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir,
     )
     run_folder = None

@@ -14,9 +14,35 @@ from dataclasses import asdict, dataclass, field
 from statistics import fmean, pstdev
 from typing import Callable
 
+from mobeval.errors import MobevalError
 from mobeval.measure.environment import cpu_freq_mhz
 
 MIN_REPS = 3
+DEFAULT_TTFT = (64, 256, 1024)
+MAX_N_CTX = 1 << 20  # as mobeval.config: a context beyond a million tokens is a typo
+
+
+def check_perf_settings(contexts: list[int], pp: int, tg: int, ttft: list[int], ttft_given: bool, reps: int,
+                        warmup: int, min_duration: float, cooldown: float) -> list[int]:
+    """Every `mobeval perf` setting checked before a model loads, each error naming its flag. Returns
+    the time-to-first-token lengths to run: those given, or the defaults that fit the smallest context."""
+    problems = []
+    for name, value, least in (("--pp", pp, 0), ("--tg", tg, 0), ("--reps", reps, 1), ("--warmup", warmup, 0),
+                               ("--min-duration", min_duration, 0), ("--cooldown", cooldown, 0)):
+        if value < least:
+            problems.append(f"{name} {value}: must be at least {least}")
+    if max(contexts) > MAX_N_CTX:
+        problems.append(f"--n-ctx {max(contexts)}: more than {MAX_N_CTX:,} tokens")
+    ctx = min(contexts)
+    fits = ttft if ttft_given else [n for n in DEFAULT_TTFT if n <= ctx]
+    for name, n in (("--pp", pp), ("--tg", tg), *(("--ttft", n) for n in fits)):
+        if n > ctx:
+            problems.append(f"{name} {n} does not fit --n-ctx {ctx}: give {name} <= {ctx} or a larger --n-ctx")
+    if not problems and not (pp or tg or fits):
+        problems.append("nothing to measure: --pp 0, --tg 0 and no --ttft length")
+    if problems:
+        raise MobevalError("; ".join(problems))
+    return fits
 
 
 @dataclass
@@ -88,9 +114,7 @@ def run_config(make_runner: Callable[[int, int, int], object], n_threads: int, n
         if tg:
             cfg.tests.append(_measure(f"tg{tg}", tg, lambda: runner.time_generate(tokens(tg)), reps, warmup,
                                       min_duration_s))
-        for n in ttft_lengths:
-            if n > n_ctx:
-                continue
+        for n in ttft_lengths:  # each fits n_ctx (check_perf_settings)
             cfg.tests.append(_measure(f"ttft@{n}", n, lambda n=n: runner.time_prompt(tokens(n)), reps, warmup,
                                       min_duration_s, ttft=True))
     finally:

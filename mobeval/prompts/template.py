@@ -59,7 +59,11 @@ def template_names() -> list[str]:
 
 
 def load_template(spec: str | dict | PromptTemplate | None, default: str) -> PromptTemplate:
-    """A template by name, or a dict overriding fields of a named one (its `name`, else `default`)."""
+    """A template by name, or a dict overriding fields of a named one (its `name`, else `default`).
+
+    A built-in template with a field changed is not that template, so it is named for what it is,
+    e.g. "custom (mobile-mmlu with answer, choice changed)": reports and results never show the
+    built-in's name for a prompt that differs from it."""
     if isinstance(spec, PromptTemplate):
         return spec
     if spec is None:
@@ -70,5 +74,12 @@ def load_template(spec: str | dict | PromptTemplate | None, default: str) -> Pro
     builtin = _builtin()
     if base_name not in builtin and set(spec) == {"name"}:
         raise MobevalError(f"unknown prompt template {base_name!r}; known: {', '.join(template_names())}")
-    fields = {**builtin.get(base_name, {}), **spec, "name": base_name}
-    return PromptTemplate(**fields)
+    base = builtin.get(base_name, {})
+    unknown = set(spec) - set(PromptTemplate.model_fields)
+    if unknown:
+        raise MobevalError(f"template: unknown field(s) {', '.join(sorted(unknown))}; a template has "
+                           f"{', '.join(PromptTemplate.model_fields)}")
+    effective = PromptTemplate(**base).model_dump() if base else {}
+    changed = [k for k in PromptTemplate.model_fields if k != "name" and k in spec and spec[k] != effective[k]]
+    name = f"custom ({base_name} with {', '.join(changed)} changed)" if base and changed else base_name
+    return PromptTemplate(**{**base, **spec, "name": name})

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from mobeval.errors import MobevalError
 from mobeval.runners.base import Runner
+
+# Run settings (config keys, each the name of a `mobeval run` flag) that only some runners take.
+RUNNER_SETTINGS = ("threads", "n_ctx", "n_batch", "torch_dtype", "batch_tokens", "endpoint", "api_key",
+                   "concurrency", "request_timeout")
+# A setting's keyword in the runner constructors, where it differs from the config key.
+KEYWORDS = {"threads": "n_threads"}
+_SETTING_OF = {v: k for k, v in KEYWORDS.items()}
 
 
 @dataclass(frozen=True)
@@ -20,26 +27,28 @@ class RunnerEntry:
     # or .gguf file as "gguf", anything else (a folder, an owner/name hub id) as "folder-or-id".
     model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id"]
     description: str
+    # The RUNNER_SETTINGS it takes, each with its default (None: none, or the runtime decides, e.g. all
+    # cores). tests/test_settings_validation.py checks these against the constructor's signature.
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def remote(self) -> bool:
         return self.model == "endpoint"
 
 
-REMOTE_SETTINGS = {"endpoint", "api_key", "concurrency", "request_timeout"}
-# settings that mean something to some runners only: given to one that does not take them, an error
-SPECIFIC_SETTINGS = REMOTE_SETTINGS | {"torch_dtype", "batch_tokens"}
-
 REGISTRY: dict[str, RunnerEntry] = {
     "llama.cpp": RunnerEntry("mobeval.runners.llamacpp:LlamaCppRunner", "gguf",
-                             "in-process llama.cpp through llama-cpp-python (GGUF files)"),
+                             "in-process llama.cpp through llama-cpp-python (GGUF files)",
+                             {"threads": None, "n_ctx": 2048, "n_batch": 512}),
     "openai": RunnerEntry("mobeval.runners.openai_http:OpenAIRunner", "endpoint",
-                          "any OpenAI-compatible server (llama-server, llama-cpp-python, mlc_llm serve, Ollama)"),
+                          "any OpenAI-compatible server (llama-server, llama-cpp-python, mlc_llm serve, Ollama)",
+                          {"endpoint": None, "api_key": None, "concurrency": 1, "request_timeout": 60.0}),
     "mlc": RunnerEntry("mobeval.runners.mlc:MLCRunner", "folder-or-id",
                        "in-process MLC LLM (mlc_llm.MLCEngine; wheels from https://mlc.ai/wheels)"),
     # --model smollm2-135m runs the llama.cpp runner's file (dequantized); a folder or hub id loads as is
     "transformers": RunnerEntry("mobeval.runners.transformers_hf:TransformersRunner", "gguf-folder-or-id",
-                                "Hugging Face transformers on CPU/CUDA; GGUF via gguf_file= (dequantized)"),
+                                "Hugging Face transformers on CPU/CUDA; GGUF via gguf_file= (dequantized)",
+                                {"threads": None, "torch_dtype": "float32", "batch_tokens": 640}),
 }
 
 
@@ -54,22 +63,36 @@ def _runner_class(name: str):
     return getattr(import_module(module), cls_name)
 
 
-def check_settings(name: str, settings: dict[str, Any]) -> None:
-    """A runner-specific setting given (not None) to a runner that does not take it is an error, so
-    `--endpoint` with an in-process runner, or `--torch-dtype` with llama.cpp, is not silently ignored.
-    Imports the runner's module only (its runtime loads when the runner is made)."""
-    accepted = set(inspect.signature(_runner_class(name)).parameters)
-    unused = [k for k, v in settings.items() if v is not None and k not in accepted and k in SPECIFIC_SETTINGS]
+def flag(key: str) -> str:
+    """The `mobeval run` flag of a config key."""
+    return "--" + key.replace("_", "-")
+
+
+def runners_taking(key: str) -> list[str]:
+    return [name for name, e in REGISTRY.items() if key in e.settings]
+
+
+def check_settings(name: str, settings: Mapping[str, Any]) -> None:
+    """A runner-specific setting given (not None) to a runner that does not take it is an error naming
+    the flag, so `--n-ctx` with `--runner openai`, or `--torch-dtype` with llama.cpp, is never silently
+    ignored. Keys are config keys or constructor keywords (`n_threads`). Imports nothing."""
+    taken = entry(name).settings
+    unused = sorted({_SETTING_OF.get(k, k) for k, v in settings.items() if v is not None}
+                    & set(RUNNER_SETTINGS) - set(taken))
     if unused:
-        raise MobevalError(f"runner {name} does not take: {', '.join(sorted(unused))}")
+        where = "; ".join(f"{flag(k)} is for --runner {' or '.join(runners_taking(k))}" for k in unused)
+        raise MobevalError(f"runner {name} does not take: {', '.join(f'{k} ({flag(k)})' for k in unused)}; "
+                           f"{where}")
 
 
-def make_runner(name: str, model: Any, settings: dict[str, Any]) -> Runner:
-    """Construct a runner with the settings its constructor takes (after `check_settings`)."""
-    check_settings(name, settings)
+def make_runner(name: str, model: Any, settings: Mapping[str, Any]) -> Runner:
+    """Construct a runner with the settings its constructor takes (validated by mobeval.config before:
+    here settings the runner does not take are dropped, so one dict serves every runner)."""
     cls = _runner_class(name)
     accepted = set(inspect.signature(cls).parameters)
-    return cls(model, **{k: v for k, v in settings.items() if k in accepted and v is not None})
+    kwargs = {KEYWORDS.get(k, k): v for k, v in settings.items() if v is not None}
+    return cls(model, **{k: v for k, v in kwargs.items() if k in accepted})
 
 
-__all__ = ["REGISTRY", "Runner", "RunnerEntry", "check_settings", "entry", "make_runner"]
+__all__ = ["KEYWORDS", "REGISTRY", "RUNNER_SETTINGS", "Runner", "RunnerEntry", "check_settings", "entry", "flag",
+           "make_runner"]
