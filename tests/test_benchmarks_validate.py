@@ -124,3 +124,8 @@ def test_answers_file_with_another_column(tmp_path):
 def test_unquoted_comma_in_a_question_is_not_shifted_into_the_options(tmp_path):
     msg = mobile(tmp_path, "q1,Why?,a,b,c,d,A\nq2,First, then what?,a,b,c,d,B\n")
     assert "bad.csv, row 3: 8 values but 7 columns" in msg
+
+
+def test_a_column_no_row_reaches_is_still_a_column(tmp_path):
+    """Every row short of the last column (found by the fuzz test): its answers must not vanish unseen."""
+    assert mobile(tmp_path, "q1,Why?,a,b,c,d\n").endswith("bad.csv, row 2: short row: no value for column 'answer'")

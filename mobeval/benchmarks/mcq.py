@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mobeval.benchmarks.base import BenchmarkData, BenchOptions
-from mobeval.benchmarks.tabular import Row, read_table
+from mobeval.benchmarks.tabular import Row, columns_of, read_table
 from mobeval.benchmarks.validate import (
     apply_answers, cell, check_unique, column_map, make_question, parse_choices,
 )
@@ -42,7 +42,7 @@ def _letter_run(file: str, letters: list[str]) -> str:
 
 def _present(rows: list[Row], *names: str) -> list[str]:
     """Those of `names` that are columns of the file (case-insensitively), in the order given."""
-    have = {k.strip().lower() for _, row in rows for k in row}
+    have = {k.strip().lower() for k in columns_of(rows)}
     return [n for n in names if n.lower() in have]
 
 

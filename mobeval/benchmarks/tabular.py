@@ -12,12 +12,28 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from mobeval.errors import DataError
 
 Row = tuple[int, dict[str, str]]
 EXTENSIONS = (".csv", ".jsonl", ".parquet")
+
+
+class Table(list[Row]):
+    """Rows, and the file's columns where it names them (a CSV header, a parquet schema): a column
+    that no row has a value for (every row short) is still a column of the file."""
+
+    def __init__(self, rows: Iterable[Row] = (), columns: Sequence[str] | None = None):
+        super().__init__(rows)
+        self.columns = tuple(columns) if columns is not None else None
+
+
+def columns_of(rows: Sequence[Row]) -> list[str]:
+    """The columns of `rows`: those the file names, else every key any row has, in first-seen order."""
+    if isinstance(rows, Table) and rows.columns is not None:
+        return list(rows.columns)
+    return list(dict.fromkeys(k for _, row in rows for k in row))
 
 
 def cell_text(value: Any) -> str:
@@ -29,7 +45,7 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def read_table(path: Path, header: bool = True, names: Sequence[str] | None = None) -> list[Row]:
+def read_table(path: Path, header: bool = True, names: Sequence[str] | None = None) -> Table:
     """(row number, {column: text}) for each row of a .csv, .jsonl or .parquet file.
 
     Row numbers are what a user sees: the line a CSV record starts on (the header is line 1),
@@ -48,8 +64,8 @@ def read_table(path: Path, header: bool = True, names: Sequence[str] | None = No
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if suffix == ".csv":
-        return list(_csv_rows(path, text, header, names))
-    return list(_jsonl_rows(path, text))
+        return _csv_table(path, text, header, names)
+    return Table(_jsonl_rows(path, text))
 
 
 def _utf8_text(path: Path) -> str:
@@ -73,8 +89,9 @@ def _check_names(path: Path, names: Sequence[str]) -> None:
         seen.add(name)
 
 
-def _csv_rows(path: Path, text: str, header: bool, names: Sequence[str] | None) -> Iterator[Row]:
+def _csv_table(path: Path, text: str, header: bool, names: Sequence[str] | None) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[Row] = []
     end = 0  # last line of the previous record: a record starts on the line after it
     try:
         for values in reader:
@@ -86,15 +103,16 @@ def _csv_rows(path: Path, text: str, header: bool, names: Sequence[str] | None) 
                 _check_names(path, names)
                 continue
             if names is None:
-                yield start, {str(i): v for i, v in enumerate(values)}
+                rows.append((start, {str(i): v for i, v in enumerate(values)}))
                 continue
             if len(values) > len(names):
                 raise DataError(
                     f"{path}, row {start}: {len(values)} values but {len(names)} columns "
                     f"({', '.join(map(repr, names))}); a value holding a comma must be quoted")
-            yield start, dict(zip(names, values))
+            rows.append((start, dict(zip(names, values))))
     except csv.Error as exc:
         raise DataError(f"{path}, row {reader.line_num}: malformed CSV: {exc}") from exc
+    return Table(rows, names)
 
 
 def _unique_keys(path: Path, n: int):
@@ -129,7 +147,7 @@ def _parquet_cell(path: Path, n: int, column: str, value: Any) -> str:
     return cell_text(value)
 
 
-def _parquet_rows(path: Path) -> list[Row]:
+def _parquet_rows(path: Path) -> Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -139,8 +157,8 @@ def _parquet_rows(path: Path) -> list[Row]:
     except pa.ArrowException as exc:
         reason = (str(exc).strip().splitlines() or [""])[0]
         raise DataError(f"{path}: not a readable parquet file: {reason}") from exc
-    return [(n, {str(k): _parquet_cell(path, n, str(k), v) for k, v in r.items()})
-            for n, r in enumerate(table.to_pylist(), start=1)]
+    return Table(((n, {str(k): _parquet_cell(path, n, str(k), v) for k, v in r.items()})
+                  for n, r in enumerate(table.to_pylist(), start=1)), table.column_names)
 
 
 def read_hub(repo: str, config: str | None, split: str, way_out: str) -> tuple[list[Row], str]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from mobeval.benchmarks.tabular import Row, cell_text, read_table
+from mobeval.benchmarks.tabular import Row, cell_text, columns_of, read_table
 from mobeval.errors import DataError
 from mobeval.types import LETTERS, Question
 
@@ -27,7 +27,8 @@ def column_map(file: str, rows: Sequence[Row], required: Sequence[str],
                optional: Sequence[str] = (), ignored: Sequence[str] = (), hint: str = "") -> dict[str, str]:
     """Wanted column name -> the file's own spelling, matched case-insensitively.
 
-    The columns are those any row has (a short row lacks some, a JSONL object may too); a missing
+    The columns are those the file names (tabular.columns_of; a short row lacks some, a JSONL object
+    may too); a missing
     optional column is left out of the map. Every column must be read: one that is neither
     required, optional nor `ignored` (the user's own choice) is an error naming it, as are two
     columns whose names differ only in case; `hint` says how to fix it.
@@ -35,11 +36,10 @@ def column_map(file: str, rows: Sequence[Row], required: Sequence[str],
     if not rows:
         raise DataError(f"{file}: no rows")
     have: dict[str, str] = {}
-    for _, row in rows:
-        for k in row:
-            other = have.setdefault(k.strip().lower(), k)
-            if other != k:
-                raise DataError(f"{file}: columns {other!r} and {k!r} differ only in case; rename one")
+    for k in columns_of(rows):
+        other = have.setdefault(k.strip().lower(), k)
+        if other != k:
+            raise DataError(f"{file}: columns {other!r} and {k!r} differ only in case; rename one")
     missing = [c for c in required if c.strip().lower() not in have]
     if missing:
         raise DataError(f"{file}: missing column{'s' if len(missing) > 1 else ''} {_quoted(missing)}"
