@@ -10,7 +10,9 @@ Waveforms. Linear modulations are root-raised-cosine shaped (roll-off 0.35, span
 rate Rs = bandwidth / 1.35, so the occupied band Rs(1 + roll-off) is the label. GMSK (BT 0.3, h 0.5) runs
 at bandwidth / 1.35 bit/s and 2FSK (continuous phase, h 1, rectangular) at bandwidth / 3 symbol/s;
 neither is band-limited by nature, so both pass through an ideal channel filter (an FFT mask) at
-± bandwidth / 2. Symbol timing and carrier phase are random; every signal is normalised to exactly its
+± bandwidth / 2 (their skirts are below -30 dB of the peak within the outer 15% of the band; the RRC
+spectrum ends at the band edge itself, apart from the -30 dB floor its 10-symbol truncation leaves).
+Symbol timing and carrier phase are random; every signal is normalised to exactly its
 power over the capture. SNR is signal power over the noise power in the full 20 MHz band (the noise
 variance per complex sample); `in_band_snr_db` in the source adds 10 log10(sample_rate / bandwidth).
 
