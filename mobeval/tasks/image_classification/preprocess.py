@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -102,8 +103,8 @@ class PreprocessSpec(BaseModel):
     def crop_box(self, width: int, height: int) -> tuple[int, int, int, int]:
         """(left, top, right, bottom) of the centre crop in an image of this size."""
         c = self.crop
-        top = int(round((height - c) / 2.0))
-        left = int(round((width - c) / 2.0))
+        top = round((height - c) / 2.0)
+        left = round((width - c) / 2.0)
         return left, top, left + c, top + c
 
     def apply(self, image: Image.Image) -> np.ndarray:
