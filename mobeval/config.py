@@ -143,10 +143,17 @@ class RunConfig(BaseModel):
         return self.threads
 
     def runner_settings(self) -> dict[str, Any]:
-        """The runner settings (as constructor keywords) plus chat and seed; after validation only those
-        the chosen runner takes are not None. make_runner passes each runner those it takes."""
-        return {**{KEYWORDS.get(k, k): getattr(self, k) for k in RUNNER_SETTINGS}, "chat": self.chat,
-                "seed": self.seed}
+        """The runner settings given, or defaulted for the chosen runner, as constructor keywords, plus
+        chat and seed. A default filled for another runner is left out, so a copy with only `runner`
+        changed (model_copy) still passes check_settings; make_runner passes each runner those it takes."""
+        taken, given = entry(self.runner).settings, self.model_fields_set
+        return {**{KEYWORDS.get(k, k): getattr(self, k) for k in RUNNER_SETTINGS if k in given or k in taken},
+                "chat": self.chat, "seed": self.seed}
+
+    def with_changes(self, **changes: Any) -> RunConfig:
+        """A copy with `changes`, validated again from the settings given (not the defaults filled for
+        the old runner): use it, not model_copy, to switch runners."""
+        return RunConfig(**{**{k: getattr(self, k) for k in self.model_fields_set}, **changes})
 
 
 def runner_default_text(key: str) -> str | None:

@@ -80,6 +80,18 @@ def test_runner_defaults_apply_per_runner_and_given_is_told_from_default():
     assert (tf.torch_dtype, tf.batch_tokens, tf.n_ctx) == ("float32", 640, None)
 
 
+def test_switching_runner_drops_only_defaults_of_the_old_one():
+    from mobeval.runners import check_settings
+
+    base = load_config(None, {"limit": 3})  # llama.cpp: n_ctx 2048 filled in, not given
+    copied = base.model_copy(update={"runner": "transformers"})
+    check_settings(copied.runner, copied.runner_settings())  # the filled default is not held against it
+    again = base.with_changes(runner="transformers")
+    assert (again.n_ctx, again.torch_dtype, again.limit) == (None, "float32", 3)
+    with pytest.raises(MobevalError, match=r"runner transformers does not take: n_ctx \(--n-ctx\)"):
+        load_config(None, {"n_ctx": 512}).with_changes(runner="transformers")  # given: still an error
+
+
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_registry_settings_are_the_constructors_keywords_and_defaults(name):
     """The defaults --help and the README show are the ones each runner uses: checked, so they cannot drift."""
