@@ -1,5 +1,6 @@
 """The synthetic capture generator: the recipe, determinism, disjoint splits, and labels that match spectra."""
 
+import itertools
 import re
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_captures_follow_the_recipe(captures):
         assert 1 <= len(c.signals) <= 10
         ordered = sorted(c.signals, key=lambda s: s.lower_edge_hz)
         assert ordered[0].lower_edge_hz >= -FS / 2 + 50e3 and ordered[-1].upper_edge_hz <= FS / 2 - 50e3
-        for a, b in zip(ordered, ordered[1:]):
+        for a, b in itertools.pairwise(ordered):
             assert b.lower_edge_hz - a.upper_edge_hz >= 100e3 - 1e-6
         for s in c.signals:
             assert min(abs(s.bandwidth_hz - bw) for bw in BANDWIDTHS_HZ) < 1e-3
@@ -99,7 +100,7 @@ def test_capture_id_encodes_split_and_index():
         CaptureKey.parse("capture-7")
     with pytest.raises(DataError):
         CaptureKey(1, "dev", 0, 0)
-    ids = {k.id for split in ("train", "validation", "test") for k in SplitSpec(1, split, 50).keys()}
+    ids = {k.id for split in ("train", "validation", "test") for k in SplitSpec(1, split, 50).capture_keys()}
     assert len(ids) == 3 * 50 * 16
 
 
@@ -108,7 +109,7 @@ def test_empty_spectrum_captures():
     assert c.is_empty and c.snr_level_db is None and c.noise_power == 1.0
     assert np.mean(np.abs(c.iq) ** 2) == pytest.approx(1.0, rel=0.05)
     spec = SplitSpec(2, "test", per_level=1, levels_db=(0,), empty=2)
-    assert [k.snr_db for k in spec.keys()] == [0, None, None]
+    assert [k.snr_db for k in spec.capture_keys()] == [0, None, None]
 
 
 def test_evaluation_on_training_captures_is_refused():
@@ -140,7 +141,7 @@ def test_label_holds_the_signal_energy_and_the_spectrum_ends_at_the_label_edge(m
     edge; the label edge is where the spectrum ends; the remaining floor is the 10-symbol truncation.)"""
     rng = np.random.default_rng(0)
     for bw in BANDWIDTHS_HZ:
-        x, params = baseband_waveform(modulation, bw, 40_000, Recipe(), rng)
+        x, _params = baseband_waveform(modulation, bw, 40_000, Recipe(), rng)
         assert np.mean(np.abs(x) ** 2) == pytest.approx(1.0)
         f, p = hann_psd(x)
         label = np.abs(f) <= bw / 2

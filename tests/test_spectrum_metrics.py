@@ -202,7 +202,7 @@ def test_against_brute_force(seed):
     s = score_runs(true_runs, scores, MetricSettings(bootstrap_resamples=10))
     assert sum(s.signal_ious) == pytest.approx(brute_best_total(true_runs, pred_runs))
     assert len(s.signal_ious) == len(true_runs)
-    truth = set(i for a, b in true_runs for i in range(a, b))
+    truth = {i for a, b in true_runs for i in range(a, b)}
     tp = sum(1 for i in range(len(scores)) if pred[i] and i in truth)
     fp = sum(1 for i in range(len(scores)) if pred[i] and i not in truth)
     fn = sum(1 for i in range(len(scores)) if not pred[i] and i in truth)

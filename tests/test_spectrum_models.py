@@ -6,14 +6,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mobeval.benchmarks.spectrum.generate import CaptureKey, generate_capture  # noqa: E402
-from mobeval.models.spectrum.complex_layers import (  # noqa: E402
+from mobeval.benchmarks.spectrum.generate import CaptureKey, generate_capture
+from mobeval.models.spectrum.complex_layers import (
     ComplexBatchNorm2d,
     CReLU,
     complex_conv,
     real_parameter_count,
 )
-from mobeval.models.spectrum.resnet import (  # noqa: E402
+from mobeval.models.spectrum.resnet import (
     SpectrumResNet,
     complex_resnet,
     complex_sigmoid,
@@ -24,8 +24,8 @@ from mobeval.models.spectrum.resnet import (  # noqa: E402
     real_resnet,
     stage_widths,
 )
-from mobeval.tasks.spectrum_segmentation.features import N_BINS, spectrum_image  # noqa: E402
-from mobeval.tasks.spectrum_segmentation.metrics import score_capture  # noqa: E402
+from mobeval.tasks.spectrum_segmentation.features import N_BINS, spectrum_image
+from mobeval.tasks.spectrum_segmentation.metrics import score_capture
 
 
 @pytest.mark.parametrize("width", [2, 4, 8])

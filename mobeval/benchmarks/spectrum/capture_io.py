@@ -20,6 +20,7 @@ mismatch, missing keys, or a signal that lies outside the captured band or overl
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def _signals_check(signals: list[Signal], sample_rate: float, centre: float, pat
                 f"{lo_band:.0f}-{hi_band:.0f} Hz"
             )
     ordered = sorted(signals, key=lambda s: s.lower_edge_hz)
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         if b.lower_edge_hz < a.upper_edge_hz:
             raise DataError(f"{path}: signals at {a.centre_hz:.0f} Hz and {b.centre_hz:.0f} Hz overlap in frequency")
 

@@ -109,7 +109,7 @@ class CaptureKey:
         return np.random.SeedSequence(self.seed, spawn_key=(self.version, SPLITS.index(self.split) + 1, level, self.index))
 
     @classmethod
-    def parse(cls, capture_id: str) -> "CaptureKey":
+    def parse(cls, capture_id: str) -> CaptureKey:
         m = re.fullmatch(r"synth-v(\d+)-s(\d+)-(\w+)-(empty|snr[+-]\d+)-(\d+)", capture_id)
         if not m:
             raise DataError(f"{capture_id!r} is not a generated capture id (synth-vV-sSEED-SPLIT-snr±LL-INDEX)")
@@ -180,9 +180,7 @@ def baseband_waveform(
     """Unit-power complex baseband waveform occupying ± bandwidth / 2, and its parameters."""
     fs = recipe.sample_rate_hz
     span = recipe.rrc_span_symbols
-    if modulation in _LINEAR:
-        rate = bandwidth / (1 + recipe.rrc_rolloff)
-    elif modulation == "GMSK":
+    if modulation in _LINEAR or modulation == "GMSK":
         rate = bandwidth / (1 + recipe.rrc_rolloff)
     else:
         rate = bandwidth / (2 + recipe.fsk_modulation_index)
@@ -284,7 +282,7 @@ class SplitSpec:
     empty: int = 0
     first_index: int = 0
 
-    def keys(self) -> Iterator[CaptureKey]:
+    def capture_keys(self) -> Iterator[CaptureKey]:
         for level in self.levels_db:
             for i in range(self.first_index, self.first_index + self.per_level):
                 yield CaptureKey(self.seed, self.split, int(level), i)
@@ -294,7 +292,7 @@ class SplitSpec:
 
 def generate_split(spec: SplitSpec, recipe: Recipe = Recipe()) -> Iterator[Capture]:
     """Generate a split on the fly, level by level (ascending), then the empty captures."""
-    for key in spec.keys():
+    for key in spec.capture_keys():
         yield generate_capture(key, recipe)
 
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from mobeval.tasks.spectrum_segmentation.features import IMAGE_SHAPE, N_BINS
 
-from .complex_layers import ComplexBatchNorm2d, CReLU, complex_conv, complex_conv_transpose, real_parameter_count
+from .complex_layers import ComplexBatchNorm2d, CReLU, complex_conv, complex_conv_transpose
 
 
 class _Ops:

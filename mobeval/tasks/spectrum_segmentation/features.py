@@ -49,7 +49,7 @@ def spectrum_image(iq: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     peak = np.abs(spec).max()
     if not np.isfinite(peak) or peak == 0:
         raise DataError("the capture's spectrum is all zero or not finite; it cannot be normalised")
-    side = int(round(np.sqrt(n_bins)))
+    side = round(np.sqrt(n_bins))
     return (spec / peak).astype(np.complex64).reshape(1, side, side)
 
 

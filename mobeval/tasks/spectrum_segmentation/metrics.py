@@ -246,7 +246,6 @@ def group_figures(scores: Sequence[CaptureScore], settings: MetricSettings = Met
     """Every figure over one group of captures (typically one SNR level), with its interval."""
     if not scores:
         raise DataError("no captures to score")
-    k = len(scores)
     c = {f: np.array([getattr(s, f) for s in scores], dtype=float) for f in ("tp", "fp", "tn", "fn")}
     bins = int(sum(s.n_bins for s in scores))
     out: dict[str, Estimate] = {
