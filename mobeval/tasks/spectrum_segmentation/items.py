@@ -61,7 +61,7 @@ class Capture:
         iq = np.asarray(self.iq)
         if iq.ndim != 1 or not np.iscomplexobj(iq):
             raise DataError(f"capture {self.id}: iq must be a 1-D complex array, got {iq.dtype} shape {iq.shape}")
-        iq = iq.astype(np.complex64, copy=False)
+        iq = np.array(iq, dtype=np.complex64)  # a private read-only copy: the caller's array stays writable
         iq.setflags(write=False)
         object.__setattr__(self, "iq", iq)
         object.__setattr__(self, "signals", tuple(self.signals))

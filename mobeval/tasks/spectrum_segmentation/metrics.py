@@ -229,9 +229,12 @@ def _bootstrap(
         return Estimate(None, None, None, n, n_unit, "bootstrap")
     k = len(next(iter(per_capture.values())))
     rng = np.random.default_rng(settings.bootstrap_seed)
-    idx = rng.integers(0, k, size=(settings.bootstrap_resamples, k))
-    resampled = {key: v[idx].sum(axis=1) for key, v in per_capture.items()}
-    draws = np.asarray(figure(resampled), dtype=float)
+    chunk = max(1, 4_000_000 // k)  # bounds the (resamples x captures) index array in memory
+    parts = []
+    for done in range(0, settings.bootstrap_resamples, chunk):
+        idx = rng.integers(0, k, size=(min(chunk, settings.bootstrap_resamples - done), k))
+        parts.append(figure({key: v[idx].sum(axis=1) for key, v in per_capture.items()}))
+    draws = np.concatenate([np.atleast_1d(np.asarray(p, dtype=float)) for p in parts])
     draws = draws[~np.isnan(draws)]
     alpha = (1 - settings.confidence) / 2
     lo, hi = np.quantile(draws, [alpha, 1 - alpha])
@@ -243,7 +246,7 @@ def iou_key(t: float) -> str:
 
 
 def group_figures(scores: Sequence[CaptureScore], settings: MetricSettings = MetricSettings()) -> dict[str, Estimate]:
-    """Every figure over one group of captures (typically one SNR level), with its interval."""
+    """Every figure over one group of captures (one SNR level; over all captures, the overall figure)."""
     if not scores:
         raise DataError("no captures to score")
     c = {f: np.array([getattr(s, f) for s in scores], dtype=float) for f in ("tp", "fp", "tn", "fn")}
