@@ -111,3 +111,15 @@ def test_second_default_column_for_a_role_is_not_dropped(tmp_path):
 def test_answer_format_is_checked_even_without_answers():
     with pytest.raises(DataError, match="answer_format must be 'letter' or 'index', not 'number'"):
         load(BenchOptions(data=FIXTURES / "mcq.csv", columns={"answer_format": "number"}))
+
+
+def test_an_option_column_mapped_twice(tmp_path):
+    with pytest.raises(DataError, match="options 'A,B,a' names a column twice"):
+        load(BenchOptions(data=FIXTURES / "mcq.csv", columns={"options": "A,B,a", "ignore": "C"}))
+
+
+def test_unnamed_column_from_a_trailing_comma(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("question,A,B,\nQ?,a,b,\n")
+    with pytest.raises(DataError, match=r"t\.csv: unknown column ''.*a comma at the end of the header"):
+        load(BenchOptions(data=path))

@@ -75,6 +75,8 @@ def resolve_mapping(file: str, rows: list[Row], columns: dict[str, str]) -> dict
 
 def _questions(file: str, rows: list[Row], m: dict[str, str]) -> list[Question]:
     option_cols = _names(m["options"]) if "options" in m else []
+    if len({c.lower() for c in option_cols}) != len(option_cols):
+        raise DataError(f"column mapping: options {m['options']!r} names a column twice")
     wanted = [m[r] for r in ROLES if r in m]
     cols = column_map(file, rows, [*wanted, *option_cols], ignored=_names(m.get("ignore", "")), hint=HINT)
 

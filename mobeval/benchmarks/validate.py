@@ -48,7 +48,8 @@ def column_map(file: str, rows: Sequence[Row], required: Sequence[str],
     unknown = [k for low, k in have.items() if low not in known]
     if unknown:
         expected = _quoted(required) + (f", and optionally {_quoted(optional)}" if optional else "")
-        raise DataError(f"{file}: unknown column{'s' if len(unknown) > 1 else ''} {_quoted(unknown)};"
+        unnamed = " (an unnamed column: a comma at the end of the header?)" if "" in have else ""
+        raise DataError(f"{file}: unknown column{'s' if len(unknown) > 1 else ''} {_quoted(unknown)}{unnamed};"
                         f" expected {expected}{'; ' + hint if hint else ''}")
     return {c: have[c.strip().lower()] for c in (*required, *optional) if c.strip().lower() in have}
 
