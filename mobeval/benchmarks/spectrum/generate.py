@@ -12,7 +12,7 @@ at bandwidth / 1.35 bit/s and 2FSK (continuous phase, h 1, rectangular) at bandw
 neither is band-limited by nature, so both pass through an ideal channel filter (an FFT mask) at
 ± bandwidth / 2 (their skirts are below -30 dB of the peak within the outer 15% of the band; the RRC
 spectrum ends at the band edge itself, apart from the -30 dB floor its 10-symbol truncation leaves).
-Symbol timing and carrier phase are random; every signal is normalised to exactly its
+8QAM is the rectangular 4 x 2 grid. Symbol timing and carrier phase are random; every signal is normalised to exactly its
 power over the capture. SNR is signal power over the noise power in the full 20 MHz band (the noise
 variance per complex sample); `in_band_snr_db` in the source adds 10 log10(sample_rate / bandwidth).
 
@@ -25,7 +25,7 @@ test captures are distinct streams by construction, and the capture id spells th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -330,10 +330,3 @@ def refuse_training_overlap(captures: Iterable[Capture], training: TrainingRecor
             f"'test' split or another seed (trained on seed {training.seed}, splits {', '.join(training.splits)})"
         )
 
-
-def level_counts(captures: Sequence[Capture]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for c in captures:
-        k = "empty" if c.snr_level_db is None else f"{c.snr_level_db:g}"
-        out[k] = out.get(k, 0) + 1
-    return out
