@@ -137,13 +137,22 @@ def test_set_swish_trap_is_refused(lite0, photos, torch_logits):
         check_relu6(module, "efficientnet-lite0")
 
 
-def test_torchscript_file_runs(tmp_path, lite0, photos, torch_logits):
+def test_torchscript_and_exported_files_run(tmp_path, lite0, photos, torch_logits):
+    """Local PyTorch files: TorchScript (.pt) and torch.export (.pt2); two photos are enough here."""
     import torch
 
     path = tmp_path / "lite0.pt"
     torch.jit.save(torch.jit.trace(load_torch(lite0), torch.zeros(1, 3, 224, 224)), str(path))
     local = resolve(str(path), preprocess=lite0.preprocess)
-    result = agreement(torch_logits, TorchClassifier(local).classify(photos[1]))
+    result = agreement(torch_logits[:2], TorchClassifier(local).classify(photos[1][:2]))
+    assert result.flips == 0 and result.sqnr_db > MIN_SQNR_DB
+    exported = tmp_path / "lite0.pt2"
+    program = torch.export.export(
+        load_torch(lite0), (torch.zeros(2, 3, 224, 224),), dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
+    torch.export.save(program, str(exported))
+    exported_runner = TorchClassifier(resolve(str(exported), lite0.preprocess))
+    result = agreement(torch_logits[:2], exported_runner.classify(photos[1][:2]))
     assert result.flips == 0 and result.sqnr_db > MIN_SQNR_DB
     state = tmp_path / "weights.pth"
     torch.save(load_torch(lite0).state_dict(), state)

@@ -160,7 +160,8 @@ def load_torch(model: VisionModel) -> torch.nn.Module:
     elif model.format != "pytorch":
         raise RunnerError(f"{model.path}: a .{model.format} file cannot run in PyTorch; use its own runner")
     elif model.path.suffix == ".pt2":
-        module = torch.export.load(str(model.path)).module()
+        # An exported graph is fixed in the mode it was exported in; it refuses .eval().
+        return torch.export.load(str(model.path)).module()
     else:
         try:
             module = torch.jit.load(str(model.path), map_location="cpu")
