@@ -5,6 +5,7 @@ keys are the flag names and the README lists them all (issue 11, items 1, 6, 7).
 import inspect
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -252,6 +253,7 @@ def test_the_report_says_segments_were_killed_and_their_time_is_missing(tmp_path
     (d / "samples.jsonl").write_text(lines[0] + "\n")  # as a kill after the first question leaves it
     (d / "result.json").unlink()
     RunDir(d).open_segment(utc_now())  # ... and a segment begun, never ended: what a kill -9 leaves
+    time.sleep(1.1)  # segments are told apart by their start, to the second
     res = cli.invoke(app, [*args, "--resume"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", res.output).split())
