@@ -76,3 +76,4 @@ class RunnerInfo:
     name: str
     backend_version: str
     settings: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what a reader of the result must know about how the runtime ran

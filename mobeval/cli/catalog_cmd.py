@@ -32,7 +32,7 @@ def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead 
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items() if v)
         elif isinstance(value, list):
-            value = "; ".join(map(str, value))
+            value = ("; " if any(" " in str(v) for v in value) else " ").join(map(str, value)) or "none"
         t.add_row(key, str(value))
     out.print(t)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -24,6 +25,18 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The instruction-set flags that decide which kernels a runtime can use (x86 SIMD and matrix units, ARM
+# NEON/SVE/SME and dot products): enough to tell two machines' results apart without the full flag list.
+_ISA = re.compile(r"^(pni|sse|ssse|avx|fma|f16c|bmi|amx|vaes|vpclmul|asimd|neon|sve|sme|fphp|bf16|i8mm|dotprod)")
+
+
+def cpu_isa() -> list[str]:
+    """The CPU's ISA flags relevant to ML kernels, as /proc/cpuinfo names them."""
+    from mobeval.runners.llamacpp_build import cpu_flags
+
+    return sorted(f for f in cpu_flags() if _ISA.match(f))
+
+
 def _read(path: str) -> str | None:
     try:
         return Path(path).read_text().strip()
@@ -36,6 +49,22 @@ def _lib_version(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
+
+
+def llama_build_features() -> dict[str, str] | None:
+    """The llama.cpp build's compiled-in features ({"AVX2": "1", "AMX_INT8": "1", ...})."""
+    from mobeval.runners.llamacpp_build import parse_system_info
+
+    info = _llama_system_info()
+    return None if info is None else parse_system_info(info)
+
+
+def llama_build_hazards() -> list[str] | None:
+    """Code paths of this llama.cpp build known to crash on this CPU (the build guard probes these)."""
+    from mobeval.runners.llamacpp_build import cpu_flags, hazards
+
+    info = _llama_system_info()
+    return None if info is None else [f"{h.kind}: {h.detail}" for h in hazards(info, cpu_flags())]
 
 
 def _llama_system_info() -> str | None:
@@ -57,6 +86,8 @@ def environment() -> dict:
     freq = psutil.cpu_freq()
     return {
         "cpu": _cpu_model(),
+        "arch": platform.machine(),
+        "cpu_isa": cpu_isa(),
         "cpu_logical": psutil.cpu_count(logical=True),
         "cpu_physical": psutil.cpu_count(logical=False),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -70,4 +101,6 @@ def environment() -> dict:
         "mobeval": mobeval.__version__,
         "libraries": {name: _lib_version(name) for name in LIBRARIES},
         "llama_cpp_system_info": _llama_system_info(),
+        "llama_cpp_features": llama_build_features(),
+        "llama_cpp_hazards": llama_build_hazards(),
     }

@@ -17,6 +17,8 @@ import numpy as np
 
 from mobeval.errors import RunnerError
 from mobeval.runners.continuations import single_token_ids
+from mobeval.runners.llamacpp_build import check_build
+from mobeval.runners.llamacpp_params import open_llama
 from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, GenerateResponse, RunnerInfo
 
 
@@ -53,10 +55,12 @@ class LlamaCppRunner:
             ) from exc
         self._llama_cpp = llama_cpp
         n_threads = n_threads or os.cpu_count() or 1
+        # before the model loads in this process: a build that dies on this CPU must not take us with it
+        self.build = check_build(Path(model_path), n_threads)
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(model_path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads,
-                n_threads_batch=n_threads, logits_all=False, verbose=False, seed=seed,
+            self.llm = open_llama(
+                model_path, use_extra_bufts=self.build.use_extra_bufts, n_ctx=n_ctx, n_batch=n_batch,
+                n_threads=n_threads, n_threads_batch=n_threads, logits_all=False, seed=seed,
             )
         except Exception as exc:  # llama-cpp-python raises ValueError for an unloadable file
             raise RunnerError(f"llama.cpp could not load {model_path}: {exc}") from exc
@@ -65,7 +69,9 @@ class LlamaCppRunner:
         self.info = RunnerInfo(
             name="llama.cpp",
             backend_version=f"llama-cpp-python {llama_cpp.__version__}",
-            settings={"n_threads": n_threads, "n_ctx": n_ctx, "n_batch": n_batch, "chat": chat},
+            settings={"n_threads": n_threads, "n_ctx": n_ctx, "n_batch": n_batch, "chat": chat,
+                      **({} if self.build.use_extra_bufts else {"extra_bufts": "off"})},
+            notes=() if self.build.note is None else (self.build.note,),
         )
 
     # -- prompts -----------------------------------------------------------------------------

@@ -1,0 +1,185 @@
+"""The llama.cpp build guard: hazards read from real system-info lines, a real child process killed by a real
+illegal instruction, the fallback without extra buffer types, and the error with the rebuild command."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mobeval.errors import RunnerError
+from mobeval.runners import llamacpp_build as guard
+
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+# llama_print_system_info() of llama-cpp-python 0.3.36 built natively on an AMD EPYC (Zen 3) and on an Intel
+# Xeon of the Sapphire Rapids class (the AMX line is what issue 10 reported).
+AMD_INFO = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | LLAMAFILE = 1 | "
+            "OPENMP = 1 | REPACK = 1 | ")
+XEON_AMX_INFO = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
+                 "AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | "
+                 "OPENMP = 1 | REPACK = 1 | ")
+ZEN3_FLAGS = set("fpu sse sse2 pni ssse3 fma sse4_1 sse4_2 avx f16c avx2 bmi1 bmi2 vaes".split())
+SPR_FLAGS = ZEN3_FLAGS | set("avx_vnni avx512f avx512bw avx512vbmi avx512_vnni avx512_bf16 amx_tile amx_int8 "
+                             "amx_bf16".split())
+
+# Executes ud2 (x86), the instruction defined to raise #UD: the process dies of SIGILL, as a build with an
+# instruction the CPU cannot run does.
+ILLEGAL_INSTRUCTION = textwrap.dedent("""
+    import ctypes, mmap
+    page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    page.write(b"\\x0f\\x0b")
+    ctypes.CFUNCTYPE(None)(ctypes.addressof(ctypes.c_char.from_buffer(page)))()
+""")
+UD2 = [sys.executable, "-c", ILLEGAL_INSTRUCTION]
+
+
+def test_system_info_parsed_into_features():
+    f = guard.parse_system_info(XEON_AMX_INFO)
+    assert f["AMX_INT8"] == "1" and f["AVX512"] == "1" and f["SSE3"] == "1" and "CPU" not in f
+
+
+def test_no_hazard_for_a_native_build_on_its_own_cpu():
+    assert guard.hazards(AMD_INFO, ZEN3_FLAGS) == [] if X86 else True
+    assert guard.hazards(XEON_AMX_INFO, set()) == []  # no flags known: nothing claimed
+
+
+@pytest.mark.skipif(not X86, reason="x86 ISA flags")
+def test_amx_build_on_an_amx_cpu_is_a_hazard():
+    found = guard.hazards(XEON_AMX_INFO, SPR_FLAGS)
+    assert [h.kind for h in found] == ["amx"]
+
+
+@pytest.mark.skipif(not X86, reason="x86 ISA flags")
+def test_a_build_from_a_newer_cpu_is_a_missing_isa_hazard():
+    found = guard.hazards(XEON_AMX_INFO, ZEN3_FLAGS)
+    assert {h.kind for h in found} == {"missing-isa"}
+    assert "AVX512" in found[0].detail and "avx512f" in found[0].detail
+
+
+@pytest.mark.skipif(not X86, reason="ud2 is an x86 instruction")
+def test_probe_reports_a_child_killed_by_an_illegal_instruction():
+    outcome = guard.run_probe(UD2)
+    assert not outcome.ok and outcome.signal == "SIGILL"
+    assert "illegal instruction" in outcome.describe()
+
+
+def test_probe_reports_a_failing_child_without_a_signal():
+    outcome = guard.run_probe([sys.executable, "-c", "import sys; sys.exit('no model here')"])
+    assert not outcome.ok and outcome.signal is None and "no model here" in outcome.describe()
+
+
+@pytest.mark.skipif(not X86, reason="ud2 is an x86 instruction")
+def test_amx_crash_falls_back_to_no_extra_buffer_types(smollm2_path):
+    """The AMX path dies (ud2 stands in for it); the real probe without extra buffer types passes on the
+    bundled model, so the run goes on without them and says so."""
+    calls = []
+
+    def probe(extra: bool):
+        calls.append(extra)
+        return guard.run_probe(UD2 if extra else guard.probe_argv(smollm2_path, 1, use_extra_bufts=False))
+
+    verdict = guard.decide(guard.hazards(XEON_AMX_INFO, SPR_FLAGS), probe)
+    assert calls == [True, False]
+    assert verdict.use_extra_bufts is False
+    assert "SIGILL" in verdict.note and "extra buffer types are off" in verdict.note
+
+
+@pytest.mark.skipif(not X86, reason="ud2 is an x86 instruction")
+def test_crash_with_and_without_extra_buffers_stops_with_the_rebuild_command():
+    with pytest.raises(RunnerError) as err:
+        guard.decide(guard.hazards(XEON_AMX_INFO, SPR_FLAGS), lambda extra: guard.run_probe(UD2))
+    text = str(err.value)
+    assert "died with SIGILL" in text
+    assert "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" in text
+    assert "--no-cache-dir" in text and "--force-reinstall" in text and "llama-cpp-python==0.3.36" in text
+
+
+@pytest.mark.skipif(not X86, reason="ud2 is an x86 instruction")
+def test_missing_isa_is_not_retried_and_rebuilds_natively():
+    calls = []
+
+    def probe(extra):
+        calls.append(extra)
+        return guard.run_probe(UD2)
+
+    with pytest.raises(RunnerError) as err:
+        guard.decide(guard.hazards(XEON_AMX_INFO, ZEN3_FLAGS), probe)
+    assert calls == [True] and "-DGGML_NATIVE=ON" in str(err.value)
+
+
+def test_a_file_llama_cpp_cannot_load_is_not_called_a_crash(tmp_path):
+    """A probe that fails in Python (not a GGUF) is no verdict on the build: the load reports the file."""
+    bad = tmp_path / "not.gguf"
+    bad.write_bytes(b"not a gguf file at all")
+    verdict = guard.decide([guard.Hazard("requested", "test")],
+                           lambda extra: guard.run_probe(guard.probe_argv(bad, 1, extra)))
+    assert verdict.use_extra_bufts and not verdict.conclusive
+
+
+def test_real_probe_passes_on_the_bundled_model(smollm2_path):
+    for extra in (True, False):
+        outcome = guard.run_probe(guard.probe_argv(smollm2_path, 1, use_extra_bufts=extra))
+        assert outcome.ok, outcome.detail
+        assert json.loads(outcome.detail)["use_extra_bufts"] is extra
+
+
+def test_extra_buffer_types_off_reaches_llama_cpp(smollm2_path):
+    from mobeval.runners.llamacpp_params import open_llama
+
+    llm = open_llama(smollm2_path, use_extra_bufts=False, n_ctx=64)
+    try:
+        assert llm.model_params.use_extra_bufts is False
+    finally:
+        llm.close()
+    llm = open_llama(smollm2_path, n_ctx=64)
+    try:
+        assert llm.model_params.use_extra_bufts is True
+    finally:
+        llm.close()
+
+
+def test_always_probes_once_and_caches_the_verdict(smollm2_path, monkeypatch, tmp_path):
+    monkeypatch.setenv("MOBEVAL_LLAMA_PROBE", "always")
+    monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path))
+    verdict = guard.check_build(smollm2_path, 1)
+    assert verdict.use_extra_bufts and verdict.hazards == ("requested: MOBEVAL_LLAMA_PROBE=always",)
+    cache = json.loads((tmp_path / "llama_probe.json").read_text())
+    assert len(cache) == 1
+    assert guard.check_build(smollm2_path, 1) == verdict  # from the cache: same verdict, no child
+
+
+@pytest.mark.skipif(not X86, reason="ud2 is an x86 instruction")
+@pytest.mark.slow
+def test_mobeval_run_stops_with_the_guard_error_when_the_build_crashes(smollm2_path, tmp_path):
+    """End to end through `mobeval run`: the probe child dies of a real illegal instruction (a sitecustomize
+    on PYTHONPATH executes ud2 in the child only: the guard marks its children MOBEVAL_LLAMA_PROBE=off)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os\nif os.environ.get('MOBEVAL_LLAMA_PROBE') == 'off':\n" + textwrap.indent(ILLEGAL_INSTRUCTION, "    "))
+    env = {**os.environ, "PYTHONPATH": str(site), "MOBEVAL_LLAMA_PROBE": "always", "MOBEVAL_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "mobeval", "run", "--limit", "1", "--orderings", "original",
+                           "--output-dir", str(tmp_path / "results")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "llama.cpp cannot run on this CPU" in done.stderr and "SIGILL" in done.stderr
+    assert "pip install --force-reinstall --no-deps --no-cache-dir" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "llama_probe.json").exists()  # a failure is not cached
+
+
+def test_environment_records_build_features_and_cpu_isa():
+    from mobeval.measure.environment import environment
+
+    env = environment()
+    assert env["arch"] == platform.machine()
+    if Path("/proc/cpuinfo").exists() and X86:
+        assert "avx" in env["cpu_isa"] or "sse" in " ".join(env["cpu_isa"])
+    assert env["llama_cpp_features"] and env["llama_cpp_features"].get("SSE3") in ("0", "1") if X86 else True
