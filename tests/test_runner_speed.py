@@ -1,0 +1,44 @@
+"""`mobeval fastest`: the same questions through each runner, timed as an evaluation runs them."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from mobeval.cli import app
+from mobeval.config import load_config
+from mobeval.measure.runner_speed import candidate_runners, compare_runners
+
+
+def test_candidates_follow_the_model_kind():
+    assert candidate_runners(None) == ["llama.cpp", "transformers"]  # the bundled GGUF
+    assert "llama.cpp" not in candidate_runners("some-org/some-model")  # a hub id: not a GGUF
+
+
+def test_times_each_runner_on_the_same_questions_and_orderings(tmp_path):
+    cfg = load_config(None, {"orderings": "cyclic", "threads": 2})
+    result = compare_runners(cfg, ["llama.cpp", "mlc"], limit=2)
+    llama, mlc = result.runners
+    assert llama.error is None and llama.questions == 2 and llama.prompts == 2 * 4
+    assert len(llama.seconds) == 1 and llama.seconds[0] > 0 and llama.seconds_per_question > 0
+    assert all(len(c) == 4 for c in llama.choices.values()) and len(llama.choices) == 2
+    assert mlc.error and mlc.seconds_per_question is None  # not installed here: said, not crashed
+    assert result.ranked() == [llama]
+    assert result.verdict() == "only llama.cpp could run here"
+    assert result.agreement(llama, llama) == 1.0
+
+
+def test_cli_prints_the_ranking_and_writes_json(tmp_path):
+    done = CliRunner().invoke(app, ["fastest", "--runners", "llama.cpp", "--limit", "1", "--orderings",
+                                    "original", "--output-dir", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert "only llama.cpp could run here" in done.output
+    data = json.loads(next(tmp_path.glob("fastest__smollm2-135m__*.json")).read_text())
+    assert data["schema_version"] == "mobeval.fastest/1" and data["runners"][0]["prompts"] == 1
+    assert data["environment"]["cpu"]
+
+
+def test_unknown_runner_is_an_error():
+    done = CliRunner().invoke(app, ["fastest", "--runners", "nope", "--limit", "1"])
+    assert done.exit_code == 2 and "unknown runner 'nope'" in done.output
