@@ -16,6 +16,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -243,11 +244,17 @@ def onnx_file(model: VisionModel) -> Path:
     example = torch.zeros((1, *_nchw(spec)), dtype=getattr(torch, spec.dtype))
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     try:
-        torch.onnx.export(
-            module, (example,), str(tmp), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
-            dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
-            opset_version=ONNX_OPSET, dynamo=False,
-        )
+        # The TorchScript exporter (dynamo=False): the torch.export one needs onnxscript, one more
+        # dependency, for the same graph. Its deprecation and constant-folding notes say nothing to
+        # a user, so they are not shown.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            torch.onnx.export(
+                module, (example,), str(tmp), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
+                dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
+                opset_version=ONNX_OPSET, dynamo=False,
+            )
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
