@@ -1,21 +1,22 @@
 """Drive one evaluation: benchmark -> requests -> runner -> samples on disk -> result.
 
 Measurement wraps the runner: memory is sampled from before the model loads, energy is read
-around the evaluation. Nothing here prints; the caller passes a progress callback.
+around the evaluation. Nothing is written to disk before the runner has loaded: a run that cannot
+start leaves no folder. Nothing here prints; the caller passes a progress callback.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from mobeval.benchmarks import BenchmarkData, BenchOptions, load_benchmark
 from mobeval.benchmarks.sampling import stratified_sample
 from mobeval.config import RunConfig
-from mobeval.errors import MobevalError
+from mobeval.errors import MobevalError, RunnerError
 from mobeval.hashing import file_sha256, text_sha256
 from mobeval.measure.energy import UnavailableMeter, energy_meters, measure_idle
 from mobeval.measure.environment import cpu_freq_mhz, environment
@@ -24,16 +25,15 @@ from mobeval.models import ModelSpec, names_gguf, remote_spec, resolve
 from mobeval.orderings import check_prompt_count, orderings_for
 from mobeval.prompts import PromptTemplate, load_template
 from mobeval.results.assemble import build_result
-from mobeval.results.store import RunDir, Segment, utc_now
+from mobeval.redact import redact_url
+from mobeval.results import resume as resume_rules
+from mobeval.results.resume import IDENTITY_KEYS  # noqa: F401  (where callers have looked for it)
+from mobeval.results.store import RunDir, Segment, Selection, utc_now
 from mobeval.results.submission import write_submission
 from mobeval.runners import Runner, check_settings, make_runner
 from mobeval.runners import entry as runner_entry
 from mobeval.samples import Sample, choose_by_logprob, parse_letter
 from mobeval.types import ChoiceRequest, GenerateRequest, Question
-
-# A resumed run must agree with the original on everything that changes a sample.
-IDENTITY_KEYS = ("model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256", "orderings",
-                 "method", "max_tokens", "chat", "runner", "seed", "torch_dtype")
 
 Progress = Callable[[int, int], None]
 
@@ -48,6 +48,13 @@ class Plan:
     model_path: Path | None  # the local model file, hashed and sized; None for a folder, id or endpoint
     runner_model: Any  # what the runner is given as its model
     remote: bool  # the model runs behind an endpoint, not in this process
+    _selection: Selection | None = field(default=None, repr=False)
+
+    def selection(self) -> Selection:
+        """The questions and how many orderings each gets (computed once: `all` can be many)."""
+        if self._selection is None:
+            self._selection = Selection([q.id for q in self.questions], [len(_orders(self, q)) for q in self.questions])
+        return self._selection
 
     def identity(self) -> dict:
         qs = [[q.id, q.question, list(q.options), q.answer, q.field] for q in self.questions]
@@ -55,7 +62,7 @@ class Plan:
             "bench": self.config.bench,
             "model": self.spec.alias,
             "model_sha256": None if self.model_path is None else file_sha256(self.model_path),
-            "endpoint": self.config.endpoint if self.remote else None,
+            "endpoint": redact_url(self.config.endpoint) if self.remote else None,
             "selection_sha256": text_sha256(json.dumps(qs, ensure_ascii=False)),
             "template_sha256": text_sha256(self.template.model_dump_json()),
             "orderings": self.config.orderings,
@@ -65,7 +72,7 @@ class Plan:
             "runner": self.config.runner,
             "seed": self.config.seed,
             "torch_dtype": self.config.torch_dtype,
-            "config": self.config.model_dump(mode="json"),
+            "config": {**self.config.model_dump(mode="json"), "endpoint": redact_url(self.config.endpoint)},
         }
 
 
@@ -86,7 +93,8 @@ def plan(cfg: RunConfig) -> Plan:
     if kind == "endpoint":
         if not cfg.endpoint:
             raise MobevalError(f"--runner {cfg.runner} needs --endpoint http://HOST:PORT/v1")
-        return Plan(cfg, bench, questions, template, remote_spec(cfg.model, cfg.endpoint), None, cfg.model, True)
+        spec = remote_spec(cfg.model, redact_url(cfg.endpoint))
+        return Plan(cfg, bench, questions, template, spec, None, cfg.model, True)
     if kind == "gguf-folder-or-id":
         kind = "folder-or-id" if cfg.model and not names_gguf(cfg.model) else "gguf"
     if kind == "folder-or-id":
@@ -102,17 +110,16 @@ def plan(cfg: RunConfig) -> Plan:
 
 
 def open_run_dir(p: Plan, resume: bool, run_dir: Path | None) -> RunDir:
+    """The folder the run writes to: a new one (created on disk only once the runner has loaded), the
+    one `run_dir` names, or the newest unfinished one that matches this run (results/resume.py)."""
     identity = p.identity()
     if not resume:
         if run_dir is not None:
             raise MobevalError("--run-dir names a run to continue: use it with --resume")
-        return RunDir.create(p.config.output_dir, p.spec.alias, p.config.bench, identity)
-    run = RunDir(run_dir) if run_dir else RunDir.latest_unfinished(p.config.output_dir, p.spec.alias, p.config.bench)
-    old = run.identity()
-    differ = [k for k in IDENTITY_KEYS if old.get(k) != identity.get(k)]
-    if differ:
-        raise MobevalError(f"--resume {run.path}: the run differs from this one in {', '.join(differ)}")
-    return run
+        return RunDir.new(p.config.output_dir, p.spec.alias, p.config.bench, identity, p.selection())
+    if run_dir is not None:
+        return resume_rules.named(run_dir, identity)
+    return resume_rules.newest_matching(p.config.output_dir, p.spec.alias, p.config.bench, identity)
 
 
 def _sample(q: Question, idx: int, order: tuple[int, ...], prompt: str, resp, choice, logprobs, text) -> Sample:
@@ -136,11 +143,14 @@ def evaluate_questions(p: Plan, runner: Runner, questions: list[Question]) -> li
     plans = [(q, _orders(p, q)) for q in questions]
     prompts = [[p.bench.prompt(p.template, q, o) for o in orders] for q, orders in plans]
     flat = [pr for group in prompts for pr in group]
-    if p.config.method == "logprob":
-        conts = [p.template.continuations(len(q.options)) for q, orders in plans for _ in orders]
-        responses = iter(runner.score_choices([ChoiceRequest(pr, c) for pr, c in zip(flat, conts)]))
-    else:
-        responses = iter(runner.generate([GenerateRequest(pr, p.config.max_tokens) for pr in flat]))
+    try:
+        if p.config.method == "logprob":
+            conts = [p.template.continuations(len(q.options)) for q, orders in plans for _ in orders]
+            responses = iter(runner.score_choices([ChoiceRequest(pr, c) for pr, c in zip(flat, conts)]))
+        else:
+            responses = iter(runner.generate([GenerateRequest(pr, p.config.max_tokens) for pr in flat]))
+    except MobevalError as exc:
+        raise RunnerError(f"{_naming(questions)}: {exc}") from exc
     out = []
     for (q, orders), group in zip(plans, prompts):
         samples = []
@@ -154,34 +164,54 @@ def evaluate_questions(p: Plan, runner: Runner, questions: list[Question]) -> li
     return out
 
 
+def _naming(questions: list[Question]) -> str:
+    """The question(s) of a failed runner call, for its error."""
+    ids = [q.id for q in questions]
+    if len(ids) == 1:
+        return f"question {ids[0]}"
+    shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+    return f"one of questions {shown} (evaluated in one call)"
+
+
 def _meters(p: Plan):
     if p.remote and p.config.energy != "android":
-        return [UnavailableMeter(f"the model runs behind {p.config.endpoint}; no energy source is configured "
-                                 "for that device (this machine's counters would measure the client)")]
+        return [UnavailableMeter(f"the model runs behind {redact_url(p.config.endpoint)}; no energy source is "
+                                 "configured for that device (this machine's counters would measure the client)")]
     return energy_meters(p.config.energy, p.config.watts_per_core, p.config.android_serial)
 
 
-def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
-    """Evaluate what the run folder does not yet hold; always leave a result.json behind."""
-    started = utc_now()
-    run.open_segment(started)
-    done = run.keep_whole_questions({q.id: len(_orders(p, q)) for q in p.questions})
-    todo = [q for q in p.questions if q.id not in done]
-    if progress:
-        progress(len(p.questions) - len(todo), len(p.questions))
+def execute(p: Plan, run: RunDir, progress: Progress | None = None,
+            on_open: Callable[[RunDir], None] | None = None) -> RunDir:
+    """Load the runner; only then open the run folder (`on_open` is told) and evaluate what it does not
+    yet hold. A runner that cannot load leaves nothing on disk; once the folder is open, a result.json
+    is always left behind. A kill while the model loads is not recorded as a segment."""
     meters = _meters(p)
     idle = [measure_idle(m, p.config.idle_seconds) for m in meters]
     freq_start = cpu_freq_mhz()
+    started = utc_now()
     mem = PeakMemorySampler().start()
     t0 = time.perf_counter()
-    runner = None
-    t_eval = t0
-    finished = 0
     try:
         runner = make_runner(p.config.runner, p.runner_model, p.config.runner_settings())
-        t_eval = time.perf_counter()
+    except BaseException:
+        mem.stop()
+        raise
+    t_eval = time.perf_counter()
+    opened = metering = False
+    finished = 0
+    try:
+        run.ensure_on_disk(p.selection())
+        run.open_segment(started)
+        opened = True
+        if on_open:
+            on_open(run)
+        done = run.keep_whole_questions(p.selection().expected())
+        todo = [q for q in p.questions if q.id not in done]
+        if progress:
+            progress(len(p.questions) - len(todo), len(p.questions))
         for m in meters:
             m.start()
+        metering = True
         per_call = max(1, getattr(runner, "questions_per_call", 1))
         for start in range(0, len(todo), per_call):
             for samples in evaluate_questions(p, runner, todo[start:start + per_call]):
@@ -193,27 +223,25 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None) -> RunDir:
                 progress(len(p.questions) - len(todo) + finished, len(p.questions))
     finally:
         t_end = time.perf_counter()
-        readings = [m.stop() if runner is not None else None for m in meters]
+        readings = [m.stop() if metering else None for m in meters]
         mem.stop()
-        kv_bytes = None
-        if runner is not None:
-            kv_bytes = runner.kv_cache_bytes() if hasattr(runner, "kv_cache_bytes") else None
-            runner.close()
-        run.append_segment(Segment(
-            started_at=started, finished_at=utc_now(), questions=finished,
-            load_time_s=t_eval - t0, eval_time_s=t_end - t_eval, wall_time_s=t_end - t0,
-            baseline_rss_bytes=mem.baseline_bytes, peak_rss_bytes=mem.peak_bytes,
-            rss_samples=mem.samples,
-            energy=[{**asdict(r), "idle_watts": w} for r, w in zip(readings, idle) if r is not None],
-            peak_uss_bytes=mem.peak_uss_bytes, peak_pss_bytes=mem.peak_pss_bytes, kv_cache_bytes=kv_bytes,
-            cpu_freq_mhz_start=freq_start, cpu_freq_mhz_end=cpu_freq_mhz(),
-        ))
-        info = runner.info if runner is not None else None
-        if info is not None:
+        kv_bytes = runner.kv_cache_bytes() if hasattr(runner, "kv_cache_bytes") else None
+        runner.close()
+        if opened:
+            run.append_segment(Segment(
+                started_at=started, finished_at=utc_now(), questions=finished,
+                load_time_s=t_eval - t0, eval_time_s=t_end - t_eval, wall_time_s=t_end - t0,
+                baseline_rss_bytes=mem.baseline_bytes, peak_rss_bytes=mem.peak_bytes,
+                rss_samples=mem.samples,
+                energy=[{**asdict(r), "idle_watts": w} for r, w in zip(readings, idle) if r is not None],
+                peak_uss_bytes=mem.peak_uss_bytes, peak_pss_bytes=mem.peak_pss_bytes, kv_cache_bytes=kv_bytes,
+                cpu_freq_mhz_start=freq_start, cpu_freq_mhz_end=cpu_freq_mhz(),
+            ))
             samples = run.samples()
             result = build_result(
-                plan_info(p), run.identity(), environment(), asdict(info), samples, run.segments(),
+                plan_info(p), run.identity(), environment(), asdict(runner.info), samples, run.segments(),
                 killed=run.killed_segments(), complete=len({s.question_id for s in samples}) == len(p.questions),
+                integrity=run.integrity(),
             )
             run.write_result(result)
             write_submission(run.path / "submission.csv", samples, [q.id for q in p.questions])

@@ -80,6 +80,7 @@ def run(
     """Evaluate a model on a benchmark under several orderings of the options."""
     from mobeval import engine
     from mobeval.config import load_config
+    from mobeval.redact import redact_text, url_secrets
     from mobeval.report import print_report
 
     overrides = dict(
@@ -93,26 +94,27 @@ def run(
         android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir,
     )
     run_folder = None
+    secrets = [api_key, *url_secrets(endpoint)]  # masked in any message (redact.py)
     try:
         cfg = load_config(config, overrides)
+        secrets += [cfg.api_key, *url_secrets(cfg.endpoint)]
         plan = engine.plan(cfg)
         run_folder = engine.open_run_dir(plan, resume, run_dir)
-        if not quiet:
-            err.print(f"run folder: {run_folder.path}", highlight=False)
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=err, disable=quiet, transient=False,
         ) as bar:
             task = bar.add_task(f"{plan.spec.alias} / {cfg.bench}", total=len(plan.questions))
-            engine.execute(plan, run_folder, lambda done, total: bar.update(task, completed=done))
+            engine.execute(plan, run_folder, lambda done, total: bar.update(task, completed=done),
+                           on_open=None if quiet else lambda r: err.print(f"run folder: {r.path}", highlight=False))
     except MobevalError as exc:
-        if run_folder is not None and run_folder.samples():
-            fail(f"{exc}\nfinished questions are kept in {run_folder.path}; "
-                 "continue with the same command and --resume")
-        fail(str(exc))
+        if run_folder is not None and run_folder.exists and run_folder.samples():
+            fail(redact_text(f"{exc}\nfinished questions are kept in {run_folder.path}; "
+                             "continue with the same command and --resume", secrets))
+        fail(redact_text(str(exc), secrets))
     except KeyboardInterrupt:
-        where = f" in {run_folder.path}" if run_folder else ""
+        where = f" in {run_folder.path}" if run_folder is not None and run_folder.exists else ""
         err.print(f"\n[yellow]interrupted[/]: finished questions are kept{where}; "
                   "continue with the same command and --resume")
         raise typer.Exit(130)

@@ -7,7 +7,7 @@ from typing import Any
 import mobeval
 from mobeval.measure.stats import summarize
 from mobeval.metrics import Scores, group_by_question, score, score_by
-from mobeval.results.schema import Figure, Result, ScoreBlock
+from mobeval.results.schema import Figure, Integrity, Result, ScoreBlock
 from mobeval.results.store import Segment, utc_now
 from mobeval.samples import Sample
 
@@ -184,6 +184,7 @@ def energy(segments: list[Segment], n_questions: int, evaluated_tokens: int, kil
 def build_result(
     info: dict[str, Any], identity: dict[str, Any], env: dict[str, Any], runner: dict[str, Any],
     samples: list[Sample], segments: list[Segment], complete: bool, killed: int = 0,
+    integrity: Integrity | None = None,
 ) -> Result:
     n_questions = len(group_by_question(samples))
     return Result(
@@ -203,4 +204,5 @@ def build_result(
         performance={**performance(samples, segments, killed), **cpu_frequency(segments)},
         memory=memory(segments, info["model"]["size_bytes"], info["model"].get("remote", False)),
         energy=energy(segments, n_questions, sum(s.evaluated_tokens for s in samples), killed),
+        integrity=integrity,
     )

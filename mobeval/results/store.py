@@ -1,29 +1,43 @@
-"""The run folder: run.json (identity), samples.jsonl (append-only), segments.jsonl, result.json.
+"""The run folder: run.json (identity), selection.json (the questions and their orderings),
+samples.jsonl (append-only), segments.jsonl, result.json.
 
-Samples of a question are appended in one write and flushed, so a killed run loses at most the
-question in flight; a torn last line is ignored on reading.
+A new folder exists on disk only once `ensure_on_disk` is called, after the runner has loaded, so a
+run that cannot start leaves nothing behind. Samples of a question are appended in one write and
+flushed, so a killed run loses at most the question in flight; a torn last line is ignored on reading.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from mobeval.errors import MobevalError
-from mobeval.results.schema import Result
+from mobeval.results.schema import Integrity, Result, load_result
 from mobeval.samples import Sample
+
+SELECTION = "selection.json"
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+
+
+def folder_prefix(model: str, bench: str) -> str:
+    """How the names of a model's run folders on a bench begin: <model>__<bench>__<time>."""
+    return f"{_slug(model)}__{_slug(bench)}__"
 
 
 @dataclass
@@ -47,47 +61,132 @@ class Segment:
     cpu_freq_mhz_end: float | None = None
 
 
-class RunDir:
-    def __init__(self, path: Path):
-        self.path = Path(path)
+@dataclass(frozen=True)
+class Selection:
+    """The run's questions, in order, and how many orderings each is asked under."""
+
+    question_ids: list[str]
+    orderings: list[int]
+
+    def expected(self) -> dict[str, int]:
+        return dict(zip(self.question_ids, self.orderings))
+
+    def to_text(self) -> str:
+        return json.dumps({"question_ids": self.question_ids, "orderings": self.orderings},
+                          ensure_ascii=False, separators=(",", ":")) + "\n"
 
     @classmethod
-    def create(cls, root: Path, model: str, bench: str, identity: dict[str, Any]) -> "RunDir":
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / f"{_slug(model)}__{_slug(bench)}__{stamp}"
-        n = 1
+    def from_text(cls, text: str) -> "Selection":
+        """Raises ValueError saying what is wrong."""
+        d = json.loads(text)
+        ids, orders = (d.get("question_ids"), d.get("orderings")) if isinstance(d, dict) else (None, None)
+        if not isinstance(ids, list) or not all(isinstance(q, str) for q in ids):
+            raise ValueError("question_ids must be a list of strings")
+        if not isinstance(orders, list) or not all(isinstance(n, int) and n >= 1 for n in orders):
+            raise ValueError("orderings must be a list of whole numbers >= 1")
+        if len(ids) != len(orders):
+            raise ValueError(f"{len(ids)} question_ids but {len(orders)} orderings")
+        if len(set(ids)) != len(ids):
+            raise ValueError("a question id appears twice")
+        return cls(ids, orders)
+
+
+@dataclass
+class SampleLine:
+    """One line of samples.jsonl: the sample, or why it is not one."""
+
+    number: int  # 1-based
+    sample: Sample | None
+    error: str = ""
+
+
+@dataclass
+class RunDir:
+    path: Path
+    # a new run not yet on disk: its identity and selection, written by ensure_on_disk
+    pending: tuple[dict[str, Any], Selection] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
+    @classmethod
+    def new(cls, root: Path, model: str, bench: str, identity: dict[str, Any], selection: Selection) -> "RunDir":
+        """A run folder to be: nothing is written until ensure_on_disk."""
+        return cls(cls._free_path(Path(root), model, bench), (identity, selection))
+
+    @staticmethod
+    def _free_path(root: Path, model: str, bench: str) -> Path:
+        base = root / (folder_prefix(model, bench) + datetime.now().strftime("%Y%m%d-%H%M%S"))
+        path, n = base, 1
         while path.exists():
             n += 1
-            path = Path(root) / f"{_slug(model)}__{_slug(bench)}__{stamp}-{n}"
-        path.mkdir(parents=True)
-        run = cls(path)
-        run._write_json("run.json", identity)
-        return run
+            path = Path(f"{base}-{n}")
+        return path
 
-    @classmethod
-    def latest_unfinished(cls, root: Path, model: str, bench: str) -> "RunDir":
-        prefix = f"{_slug(model)}__{_slug(bench)}__"
-        candidates = sorted(
-            (p for p in Path(root).glob(prefix + "*") if (p / "run.json").exists()),
-            key=lambda p: p.stat().st_mtime,
-        )
-        for p in reversed(candidates):
-            run = cls(p)
-            if not run.is_complete():
-                return run
-        raise MobevalError(f"--resume: no unfinished run of {model} on {bench} under {root}")
+    @property
+    def exists(self) -> bool:
+        return self.pending is None and self.path.is_dir()
+
+    def ensure_on_disk(self, selection: Selection | None = None) -> None:
+        """Create a new run's folder (run.json, selection.json); give a resumed folder from an older
+        mobeval the selection.json it lacks."""
+        if self.pending is not None:
+            identity, selection = self.pending
+            if self.path.exists():  # taken since `new` chose the name
+                self.path = self._free_path(self.path.parent, identity.get("model") or "run",
+                                            identity.get("bench") or "bench")
+            text = selection.to_text()
+            try:
+                self.path.mkdir(parents=True)
+                self._write_text(SELECTION, text)
+                self._write_json("run.json", {**identity, "selection_file_sha256": _sha256(text.encode("utf-8"))})
+            except OSError as exc:
+                raise MobevalError(f"cannot create the run folder {self.path}: {exc.strerror} "
+                                   "(see --output-dir)") from exc
+            self.pending = None
+        elif selection is not None and not (self.path / SELECTION).exists():
+            self._write_text(SELECTION, selection.to_text())
 
     # -- files -------------------------------------------------------------------------------
-    def _write_json(self, name: str, obj: Any) -> None:
+    def _write_text(self, name: str, text: str) -> None:
         tmp = self.path / f".{name}.tmp"
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(self.path / name)
 
+    def _write_json(self, name: str, obj: Any) -> None:
+        self._write_text(name, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
     def identity(self) -> dict[str, Any]:
+        if self.pending is not None:
+            return self.pending[0]
+        path = self.path / "run.json"
+        if not self.path.is_dir():
+            raise MobevalError(f"{self.path}: no such run folder")
         try:
-            return json.loads((self.path / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise MobevalError(f"{self.path}: not a mobeval run folder (run.json unreadable)") from exc
+            identity = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise MobevalError(f"{path}: unreadable ({exc.strerror}): not a mobeval run folder") from exc
+        except ValueError as exc:
+            raise MobevalError(f"{path}: not valid JSON ({exc}): the file is truncated or was edited") from exc
+        if not isinstance(identity, dict) or not {"bench", "model", "selection_sha256"} <= identity.keys():
+            raise MobevalError(f"{path}: not a run identity (bench, model, selection_sha256 expected)")
+        return identity
+
+    def selection(self) -> Selection | None:
+        """The recorded selection; None for a folder from before mobeval recorded it."""
+        path = self.path / SELECTION
+        if self.pending is not None:
+            return self.pending[1]
+        if not path.exists():
+            return None
+        try:
+            return Selection.from_text(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise MobevalError(f"{path}: not a selection ({exc})") from exc
+
+    def selection_file_sha256(self) -> str | None:
+        path = self.path / SELECTION
+        return _sha256(path.read_bytes()) if path.exists() else None
 
     def append_samples(self, samples: list[Sample]) -> None:
         lines = "".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in samples)
@@ -96,17 +195,31 @@ class RunDir:
             f.flush()
             os.fsync(f.fileno())
 
-    def samples(self) -> list[Sample]:
+    def samples_bytes(self) -> bytes:
         path = self.path / "samples.jsonl"
-        if not path.exists():
-            return []
+        return path.read_bytes() if path.exists() else b""
+
+    def sample_lines(self) -> list[SampleLine]:
+        """Every line of samples.jsonl, parsed or with the reason it is not a sample."""
         out = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        text = self.samples_bytes().decode("utf-8", errors="replace")
+        for n, line in enumerate(text.splitlines(), start=1):
             try:
-                out.append(Sample.from_json(json.loads(line)))
-            except (ValueError, TypeError, KeyError):
-                continue  # a line torn by a kill mid-write
+                out.append(SampleLine(n, Sample.from_json(json.loads(line))))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                out.append(SampleLine(n, None, f"{type(exc).__name__}: {exc}"[:200]))
         return out
+
+    def samples(self) -> list[Sample]:
+        """The samples; lines that are not one (a line torn by a kill mid-write) are skipped here:
+        results/integrity.py is what reports them."""
+        return [line.sample for line in self.sample_lines() if line.sample is not None]
+
+    def integrity(self) -> Integrity:
+        """What result.json records of the files it was computed from."""
+        data = self.samples_bytes()
+        return Integrity(samples_sha256=_sha256(data), samples_bytes=len(data), samples=len(self.samples()),
+                         selection_file_sha256=self.selection_file_sha256())
 
     def _append_segment_line(self, obj: dict) -> None:
         with open(self.path / "segments.jsonl", "a", encoding="utf-8") as f:
@@ -166,10 +279,11 @@ class RunDir:
         self._write_json("result.json", result.model_dump(mode="json"))
 
     def result(self) -> Result:
+        """The parsed result.json; a MobevalError naming the file and what is wrong otherwise."""
         path = self.path / "result.json"
         if not path.exists():
             raise MobevalError(f"{self.path}: no result.json (the run has not written one yet)")
-        return Result.model_validate_json(path.read_text(encoding="utf-8"))
+        return load_result(path)
 
     def is_complete(self) -> bool:
         try:

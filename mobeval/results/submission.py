@@ -60,5 +60,5 @@ def check_submission(path: Path, expected_ids: list[str], n_options: dict[str, i
             problems.append(f"row {n}: answer {letter!r} is not a letter of the options")
     missing = [q for q in expected_ids if q not in seen]
     if missing:
-        problems.append(f"{len(missing)} questions missing (first: {missing[0]})")
+        problems.append(f"{len(missing)} of the {len(expected_ids)} selected questions missing (first: {missing[0]})")
     return problems

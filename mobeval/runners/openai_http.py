@@ -13,11 +13,12 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
 from mobeval.errors import RunnerError
+from mobeval.redact import redact_text, redact_url, url_secrets
 from mobeval.runners.letters import (NoLogprobsError, LetterScores, engine_timings, letter_request,
                                      letter_token_ids, parse_letters, reply_text, token_counts)
 from mobeval.types import ChoiceRequest, ChoiceResponse, GenerateRequest, GenerateResponse, RunnerInfo
@@ -31,11 +32,7 @@ TOKENIZE_ENDPOINTS = (("/extras/tokenize", "input"), ("/tokenize", "content"))
 T = TypeVar("T")
 
 
-def redact(url: str) -> str:
-    """The URL without credentials or query string."""
-    p = urlsplit(url)
-    host = (p.hostname or "") + (f":{p.port}" if p.port else "")
-    return urlunsplit((p.scheme, host, p.path, "", ""))
+redact = redact_url  # the one redaction (mobeval/redact.py); the name this module used before
 
 
 class _ServerError(Exception):
@@ -47,15 +44,22 @@ class OpenAIRunner:
                  request_timeout: float = 60.0, chat: bool = False, seed: int = 0, top_logprobs: int = TOP_LOGPROBS):
         if concurrency < 1:
             raise RunnerError("--concurrency must be at least 1")
-        self.endpoint = endpoint.rstrip("/")
+        try:  # a query (?key=...) goes on every request, not between the base URL and /models
+            parts = urlsplit(endpoint)
+            parts.port  # noqa: B018  (raises ValueError on a malformed port)
+        except ValueError as exc:
+            raise RunnerError(f"--endpoint {redact(endpoint)}: not a URL ({exc})") from exc
+        self.endpoint = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
         self._root = self.endpoint.removesuffix("/v1")
-        self._where = redact(self.endpoint)
+        self._where = redact(endpoint)
         self._key = api_key
+        self._secrets = [api_key, *url_secrets(endpoint)]
         self._timeout = request_timeout
         self.chat, self.seed, self.top_logprobs = chat, seed, top_logprobs
         self.questions_per_call = concurrency
         self._client = httpx.Client(
             headers={"Authorization": f"Bearer {api_key}"} if api_key else {}, timeout=request_timeout,
+            params=parse_qsl(parts.query, keep_blank_values=True),
             limits=httpx.Limits(max_connections=concurrency + 2),
         )
         self._tokenizer: tuple[str, str] | None = None  # the endpoint that worked, once found
@@ -80,7 +84,7 @@ class OpenAIRunner:
 
     # -- HTTP ----------------------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        return redact_text(text, self._secrets)
 
     def _check(self, r: httpx.Response) -> httpx.Response:
         if r.status_code >= 500:
