@@ -32,7 +32,7 @@ def evaluate(spec: str, args, out: Path) -> dict:
         bench = {"bench": "mmlu", "data": SHARED_MMLU, "subjects": [args.subject]}
     else:
         bench = {"bench": "everyday-mobile"}
-    cfg = load_config(None, {**bench, "orderings": spec, "n_threads": args.threads, "n_batch": args.n_batch,
+    cfg = load_config(None, {**bench, "orderings": spec, "threads": args.threads, "n_batch": args.n_batch,
                              "output_dir": out, "idle_seconds": 0})
     plan = engine.plan(cfg)
     result = engine.execute(plan, engine.open_run_dir(plan, False, None)).result()

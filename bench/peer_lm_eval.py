@@ -272,7 +272,7 @@ def mobeval_contender(runner: str, spec: str, settings: dict, args, work: Path) 
 
     out = work / f"mobeval-{runner}-{spec}"
     cmd = [sys.executable, "-m", "mobeval", "run", "--bench", settings["bench"], "--orderings", spec,
-           "--threads", str(args.threads), "--output-dir", str(out), "--idle-seconds", "0", "-q"]
+           "--output-dir", str(out), "--idle-seconds", "0", "-q"]
     if "data" in settings:
         cmd += ["--data", settings["data"], "--subjects", ",".join(settings["subjects"])]
     if args.limit:
@@ -281,8 +281,8 @@ def mobeval_contender(runner: str, spec: str, settings: dict, args, work: Path) 
     if runner == "openai":
         cmd += ["--runner", "openai", "--endpoint", "{base}", "--concurrency", "1"]
         server_model = resolve("smollm2-135m")[1]
-    else:
-        cmd += ["--runner", runner]
+    else:  # the server is given the threads (run_measured); --threads with --runner openai is an error
+        cmd += ["--runner", runner, "--threads", str(args.threads)]
     m = run_measured(cmd, work / f"mobeval-{runner}-{spec}.log", server_model=server_model, threads=args.threads)
     run_dir = next(out.iterdir())
     result = json.loads((run_dir / "result.json").read_text())

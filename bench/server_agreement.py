@@ -44,12 +44,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/server_agreement.json")
     a = ap.parse_args()
     _, model = resolve("smollm2-135m")
-    common = ["--limit", str(a.limit), "--orderings", "cyclic", "--threads", str(a.threads), "--idle-seconds", "0"]
+    common = ["--limit", str(a.limit), "--orderings", "cyclic", "--idle-seconds", "0"]  # the server has --threads
     work = Path(tempfile.mkdtemp(prefix="server-agreement-"))
     with start_server(model, work / "server.log", threads=a.threads, binary=a.llama_server,
                       extra_args=shlex.split(a.server_args)) as server:
         http = run(common + ["--runner", "openai", "--endpoint", server.base_url], work / "http")
-    local = run(common, work / "local")
+    local = run(common + ["--threads", str(a.threads)], work / "local")
     pairs = list(zip(samples(http), samples(local)))
     gaps = [abs(x - y) for h, loc in pairs for x, y in zip(h["logprobs"], loc["logprobs"])]
     perf = json.loads((http / "result.json").read_text())["performance"]
