@@ -83,7 +83,7 @@ class RunConfig(BaseModel):
     # remote runners (an OpenAI-compatible server); the key is never written to results or logs
     endpoint: str | None = _d("Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1.")
     api_key: str | None = Field(default=None, exclude=True, repr=False,
-                                description="Remote runners: API key (never written to results).")
+                                description="Remote runners: API key, or the environment variable MOBEVAL_API_KEY (never written to results).")
     concurrency: int | None = _d("Remote runners: requests in flight at once.", ge=1)
     request_timeout: float | None = _d("Remote runners: seconds per request.", gt=0)
     # energy: auto = every real counter found (RAPL, NVML); estimate = an estimate beside them;

@@ -17,13 +17,13 @@ from mobeval.errors import MobevalError
 
 @app.command()
 def fastest(
-    model: Optional[str] = typer.Option(None, help="Model alias, .gguf path, or folder. [default: smollm2-135m]"),
-    bench: Optional[str] = typer.Option(None, help="Benchmark whose prompts are timed. [default: everyday-mobile]"),
+    model: Optional[str] = typer.Option(None, help="Model alias, .gguf path, or folder. \\[default: smollm2-135m]"),
+    bench: Optional[str] = typer.Option(None, help="Benchmark whose prompts are timed. \\[default: everyday-mobile]"),
     data: Optional[Path] = typer.Option(None, help="Local copy of the benchmark data (as for run)."),
-    runners: Optional[str] = typer.Option(None, help="Comma-separated runners. [default: every in-process runner that takes this model]"),
+    runners: Optional[str] = typer.Option(None, help="Comma-separated runners. \\[default: every in-process runner that takes this model]"),
     limit: int = typer.Option(12, help="Questions timed per runner, after one warm-up question."),
     orderings: str = typer.Option("cyclic", help="Orderings per question, as for run."),
-    threads: Optional[int] = typer.Option(None, help="Threads for every runner. [default: all cores]"),
+    threads: Optional[int] = typer.Option(None, help="Threads for every runner. \\[default: all cores]"),
     rounds: int = typer.Option(1, help="Alternating rounds over the runners; the median round counts."),
     output_dir: Path = typer.Option(Path("results"), help="Where fastest__<model>__<time>.json goes."),
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -65,7 +66,7 @@ def run(
     torch_dtype: Optional[str] = _opt("torch_dtype"),
     batch_tokens: Optional[int] = _opt("batch_tokens"),
     endpoint: Optional[str] = _opt("endpoint"),
-    api_key: Optional[str] = _opt("api_key", envvar="MOBEVAL_API_KEY", show_envvar=True),
+    api_key: Optional[str] = _opt("api_key"),
     concurrency: Optional[int] = _opt("concurrency"),
     request_timeout: Optional[float] = _opt("request_timeout"),
     energy: Optional[str] = _opt("energy"),
@@ -80,6 +81,7 @@ def run(
     """Evaluate a model on a benchmark under several orderings of the options."""
     from mobeval import engine
     from mobeval.config import load_config
+    from mobeval.runners import entry as runner_entry
     from mobeval.redact import redact_text, url_secrets
     from mobeval.report import print_report
 
@@ -97,6 +99,9 @@ def run(
     secrets = [api_key, *url_secrets(endpoint)]  # masked in any message (redact.py)
     try:
         cfg = load_config(config, overrides)
+        env_key = os.environ.get("MOBEVAL_API_KEY")
+        if env_key and cfg.api_key is None and runner_entry(cfg.runner).remote:  # local runners never see it
+            cfg = cfg.with_changes(api_key=env_key)
         secrets += [cfg.api_key, *url_secrets(cfg.endpoint)]
         plan = engine.plan(cfg)
         run_folder = engine.open_run_dir(plan, resume, run_dir)
