@@ -6,6 +6,7 @@ import pytest
 from mobeval.errors import RunnerError
 from mobeval.orderings import orderings_for
 from mobeval.prompts import load_template
+from mobeval.runners.llamacpp import LlamaCppRunner
 from mobeval.types import ChoiceRequest, GenerateRequest
 
 TEMPLATE = load_template("mobile-mmlu", "mobile-mmlu")
@@ -77,6 +78,17 @@ def test_generate_is_greedy_and_bounded(runner):
 def test_prompt_longer_than_context_is_a_clear_error(runner):
     with pytest.raises(RunnerError, match="exceeds n_ctx"):
         runner.score_choices([ChoiceRequest("word " * 2000 + "Answer:", (" A", " B"))])
+
+
+def test_tiny_context_is_a_clear_error_not_a_buffer_overflow(smollm2_path):
+    """llama.cpp rounds a small n_ctx up, but llama-cpp-python's token buffer holds only what was asked
+    (before the fix: ValueError "could not broadcast input array from shape (24,) into shape (0,)")."""
+    r = LlamaCppRunner(smollm2_path, n_ctx=24)
+    try:
+        with pytest.raises(RunnerError, match="exceeds n_ctx=24"):
+            r.score_choices([ChoiceRequest("word " * 30 + "Answer:", (" A", " B"))])
+    finally:
+        r.close()
 
 
 def test_chat_template_from_gguf(smollm2_path):

@@ -102,8 +102,11 @@ class LlamaCppRunner:
     # -- evaluation ----------------------------------------------------------------------------
     def _eval_prompt(self, tokens: list[int]) -> int:
         """Bring the KV cache to exactly `tokens`; return how many tokens were evaluated."""
-        if len(tokens) > self.llm.n_ctx():
-            raise RunnerError(f"prompt of {len(tokens)} tokens exceeds n_ctx={self.llm.n_ctx()}: raise --n-ctx")
+        # llama.cpp may give a larger context than asked (it rounds small ones up), but llama-cpp-python's
+        # token buffer holds only what was asked: the smaller of the two is the limit
+        limit = min(self.llm.n_ctx(), len(self.llm.input_ids))
+        if len(tokens) > limit:
+            raise RunnerError(f"prompt of {len(tokens)} tokens exceeds n_ctx={limit}: raise --n-ctx")
         keep = _common_prefix(self.llm.input_ids[: self.llm.n_tokens], tokens)
         keep = min(keep, len(tokens) - 1)  # the last token must run to produce logits
         self.llm.n_tokens = keep  # eval() drops the KV cells past n_tokens before decoding
