@@ -74,7 +74,7 @@ def run(
     android_serial: Optional[str] = _opt("android_serial"),
     idle_seconds: Optional[float] = _opt("idle_seconds"),
     output_dir: Optional[Path] = _opt("output_dir"),
-    resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run of this model and bench (or --run-dir)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the newest unfinished run of this model and bench whose settings match (or --run-dir)."),
     run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or report; print the run folder."),
 ) -> None:
