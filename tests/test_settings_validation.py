@@ -260,3 +260,14 @@ def test_the_report_says_segments_were_killed_and_their_time_is_missing(tmp_path
     assert "1 run segment(s) killed" in text
     assert "2 segments recorded; 1 more killed: their time is missing" in text
     assert "at least" in text
+
+
+def test_api_key_in_the_environment_reaches_remote_runners_only(tmp_path, monkeypatch):
+    """MOBEVAL_API_KEY set for a server must not make a local run fail ("does not take: api_key"), as it did
+    when the flag read the variable for every runner."""
+    monkeypatch.setenv("MOBEVAL_API_KEY", "sk-environment-secret")
+    done = CliRunner().invoke(app, ["run", "--limit", "1", "--orderings", "original", "--output-dir",
+                                    str(tmp_path), "-q"])
+    assert done.exit_code == 0, done.output
+    run = next(tmp_path.iterdir())
+    assert all("sk-environment-secret" not in f.read_text() for f in run.iterdir())
