@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
+from mobeval.cachefile import read_json, write_json
 from mobeval.models.registry import cache_dir
 
 
@@ -18,10 +18,7 @@ def file_sha256(path: Path) -> str:
     st = path.stat()
     key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
     store = _cache_path()
-    try:
-        known = json.loads(store.read_text())
-    except (OSError, ValueError):
-        known = {}
+    known = read_json(store)
     if key in known:
         return known[key]
     digest = hashlib.sha256()
@@ -29,13 +26,7 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     known[key] = digest.hexdigest()
-    try:
-        store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = store.with_suffix(".tmp")
-        tmp.write_text(json.dumps(known, indent=0))
-        tmp.replace(store)
-    except OSError:
-        pass  # a read-only home still gets the hash, just not cached
+    write_json(store, known)  # a read-only home still gets the hash, just not cached
     return known[key]
 
 

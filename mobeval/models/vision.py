@@ -229,21 +229,10 @@ def onnx_file(model: VisionModel) -> Path:
         return model.path
     if model.format == "tflite":
         raise RunnerError(f"{model.path}: a .tflite model cannot be converted to ONNX here; use --runner litert")
-    spec = _require_preprocess(model)
-    import torch
 
-    key = text_sha256("|".join([
-        model.sha256(), model.arch or model.hub_id, str(spec.input_shape), spec.dtype,
-        f"opset{ONNX_OPSET}", f"torch{torch.__version__}",
-    ]))
-    target = export_cache_dir() / f"{model.alias}-{key[:16]}.onnx"
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    module = load_torch(model)
-    example = torch.zeros((1, *_nchw(spec)), dtype=getattr(torch, spec.dtype))
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    try:
+    def export(module, example, dest: Path) -> None:
+        import torch
+
         # The TorchScript exporter (dynamo=False): the torch.export one needs onnxscript, one more
         # dependency, for the same graph. Its deprecation and constant-folding notes say nothing to
         # a user, so they are not shown.
@@ -251,14 +240,12 @@ def onnx_file(model: VisionModel) -> Path:
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             torch.onnx.export(
-                module, (example,), str(tmp), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
+                module, (example,), str(dest), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
                 dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
                 opset_version=ONNX_OPSET, dynamo=False,
             )
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+
+    return _cached_export(model, ".onnx", f"opset{ONNX_OPSET}", export)
 
 
 def tflite_file(model: VisionModel) -> Path:
@@ -268,7 +255,7 @@ def tflite_file(model: VisionModel) -> Path:
         return model.path
     if model.format == "onnx":
         raise RunnerError(f"{model.path}: an .onnx model is not converted to .tflite here; give its PyTorch model")
-    spec = _require_preprocess(model)
+    _require_preprocess(model)
     try:
         import litert_torch
     except ImportError as exc:
@@ -276,13 +263,27 @@ def tflite_file(model: VisionModel) -> Path:
             f"{model.alias}: converting a PyTorch model to .tflite needs litert-torch: "
             "pip install 'mobeval[litert-convert]' (or give a .tflite file)"
         ) from exc
+
+    def convert(module, example, dest: Path) -> None:
+        try:
+            litert_torch.convert(module, (example,)).export(str(dest))
+        except Exception as exc:  # the converter raises many types; the user needs the model named
+            raise RunnerError(f"{model.alias}: litert-torch could not convert it ({type(exc).__name__}: {exc})") from exc
+
+    return _cached_export(model, ".tflite", f"litert-torch{package_version('litert-torch')}", convert)
+
+
+def _cached_export(model: VisionModel, suffix: str, tool: str, write) -> Path:
+    """The model's PyTorch module written by `write(module, example_input, path)`, once: cached under a key
+    of the weights, architecture, input and the tool's version, written to a temporary file and renamed."""
+    spec = _require_preprocess(model)
     import torch
 
     key = text_sha256("|".join([
-        model.sha256(), model.arch or model.hub_id, str(spec.input_shape), spec.dtype,
-        f"litert-torch{package_version('litert-torch')}", f"torch{torch.__version__}",
+        model.sha256(), model.arch or model.hub_id, str(spec.input_shape), spec.dtype, tool,
+        f"torch{torch.__version__}",
     ]))
-    target = export_cache_dir() / f"{model.alias}-{key[:16]}.tflite"
+    target = export_cache_dir() / f"{model.alias}-{key[:16]}{suffix}"
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -290,10 +291,8 @@ def tflite_file(model: VisionModel) -> Path:
     example = torch.zeros((1, *_nchw(spec)), dtype=getattr(torch, spec.dtype))
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     try:
-        litert_torch.convert(module, (example,)).export(str(tmp))
+        write(module, example, tmp)
         tmp.replace(target)
-    except Exception as exc:  # the converter raises many types; the user needs the model named
-        raise RunnerError(f"{model.alias}: litert-torch could not convert it ({type(exc).__name__}: {exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return target

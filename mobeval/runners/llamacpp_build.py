@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from mobeval.cachefile import read_json, write_json
 from mobeval.errors import RunnerError
 
 # llama.cpp system-info feature -> the /proc/cpuinfo flag a CPU must have to run that code (x86; ARM
@@ -183,26 +184,6 @@ def _cache_file() -> Path:
     return cache_dir() / "llama_probe.json"
 
 
-def _load_cache() -> dict:
-    try:
-        return json.loads(_cache_file().read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_cache(key: str, verdict: BuildVerdict) -> None:
-    data = _load_cache()
-    data[key] = asdict(verdict)
-    path = _cache_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home only costs a probe next time
-
-
 Probe = Callable[[bool], ProbeOutcome]  # use_extra_bufts -> outcome
 
 
@@ -255,11 +236,11 @@ def check_build(model_path: Path, n_threads: int, probe: Probe | None = None) ->
     model = Path(model_path)
     key = hashlib.sha256(json.dumps([_library_fingerprint(llama_cpp), sorted(flags), info, str(model.resolve()),
                                      model.stat().st_size, [asdict(h) for h in found]]).encode()).hexdigest()[:24]
-    cached = _load_cache().get(key)
+    cached = read_json(_cache_file()).get(key)
     if cached and probe is None:
         return BuildVerdict(**{k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()})
     probe = probe or (lambda extra: run_probe(probe_argv(model_path, n_threads, extra)))
     verdict = decide(found, probe)  # a RunnerError is not cached: a rebuilt library changes the key anyway
     if verdict.conclusive:
-        _save_cache(key, verdict)
+        write_json(_cache_file(), {**read_json(_cache_file()), key: asdict(verdict)})
     return verdict
