@@ -27,7 +27,7 @@ def _cpu_model() -> str:
 
 # The instruction-set flags that decide which kernels a runtime can use (x86 SIMD and matrix units, ARM
 # NEON/SVE/SME and dot products): enough to tell two machines' results apart without the full flag list.
-_ISA = re.compile(r"^(pni|sse|ssse|avx|fma|f16c|bmi|amx|vaes|vpclmul|asimd|neon|sve|sme|fphp|bf16|i8mm|dotprod)")
+_ISA = re.compile(r"^(pni|sse|ssse|avx|fma|f16c|bmi|amx|vaes|vpclmul|asimd|neon|sve|sme\d*$|fphp|bf16|i8mm|dotprod)")
 
 
 def cpu_isa() -> list[str]:
