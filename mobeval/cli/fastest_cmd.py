@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mobeval.cli.common import app, err, fail, out
@@ -54,7 +55,7 @@ def fastest(
                   "—" if r is ranked[0] else f"{result.agreement(ranked[0], r):.1%}")
     for r in result.runners:
         if r.error:
-            t.add_row(r.runner, "", "", "", "", f"[dim]not run: {r.error}[/]")
+            t.add_row(r.runner, "", "", "", "", f"[dim]not run: {escape(r.error)}[/]")
     out.print(t)
     out.print(result.verdict(), highlight=False)
     if busy:
