@@ -133,15 +133,6 @@ class RunConfig(BaseModel):
     def model_name(self) -> str:
         return self.model or DEFAULT_MODEL
 
-    @property
-    def columns(self) -> dict[str, str]:
-        """The mcq column mapping (key `column`, as the flag; `columns` before)."""
-        return self.column
-
-    @property
-    def n_threads(self) -> int | None:
-        return self.threads
-
     def runner_settings(self) -> dict[str, Any]:
         """The runner settings given, or defaulted for the chosen runner, as constructor keywords, plus
         chat and seed. A default filled for another runner is left out, so a copy with only `runner`

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,7 +28,6 @@ from mobeval.prompts import PromptTemplate, load_template
 from mobeval.results.assemble import build_result
 from mobeval.redact import redact_url
 from mobeval.results import resume as resume_rules
-from mobeval.results.resume import IDENTITY_KEYS  # noqa: F401  (where callers have looked for it)
 from mobeval.results.store import RunDir, Segment, Selection, utc_now
 from mobeval.results.submission import write_submission
 from mobeval.runners import Runner, check_settings, make_runner
@@ -48,13 +48,11 @@ class Plan:
     model_path: Path | None  # the local model file, hashed and sized; None for a folder, id or endpoint
     runner_model: Any  # what the runner is given as its model
     remote: bool  # the model runs behind an endpoint, not in this process
-    _selection: Selection | None = field(default=None, repr=False)
 
+    @cached_property
     def selection(self) -> Selection:
         """The questions and how many orderings each gets (computed once: `all` can be many)."""
-        if self._selection is None:
-            self._selection = Selection([q.id for q in self.questions], [len(_orders(self, q)) for q in self.questions])
-        return self._selection
+        return Selection([q.id for q in self.questions], [len(_orders(self, q)) for q in self.questions])
 
     def identity(self) -> dict:
         qs = [[q.id, q.question, list(q.options), q.answer, q.field] for q in self.questions]
@@ -78,7 +76,7 @@ class Plan:
 
 def plan(cfg: RunConfig) -> Plan:
     """Load the data and find the model; everything that can fail before the model loads."""
-    opts = BenchOptions(data=cfg.data, answers=cfg.answers, shots=cfg.shots, columns=cfg.columns,
+    opts = BenchOptions(data=cfg.data, answers=cfg.answers, shots=cfg.shots, columns=cfg.column,
                         subjects=tuple(cfg.subjects))
     bench = load_benchmark(cfg.bench, opts)
     questions = bench.questions
@@ -116,7 +114,7 @@ def open_run_dir(p: Plan, resume: bool, run_dir: Path | None) -> RunDir:
     if not resume:
         if run_dir is not None:
             raise MobevalError("--run-dir names a run to continue: use it with --resume")
-        return RunDir.new(p.config.output_dir, p.spec.alias, p.config.bench, identity, p.selection())
+        return RunDir.new(p.config.output_dir, p.spec.alias, p.config.bench, identity, p.selection)
     if run_dir is not None:
         return resume_rules.named(run_dir, identity)
     return resume_rules.newest_matching(p.config.output_dir, p.spec.alias, p.config.bench, identity)
@@ -200,12 +198,12 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
     opened = metering = False
     finished = 0
     try:
-        run.ensure_on_disk(p.selection())
+        run.ensure_on_disk(p.selection)
         run.open_segment(started)
         opened = True
         if on_open:
             on_open(run)
-        done = run.keep_whole_questions(p.selection().expected())
+        done = run.keep_whole_questions(p.selection.expected())
         todo = [q for q in p.questions if q.id not in done]
         if progress:
             progress(len(p.questions) - len(todo), len(p.questions))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -72,8 +73,6 @@ def fastest(
 def _busy_note(env: dict) -> str | None:
     """Other work on the cores makes a ranking meaningless (llama.cpp's OpenMP threads crawl when
     oversubscribed): say so when the 1-minute load average, which includes this run, exceeds the cores."""
-    import os
-
     if not hasattr(os, "getloadavg"):
         return None
     load = os.getloadavg()[0]

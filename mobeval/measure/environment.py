@@ -30,11 +30,9 @@ def _cpu_model() -> str:
 _ISA = re.compile(r"^(pni|sse|ssse|avx|fma|f16c|bmi|amx|vaes|vpclmul|asimd|neon|sve|sme\d*$|fphp|bf16|i8mm|dotprod)")
 
 
-def cpu_isa() -> list[str]:
-    """The CPU's ISA flags relevant to ML kernels, as /proc/cpuinfo names them."""
-    from mobeval.runners.llamacpp_build import cpu_flags
-
-    return sorted(f for f in cpu_flags() if _ISA.match(f))
+def cpu_isa(flags: set[str]) -> list[str]:
+    """The ISA flags relevant to ML kernels among a CPU's /proc/cpuinfo flags."""
+    return sorted(f for f in flags if _ISA.match(f))
 
 
 def _read(path: str) -> str | None:
@@ -49,22 +47,6 @@ def _lib_version(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
-
-
-def llama_build_features() -> dict[str, str] | None:
-    """The llama.cpp build's compiled-in features ({"AVX2": "1", "AMX_INT8": "1", ...})."""
-    from mobeval.runners.llamacpp_build import parse_system_info
-
-    info = _llama_system_info()
-    return None if info is None else parse_system_info(info)
-
-
-def llama_build_hazards() -> list[str] | None:
-    """Code paths of this llama.cpp build known to crash on this CPU (the build guard probes these)."""
-    from mobeval.runners.llamacpp_build import cpu_flags, hazards
-
-    info = _llama_system_info()
-    return None if info is None else [f"{h.kind}: {h.detail}" for h in hazards(info, cpu_flags())]
 
 
 def _llama_system_info() -> str | None:
@@ -82,12 +64,15 @@ def cpu_freq_mhz() -> float | None:
 
 
 def environment() -> dict:
+    from mobeval.runners.llamacpp_build import cpu_flags, hazards, parse_system_info
+
+    info, flags = _llama_system_info(), cpu_flags()
     battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
     freq = psutil.cpu_freq()
     return {
         "cpu": _cpu_model(),
         "arch": platform.machine(),
-        "cpu_isa": cpu_isa(),
+        "cpu_isa": cpu_isa(flags),
         "cpu_logical": psutil.cpu_count(logical=True),
         "cpu_physical": psutil.cpu_count(logical=False),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -100,7 +85,8 @@ def environment() -> dict:
         "on_battery": None if battery is None else not battery.power_plugged,
         "mobeval": mobeval.__version__,
         "libraries": {name: _lib_version(name) for name in LIBRARIES},
-        "llama_cpp_system_info": _llama_system_info(),
-        "llama_cpp_features": llama_build_features(),
-        "llama_cpp_hazards": llama_build_hazards(),
+        "llama_cpp_system_info": info,
+        "llama_cpp_features": None if info is None else parse_system_info(info),
+        # code paths of this build known to crash on this CPU (the build guard probes these)
+        "llama_cpp_hazards": None if info is None else [f"{h.kind}: {h.detail}" for h in hazards(info, flags)],
     }

@@ -8,12 +8,12 @@ kill, samples written after the last result by a resumed run that was then kille
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mobeval.errors import MobevalError
+from mobeval.hashing import bytes_sha256
 from mobeval.results.schema import Result
 from mobeval.results.store import RunDir, Selection
 from mobeval.samples import Sample
@@ -82,9 +82,8 @@ def _field_problem(s: Sample, expected: int | None) -> str:
     return ""
 
 
-def _check_samples(c: RunCheck, run: RunDir) -> None:
-    lines = run.sample_lines()
-    raw = run.samples_bytes()
+def _check_samples(c: RunCheck, run: RunDir, raw: bytes) -> None:
+    lines = run.sample_lines(raw)
     expected = c.selection.expected() if c.selection else None
     where: dict[str, list[int]] = {}  # question -> line numbers
     seen: dict[tuple[str, int], int] = {}
@@ -127,7 +126,7 @@ def _check_samples(c: RunCheck, run: RunDir) -> None:
                                   "orderings at once")
 
 
-def _check_result(c: RunCheck, run: RunDir, need_result: bool) -> None:
+def _check_result(c: RunCheck, run: RunDir, raw: bytes, need_result: bool) -> None:
     if not (run.path / "result.json").exists():
         if need_result:
             c.problems.append("no result.json: the run has not finished a segment (killed?); continue it with "
@@ -155,11 +154,10 @@ def _check_result(c: RunCheck, run: RunDir, need_result: bool) -> None:
     if (r.integrity.selection_file_sha256 and c.selection is not None
             and r.integrity.selection_file_sha256 != run.selection_file_sha256()):
         c.problems.append("selection.json is not the one result.json was computed from (sha256 differs)")
-    raw = run.samples_bytes()
     rec = r.integrity
-    if _sha(raw) == rec.samples_sha256:
+    if bytes_sha256(raw) == rec.samples_sha256:
         return
-    if len(raw) > rec.samples_bytes and _sha(raw[: rec.samples_bytes]) == rec.samples_sha256:
+    if len(raw) > rec.samples_bytes and bytes_sha256(raw[: rec.samples_bytes]) == rec.samples_sha256:
         c.appended = max(0, len(c.samples) - rec.samples)
         c.notes.append(f"{c.appended} sample(s) were written after result.json (a resumed run was stopped before "
                        f"writing its result): the figures do not count them; bring it up to date with the same "
@@ -167,13 +165,9 @@ def _check_result(c: RunCheck, run: RunDir, need_result: bool) -> None:
         return
     c.problems.append(f"samples.jsonl is not the file result.json was computed from ({rec.samples} samples, "
                       f"{rec.samples_bytes} bytes, sha256 {rec.samples_sha256[:12]}… recorded; {len(c.samples)} "
-                      f"samples, {len(raw)} bytes, sha256 {_sha(raw)[:12]}… now): it was truncated or edited, so "
+                      f"samples, {len(raw)} bytes, sha256 {bytes_sha256(raw)[:12]}… now): it was truncated or edited, so "
                       "the result no longer matches its evidence. Restore it, or delete result.json and continue "
                       f"with --resume --run-dir {run.path} to redo what is missing")
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def check_run(path: Path, need_result: bool = True) -> RunCheck:
@@ -196,8 +190,9 @@ def check_run(path: Path, need_result: bool = True) -> RunCheck:
                            "against the selected questions")
         elif recorded and recorded != run.selection_file_sha256():
             c.problems.append("selection.json is not the one run.json recorded (sha256 differs): it was edited")
-    _check_samples(c, run)
-    _check_result(c, run, need_result)
+    raw = run.samples_bytes()  # read once: parsed, then hashed against what the result recorded
+    _check_samples(c, run, raw)
+    _check_result(c, run, raw, need_result)
     if c.result is not None and c.result.status == "complete" and c.selection is not None and not c.problems:
         missing = set(c.selection.question_ids) - {s.question_id for s in c.result_samples}
         if missing:

@@ -8,7 +8,6 @@ flushed, so a killed run loses at most the question in flight; a torn last line 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mobeval.errors import MobevalError
+from mobeval.hashing import bytes_sha256, text_sha256
 from mobeval.results.schema import Integrity, Result, load_result
 from mobeval.samples import Sample
 
@@ -25,10 +25,6 @@ SELECTION = "selection.json"
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _slug(text: str) -> str:
@@ -139,7 +135,7 @@ class RunDir:
             try:
                 self.path.mkdir(parents=True)
                 self._write_text(SELECTION, text)
-                self._write_json("run.json", {**identity, "selection_file_sha256": _sha256(text.encode("utf-8"))})
+                self._write_json("run.json", {**identity, "selection_file_sha256": text_sha256(text)})
             except OSError as exc:
                 raise MobevalError(f"cannot create the run folder {self.path}: {exc.strerror} "
                                    "(see --output-dir)") from exc
@@ -186,7 +182,7 @@ class RunDir:
 
     def selection_file_sha256(self) -> str | None:
         path = self.path / SELECTION
-        return _sha256(path.read_bytes()) if path.exists() else None
+        return bytes_sha256(path.read_bytes()) if path.exists() else None
 
     def append_samples(self, samples: list[Sample]) -> None:
         lines = "".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in samples)
@@ -199,10 +195,11 @@ class RunDir:
         path = self.path / "samples.jsonl"
         return path.read_bytes() if path.exists() else b""
 
-    def sample_lines(self) -> list[SampleLine]:
-        """Every line of samples.jsonl, parsed or with the reason it is not a sample."""
+    def sample_lines(self, data: bytes | None = None) -> list[SampleLine]:
+        """Every line of samples.jsonl (or of `data`, its bytes already read), parsed or with the reason
+        it is not a sample."""
         out = []
-        text = self.samples_bytes().decode("utf-8", errors="replace")
+        text = (self.samples_bytes() if data is None else data).decode("utf-8", errors="replace")
         for n, line in enumerate(text.splitlines(), start=1):
             try:
                 out.append(SampleLine(n, Sample.from_json(json.loads(line))))
@@ -218,7 +215,8 @@ class RunDir:
     def integrity(self) -> Integrity:
         """What result.json records of the files it was computed from."""
         data = self.samples_bytes()
-        return Integrity(samples_sha256=_sha256(data), samples_bytes=len(data), samples=len(self.samples()),
+        samples = sum(1 for line in self.sample_lines(data) if line.sample is not None)
+        return Integrity(samples_sha256=bytes_sha256(data), samples_bytes=len(data), samples=samples,
                          selection_file_sha256=self.selection_file_sha256())
 
     def _append_segment_line(self, obj: dict) -> None:
