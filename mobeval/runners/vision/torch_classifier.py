@@ -17,9 +17,9 @@ class TorchClassifier:
 
     Torch's OpenMP threads spin-wait at the barrier after every operator. With as many threads as
     cores on a machine that is busy with anything else, each of EfficientNet-Lite0's ~150 operators
-    waits for a descheduled thread, and an image takes 0.5-1 s instead of ~40 ms (measured on two
-    cores under a compile). Use fewer threads than idle cores, or OMP_WAIT_POLICY=PASSIVE (read when
-    torch starts; recorded in `info.settings`).
+    waits for a descheduled thread, and an image takes many times as long as on an idle machine. Use
+    fewer threads than idle cores, or OMP_WAIT_POLICY=PASSIVE (read when torch starts; recorded in
+    `info.settings`). No timing is quoted here: the measurement that showed it was a one-off script.
     """
 
     def __init__(self, model: VisionModel, threads: int | None = None, channels_last: bool = False):
