@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -89,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     split = load_split()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model = train(split, args.epochs, args.seed)
-    train_s = time.perf_counter() - start
+    train_s, train_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     acc = top1(model, split.test_x, split.test_y)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "weights_bytes": weights.stat().st_size,
         "train_seconds": round(train_s, 1),
+        "train_cpu_seconds": round(train_cpu_s, 1),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "threads": torch.get_num_threads(),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "torch": torch.__version__,
@@ -130,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python scripts/train_mobilevig_digits.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
     }
     (args.out_dir / "mobilevig_digits.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"test top-1 {acc:.4f} ({len(split.test_y)} held-out), {train_s:.1f} s training, {weights}")
+    print(f"test top-1 {acc:.4f} ({len(split.test_y)} held-out), training {train_s:.1f} s wall / {train_cpu_s:.1f} s CPU, "
+          f"{weights}")
     return 0
 
 
