@@ -36,13 +36,13 @@ def evaluate(spec: str, args, out: Path) -> dict:
                              "output_dir": out, "idle_seconds": 0})
     plan = engine.plan(cfg)
     result = engine.execute(plan, engine.open_run_dir(plan, False, None)).result()
-    perf = result.performance
+    perf, scores = result.performance, result.section().scores
     return {
         "bench": cfg.bench, "subject": args.subject if cfg.bench == "mmlu" else None, "orderings": spec,
-        "questions": result.scores.n_questions, "requests": result.scores.n_samples,
+        "questions": scores.n_questions, "requests": scores.n_samples,
         "prompt_tokens": perf["prompt_tokens"].value, "evaluated_tokens": perf["evaluated_tokens"].value,
         "evaluated_tokens_per_s": perf["evaluated_tokens_per_s"].value,
-        "wall_time_s": perf["wall_time"].value, "accuracy_original": result.scores.accuracy_original,
+        "wall_time_s": perf["wall_time"].value, "accuracy_original": scores.accuracy_original,
     }
 
 

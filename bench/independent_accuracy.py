@@ -50,7 +50,7 @@ def recompute(run_dir: Path, data: Path) -> dict[str, float]:
 def main() -> None:
     run_dir, data = Path(sys.argv[1]), Path(sys.argv[2])
     mine = recompute(run_dir, data)
-    theirs = json.loads((run_dir / "result.json").read_text())["scores"]
+    theirs = json.loads((run_dir / "result.json").read_text())["task"]["scores"]
     print(f"{'figure':<20} {'independent':>12} {'mobeval':>12}")
     ok = True
     for name in ("accuracy_original", "accuracy_mean", "accuracy_strict"):

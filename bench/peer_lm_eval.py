@@ -148,13 +148,13 @@ def build_items(settings: dict, spec: str, limit: int | None) -> tuple[list[dict
     cfg = load_config(None, {**settings, "orderings": spec, "limit": limit})
     p = engine.plan(cfg)
     items = []
-    for q in p.questions:
+    for q in p.task.questions:
         for i, order in enumerate(orderings_for(len(q.options), spec, cfg.seed, q.id)):
             items.append({"question_id": q.id, "ordering": i, "order": list(order),
-                          "prompt": p.bench.prompt(p.template, q, order),
+                          "prompt": p.task.bench.prompt(p.task.template, q, order),
                           "gold": None if q.answer is None else order.index(q.answer),
                           "n_options": len(q.options)})
-    delimiter = p.template.choice.split("{letter}")[0]
+    delimiter = p.task.template.choice.split("{letter}")[0]
     return items, delimiter
 
 

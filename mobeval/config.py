@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mobeval.benchmarks import DEFAULT_BENCH
+from mobeval.benchmarks import BENCHMARKS, DEFAULT_BENCH, bench_entry
 from mobeval.errors import MobevalError
 from mobeval.models import DEFAULT_MODEL
+from mobeval.tasks import kind_entry
 from mobeval.orderings import DEFAULT_MAX_PROMPTS, validate_spec
 from mobeval.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, check_settings, entry, flag
 
@@ -28,11 +29,20 @@ RENAMED = {"n_threads": "threads", "columns": "column"}  # old config key -> its
 SECRET = {"api_key", "endpoint"}  # never echoed in an error (an endpoint may carry user:password)
 # What a default of None means, for --help and the README (runner settings: see runner_default_text)
 NONE_MEANS = {
-    "model": f"{DEFAULT_MODEL}; with a remote runner, the server's model",
+    "model": f"the task's: {DEFAULT_MODEL} (mcq), efficientnet-lite0 (image-classification); with a remote "
+             "runner, the server's model",
+    "task": "the benchmark's",
+    "bench": f"{DEFAULT_BENCH}; with --task, that task's bundled set",
+    "runner": "the task's: llama.cpp (mcq), onnxruntime (image-classification)",
     "data": "the hub, or the bundled file",
     "template": "the benchmark's",
     "limit": "every question",
     "subjects": "every subject",
+}
+# Settings that only one task kind uses (benchmark options are checked by the benchmark itself)
+KIND_SETTINGS = {
+    "mcq": ("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
+    "image-classification": ("batch_sizes", "preprocess"),
 }
 # Settings that only mean something under another setting's value: (key, needs key, needs value)
 DEPENDS = (
@@ -53,10 +63,13 @@ class RunConfig(BaseModel):
 
     model: str | None = _d("Model alias (see `mobeval list models`) or a .gguf path; for a remote runner, the "
                            "served model's name; for mlc/transformers also a model folder or hub id.")
-    bench: str = _d("Benchmark (see `mobeval list benches`).", DEFAULT_BENCH)
-    runner: str = _d("Runtime (see `mobeval list runners`).", "llama.cpp")
+    task: str | None = _d("Task kind: mcq | image-classification (see `mobeval list benches`); alone, it runs "
+                          "that kind's bundled benchmark.")
+    bench: str | None = _d("Benchmark (see `mobeval list benches`).")
+    runner: str | None = _d("Runtime (see `mobeval list runners`).")
     data: Path | None = _d("Local copy of the benchmark data instead of the hub.")
     answers: Path | None = _d("CSV question_id,answer supplying an answer key.")
+    labels: Path | None = _d("imagefolder: labels file (.txt class per line, or .csv file/folder,class_index).")
     shots: int = _d("k-shot examples (mmlu).", 0)
     column: dict[str, str] = _d("mcq column mapping KEY=VALUE (a mapping in a config file); repeatable.",
                                 default_factory=dict)
@@ -80,6 +93,15 @@ class RunConfig(BaseModel):
     # transformers runner: weights' dtype; tokens run per forward pass (prompts packed, see runners/packing)
     torch_dtype: Literal["float32", "bfloat16", "float16"] | None = _d("transformers: the weights' dtype.")
     batch_tokens: int | None = _d("transformers: tokens per forward pass, prompts packed.", ge=1)
+    # vision runners
+    provider: str | None = _d("onnxruntime: execution provider (cpu, xnnpack, openvino, coreml, qnn, cuda, dml).")
+    graph_optimization: Literal["disable", "basic", "extended", "all"] | None = _d(
+        "onnxruntime: graph optimisation level.")
+    channels_last: bool | None = _d("torch: NHWC (channels-last) weights and inputs.")
+    preprocess: str | None = _d("image-classification: preprocessing preset name or JSON file (default: the "
+                                "model's own).")
+    batch_sizes: list[int] = _d("image-classification: batch sizes for the throughput pass after the "
+                                "single-stream one (comma-separated; empty: none).", default_factory=list)
     # remote runners (an OpenAI-compatible server); the key is never written to results or logs
     endpoint: str | None = _d("Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1.")
     api_key: str | None = Field(default=None, exclude=True, repr=False,
@@ -114,11 +136,26 @@ class RunConfig(BaseModel):
             raise ValueError("expected http(s)://HOST[:PORT]/v1, with a scheme and a host")
         return v
 
+    @field_validator("batch_sizes")
+    @classmethod
+    def _batch_sizes(cls, v: list[int]) -> list[int]:
+        if any(b < 1 for b in v):
+            raise ValueError("every batch size must be at least 1")
+        return sorted(set(v))
+
     @model_validator(mode="after")
     def _fits_the_run(self) -> RunConfig:
-        """Settings given that this runner, method or energy mode would not use are errors; then the
-        runner's own defaults fill the runner settings not given."""
-        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
+        """Fill the task, benchmark and runner from each other; then settings given that this task,
+        runner, method or energy mode would not use are errors; then the runner's own defaults fill
+        the runner settings not given."""
+        given = {k for k in self.model_fields_set if getattr(self, k) not in (None, [], {})}
+        self._fill_task()
+        for kind, keys in KIND_SETTINGS.items():
+            if kind != self.task:
+                wrong = [k for k in keys if k in given]
+                if wrong:
+                    raise MobevalError(f"{', '.join(flag(k) for k in wrong)}: for {kind} tasks only; this run is "
+                                       f"{self.task} (--bench {self.bench})")
         check_settings(self.runner, {k: getattr(self, k) for k in RUNNER_SETTINGS if k in given})
         for key, needs, value in DEPENDS:
             if key in given and getattr(self, needs) != value:
@@ -129,9 +166,24 @@ class RunConfig(BaseModel):
                 object.__setattr__(self, key, default)  # not marked as given
         return self
 
+    def _fill_task(self) -> None:
+        if self.task is not None:
+            kind_entry(self.task)  # an unknown kind is an error naming the known ones
+        if self.bench is None:
+            object.__setattr__(self, "bench", kind_entry(self.task).default_bench if self.task else DEFAULT_BENCH)
+        bench_kind = bench_entry(self.bench).kind
+        if self.task is None:
+            object.__setattr__(self, "task", bench_kind)
+        elif self.task != bench_kind:
+            same = [n for n, e in BENCHMARKS.items() if e.kind == self.task]
+            raise MobevalError(f"--bench {self.bench} is a {bench_kind} benchmark, not {self.task}; "
+                               f"{self.task} benchmarks: {', '.join(same)}")
+        if self.runner is None:
+            object.__setattr__(self, "runner", kind_entry(self.task).default_runner)
+
     @property
     def model_name(self) -> str:
-        return self.model or DEFAULT_MODEL
+        return self.model or kind_entry(self.task).default_model
 
     def runner_settings(self) -> dict[str, Any]:
         """The runner settings given, or defaulted for the chosen runner, as constructor keywords, plus

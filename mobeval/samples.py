@@ -30,6 +30,10 @@ class Sample:
     engine_timings: dict | None = None  # the engine's own timings (types.EngineTimings), where it reports them
 
     @property
+    def item_id(self) -> str:
+        return self.question_id
+
+    @property
     def chosen_option(self) -> int | None:
         return None if self.choice is None else self.order[self.choice]
 

@@ -37,9 +37,9 @@ def test_bare_run_on_bundled_defaults(tmp_path):
     d = only_run_dir(tmp_path)
     assert d.name.startswith("smollm2-135m__everyday-mobile__")
     result = json.loads((d / "result.json").read_text())
-    assert result["schema_version"] == "mobeval.result/1" and result["status"] == "complete"
-    assert result["scores"]["n_questions"] == 6 and result["scores"]["orderings_per_question"] == 4
-    assert result["scores"]["accuracy_original"] is not None  # the bundled set has a key
+    assert result["schema_version"] == "mobeval.result/2" and result["status"] == "complete"
+    assert result["task"]["scores"]["n_questions"] == 6 and result["task"]["scores"]["orderings_per_question"] == 4
+    assert result["task"]["scores"]["accuracy_original"] is not None  # the bundled set has a key
     assert result["energy"]["energy"]["value"] is None or result["energy"]["energy"]["source"] == "rapl"
     assert result["memory"]["peak_rss"]["value"] > result["memory"]["baseline_rss"]["value"]
     assert len(read_samples(d)) == 24
@@ -145,7 +145,7 @@ def test_ctrl_c_keeps_a_partial_result_and_resume_refuses_a_different_run(tmp_pa
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "--resume" in stderr
     result = json.loads((d / "result.json").read_text())
-    assert result["status"] == "partial" and result["scores"]["n_questions"] >= 2
+    assert result["status"] == "partial" and result["task"]["scores"]["n_questions"] >= 2
     res = cli.invoke(app, ["run", "--limit", "24", "--orderings", "original", "--output-dir", str(tmp_path), "--resume"])
     assert res.exit_code == 2 and "differs from this one in" in res.output and "orderings" in res.output
 

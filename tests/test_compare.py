@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.compare import agreement
+from mobeval.tasks.mcq.agreement import agreement
 from mobeval.samples import Sample
 
 CYCLIC = [(0, 1, 2, 3), (1, 2, 3, 0)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mobeval.results.assemble import performance
+from mobeval.tasks.mcq.kind import McqKind
 from mobeval.results.store import Segment
 from mobeval.runners.letters import engine_timings, parse_letters, token_counts
 from mobeval.samples import Sample
@@ -55,14 +55,14 @@ SEGMENT = Segment(started_at="t0", finished_at="t1", questions=3, load_time_s=1.
 def test_engine_figures_are_sums_over_sums():
     t = lambda pn, ps, dn, ds: {"prompt_tokens": pn, "prompt_s": ps, "decode_tokens": dn, "decode_s": ds}  # noqa: E731
     scored = [_sample(0, t(40, 0.2, 1, 0.001)), _sample(1, t(20, 0.1, 1, 0.001)), _sample(2, None)]
-    figs = performance(scored, [SEGMENT])
+    figs = McqKind().performance(scored)
     assert figs["engine_prompt_tokens_per_s"].value == pytest.approx(60 / 0.3)
     assert figs["engine_prompt_tokens_per_s"].count == 2
     assert "engine_decode_tokens_per_s" not in figs  # letter scoring decodes nothing worth a speed
     generated = [_sample(0, t(40, 0.2, 9, 0.09), ttft=0.25), _sample(1, t(40, 0.2, 9, 0.06), ttft=0.25)]
-    figs = performance(generated, [SEGMENT])
+    figs = McqKind().performance(generated)
     assert figs["engine_decode_tokens_per_s"].value == pytest.approx(18 / 0.15)
-    assert "engine_prompt_tokens_per_s" not in performance([_sample(0, None)], [SEGMENT])
+    assert "engine_prompt_tokens_per_s" not in McqKind().performance([_sample(0, None)])
 
 
 LLAMA_SERVER = os.environ.get("MOBEVAL_LLAMA_SERVER")

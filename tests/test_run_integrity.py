@@ -78,8 +78,10 @@ def test_submit_refuses_cut_samples_and_keeps_the_valid_submission(run):
 @pytest.mark.parametrize("damage,message", [
     (lambda t: t[: len(t) // 2], "result.json: not valid JSON (line"),
     (lambda t: t.replace('"status": "complete"', '"status": "done"'), "does not match the result schema"),
-    (lambda t: json.dumps({**json.loads(t), "scores": {**json.loads(t)["scores"], "n_questions": "many"}}),
-     "does not match the result schema mobeval.result/1: scores.n_questions"),
+    (lambda t: json.dumps({**json.loads(t), "task": {**json.loads(t)["task"], "scores": {
+        **json.loads(t)["task"]["scores"], "n_questions": "many"}}}),
+     "the mcq task section does not match its schema: task.scores.n_questions"),
+    (lambda t: json.dumps({**json.loads(t), "kind": "origami"}), "unknown task kind 'origami'"),
     (lambda t: "[]", "result.json: does not match the result schema"),
 ])
 def test_a_damaged_result_json_is_named_by_every_reader(run, finished, damage, message):
@@ -146,7 +148,7 @@ def test_samples_written_after_the_result_are_a_note_then_resume_completes(tmp_p
                               text=True, timeout=300)
         assert proc.returncode in (0, 9), proc.stderr
     (run,) = tmp_path.iterdir()
-    assert json.loads((run / "result.json").read_text())["scores"]["n_questions"] == 2
+    assert json.loads((run / "result.json").read_text())["task"]["scores"]["n_questions"] == 2
     c = check_run(run)
     assert c.problems == [] and c.appended == 3 and len(c.result_samples) == 2
 

@@ -178,7 +178,7 @@ def test_cli_end_to_end_records_a_remote_run_without_the_key(endpoint, tmp_path)
     assert res.exit_code == 0, res.output + repr(res.exception)
     d = run_dir(tmp_path)
     result = json.loads((d / "result.json").read_text())
-    assert result["status"] == "complete" and result["scores"]["n_questions"] == 4
+    assert result["status"] == "complete" and result["task"]["scores"]["n_questions"] == 4
     assert result["model"]["source"] == "remote"
     assert "client process only" in result["memory"]["peak_rss"]["note"]
     energy = result["energy"]["energy"]

@@ -181,16 +181,16 @@ def test_a_model_folder_runs_from_the_cli(tf, bundled, tmp_path):
     run_dir = next((tmp_path / "runs").iterdir())
     result = json.loads((run_dir / "result.json").read_text())
     assert result["runner"]["name"] == "transformers" and result["model"]["alias"] == "smollm2-folder"
-    assert result["scores"]["n_questions"] == 4
+    assert result["task"]["scores"]["n_questions"] == 4
     bench, _ = bundled
     from mobeval import engine
     from mobeval.config import load_config
 
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     plan = engine.plan(load_config(None, {"limit": 4, "orderings": "original"}))
-    reqs = [ChoiceRequest(plan.bench.prompt(TEMPLATE, q, (0, 1, 2, 3)), TEMPLATE.continuations(4))
-            for q in plan.questions]
-    assert [s["question_id"] for s in samples] == [q.id for q in plan.questions]
+    reqs = [ChoiceRequest(plan.task.bench.prompt(TEMPLATE, q, (0, 1, 2, 3)), TEMPLATE.continuations(4))
+            for q in plan.task.questions]
+    assert [s["question_id"] for s in samples] == [q.id for q in plan.task.questions]
     from transformers import AutoTokenizer
 
     folder_ids = AutoTokenizer.from_pretrained(folder)(reqs[0].prompt)["input_ids"]

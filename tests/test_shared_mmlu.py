@@ -27,10 +27,10 @@ def test_mmlu_accuracy_matches_an_independent_calculation(tmp_path):
     assert res.exit_code == 0, res.output
     (run_dir,) = tmp_path.iterdir()
     mine = _independent().recompute(run_dir, SHARED_MMLU)
-    scores = json.loads((run_dir / "result.json").read_text())["scores"]
+    scores = json.loads((run_dir / "result.json").read_text())["task"]["scores"]
     assert mine["questions"] == scores["n_questions"] == 16
     for name in ("accuracy_original", "accuracy_mean", "accuracy_strict"):
         assert scores[name] == pytest.approx(mine[name])
     # the stratified sample covers all 8 subjects of the subset
-    fields = json.loads((run_dir / "result.json").read_text())["per_field"]
+    fields = json.loads((run_dir / "result.json").read_text())["task"]["per_field"]
     assert len(fields) == 8

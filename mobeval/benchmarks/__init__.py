@@ -19,6 +19,8 @@ class BenchmarkEntry:
     target: str  # "module:function", imported when the benchmark is loaded
     description: str  # one line for `mobeval list benches`
     takes: tuple[Option, ...]  # the BenchOptions it reads; any other given is an error
+    kind: str = "mcq"  # the task kind of its items (mobeval.tasks)
+    needs: tuple[Option, ...] = ()  # options it cannot do without
 
     @property
     def flags(self) -> list[str]:
@@ -51,6 +53,24 @@ BENCHMARKS: dict[str, BenchmarkEntry] = {
         "any local CSV / JSONL / parquet of multiple-choice questions (--data FILE, column mapping)",
         ("data", "columns", "answers"),
     ),
+    "imagenet-photos": BenchmarkEntry(
+        "mobeval.benchmarks.vision.sample_photos:load",
+        "bundled: 5 real photographs from scikit-image with ImageNet-1k labels assigned by mobeval (offline "
+        "check that a model and its preprocessing work; not an accuracy figure)",
+        (), kind="image-classification",
+    ),
+    "imagefolder": BenchmarkEntry(
+        "mobeval.benchmarks.vision.imagefolder:load",
+        "any <class>/<image> tree (--data DIR); ImageNet wnid folders score against the 1,000 classes; "
+        "--labels for a labels file",
+        ("data", "labels"), kind="image-classification", needs=("data",),
+    ),
+    "imagenet": BenchmarkEntry(
+        "mobeval.benchmarks.vision.imagenet:load",
+        "ILSVRC2012 validation: --data DIR in the <wnid>/<file>.JPEG layout, or the hub's imagenet-1k "
+        "(needs a network and an HF token)",
+        ("data",), kind="image-classification",
+    ),
 }
 
 # name -> ("module:function", one-line description), as `mobeval list benches` reads it
@@ -59,31 +79,40 @@ REGISTRY: dict[str, tuple[str, str]] = {name: (e.target, e.description) for name
 DEFAULT_BENCH = "everyday-mobile"
 
 
+def bench_entry(name: str) -> BenchmarkEntry:
+    if name not in BENCHMARKS:
+        raise MobevalError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
 def check_options(name: str, options: BenchOptions) -> None:
     """Every option given is one benchmark `name` takes, with a sensible value: else an error naming the flag."""
-    entry = BENCHMARKS[name]
+    entry = bench_entry(name)
+    for option in entry.needs:
+        if option not in options.given():
+            raise MobevalError(f"benchmark {name} needs {FLAGS[option]}")
     for option in options.given():
         if option not in entry.takes:
             takes = ", ".join(entry.flags) or "no options"
-            way_out = "; for a file of your own use --bench mcq --data FILE" if option == "data" else ""
+            own = {"mcq": "--bench mcq --data FILE", "image-classification": "--bench imagefolder --data DIR"}
+            way_out = f"; for a file of your own use {own[entry.kind]}" if option == "data" and entry.kind in own else ""
             raise MobevalError(f"{FLAGS[option]} is not taken by benchmark {name} (it takes: {takes}){way_out}")
     if options.shots < 0:
         raise MobevalError(f"--shots must be 0 or more, not {options.shots}")
     if any(not s.strip() for s in options.subjects):
         raise MobevalError(f"--subjects: an empty subject name in {','.join(options.subjects)!r}")
-    for option in ("data", "answers"):
+    for option in ("data", "answers", "labels"):
         path = getattr(options, option)
         if path is not None and not Path(path).exists():
             raise DataError(f"{FLAGS[option]} {path}: no such file or folder")
 
 
-def load_benchmark(name: str, options: BenchOptions) -> BenchmarkData:
-    if name not in BENCHMARKS:
-        raise MobevalError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+def load_benchmark(name: str, options: BenchOptions):
+    """The benchmark's items, checked options first: BenchmarkData for mcq, ImageFolderSet for images."""
     check_options(name, options)
     module, func = BENCHMARKS[name].target.split(":")
     return getattr(import_module(module), func)(options)
 
 
 __all__ = ["BENCHMARKS", "REGISTRY", "DEFAULT_BENCH", "BenchmarkEntry", "BenchOptions", "BenchmarkData",
-           "check_options", "load_benchmark"]
+           "bench_entry", "check_options", "load_benchmark"]

@@ -10,9 +10,10 @@ from mobeval.prompts import PromptTemplate
 from mobeval.types import Question
 
 
-Option = Literal["data", "answers", "shots", "columns", "subjects"]
+Option = Literal["data", "answers", "shots", "columns", "subjects", "labels"]
 FLAGS: dict[str, str] = {  # each option as a user types it
     "data": "--data", "answers": "--answers", "shots": "--shots", "columns": "--column", "subjects": "--subjects",
+    "labels": "--labels",
 }
 
 
@@ -26,6 +27,7 @@ class BenchOptions:
     shots: int = 0  # k-shot examples (mmlu)
     columns: dict[str, str] = field(default_factory=dict)  # mcq column mapping
     subjects: tuple[str, ...] = ()  # restrict to these fields (mmlu)
+    labels: Path | None = None  # an image folder's labels file (imagefolder)
 
     def given(self) -> list[str]:
         """The options set to something other than their default, in declaration order."""

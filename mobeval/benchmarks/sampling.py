@@ -1,4 +1,4 @@
-"""A stratified sample of questions over their fields, stable for a given seed."""
+"""A stratified sample of items over their strata (a question's field, an image's class), stable for a given seed."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import hashlib
 import random
 from collections import defaultdict
 from fractions import Fraction
+from typing import Callable, Sequence, TypeVar
 
-from mobeval.types import Question
+T = TypeVar("T")
 
 
 def allocate(sizes: dict[str, int], limit: int) -> dict[str, int]:
@@ -35,17 +36,20 @@ def _rng(seed: int, field: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def stratified_sample(questions: list[Question], limit: int, seed: int) -> list[Question]:
-    """`limit` questions drawn per field in proportion to its size, in their original order.
+def stratified_sample(items: Sequence[T], limit: int, seed: int,
+                      key: Callable[[T], str] = lambda q: q.field) -> list[T]:
+    """`limit` items drawn per stratum (`key`: a question's field by default) in proportion to its size,
+    in their original order.
 
-    Each field draws with its own generator seeded from (seed, field), so a field's choice does not
-    depend on the other fields. `limit` >= len(questions) returns all of them.
+    Each stratum draws with its own generator seeded from (seed, stratum), so a stratum's choice does
+    not depend on the others. `limit` >= len(items) returns all of them.
     """
+    questions = items
     if limit >= len(questions):
         return list(questions)
     positions: dict[str, list[int]] = defaultdict(list)
     for i, q in enumerate(questions):
-        positions[q.field].append(i)
+        positions[key(q)].append(i)
     slots = allocate({f: len(p) for f, p in positions.items()}, max(limit, 0))
     chosen: list[int] = []
     for f, p in positions.items():

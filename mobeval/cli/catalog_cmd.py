@@ -57,7 +57,7 @@ def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of ti
 def list_models() -> None:
     """Every model alias: size, quantization, origin, and whether its file is here."""
     from mobeval.models import catalog, locate
-    from mobeval.report import human_bytes
+    from mobeval.printing import human_bytes
 
     t = Table(header_style="bold")
     for col in ("alias", "quant", "size", "here"):

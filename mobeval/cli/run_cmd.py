@@ -28,6 +28,15 @@ def _parse_columns(items: list[str] | None) -> dict[str, str] | None:
     return mapping
 
 
+def _parse_sizes(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        fail(f"--batch-sizes {text!r}: expected whole numbers separated by commas, e.g. 1,8,32")
+
+
 def _opt(key: str, *decls: str, **kw):
     """A `run` option for a config key: help text and shown default come from RunConfig (and, for a
     runner setting, from the runner registry), so --help cannot drift from what a run uses. The
@@ -44,11 +53,13 @@ def _opt(key: str, *decls: str, **kw):
 def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of settings; flags override it. "
                                           "Keys are the flags' names with dashes as underscores (README)."),
+    task: Optional[str] = _opt("task"),
     model: Optional[str] = _opt("model"),
     bench: Optional[str] = _opt("bench"),
     runner: Optional[str] = _opt("runner"),
     data: Optional[Path] = _opt("data"),
     answers: Optional[Path] = _opt("answers"),
+    labels: Optional[Path] = _opt("labels"),
     shots: Optional[int] = _opt("shots"),
     subjects: Optional[str] = _opt("subjects"),
     column: Optional[list[str]] = _opt("column"),
@@ -65,6 +76,11 @@ def run(
     n_batch: Optional[int] = _opt("n_batch"),
     torch_dtype: Optional[str] = _opt("torch_dtype"),
     batch_tokens: Optional[int] = _opt("batch_tokens"),
+    provider: Optional[str] = _opt("provider"),
+    graph_optimization: Optional[str] = _opt("graph_optimization"),
+    channels_last: Optional[bool] = _opt("channels_last", "--channels-last/--no-channels-last"),
+    preprocess: Optional[str] = _opt("preprocess"),
+    batch_sizes: Optional[str] = _opt("batch_sizes"),
     endpoint: Optional[str] = _opt("endpoint"),
     api_key: Optional[str] = _opt("api_key"),
     concurrency: Optional[int] = _opt("concurrency"),
@@ -78,7 +94,7 @@ def run(
     run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or report; print the run folder."),
 ) -> None:
-    """Evaluate a model on a benchmark under several orderings of the options."""
+    """Evaluate a model on a benchmark: multiple choice under several orderings of the options, or images."""
     from mobeval import engine
     from mobeval.config import load_config
     from mobeval.runners import entry as runner_entry
@@ -86,11 +102,13 @@ def run(
     from mobeval.report import print_report
 
     overrides = dict(
-        model=model, bench=bench, runner=runner, data=data, answers=answers, shots=shots,
+        task=task, model=model, bench=bench, runner=runner, data=data, answers=answers, labels=labels, shots=shots,
         subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
         column=_parse_columns(column), template=template, method=method, max_tokens=max_tokens,
         chat=chat, orderings=orderings, max_prompts=max_prompts, limit=limit, seed=seed, threads=threads,
-        n_ctx=n_ctx, n_batch=n_batch, torch_dtype=torch_dtype, batch_tokens=batch_tokens, endpoint=endpoint,
+        n_ctx=n_ctx, n_batch=n_batch, torch_dtype=torch_dtype, batch_tokens=batch_tokens, provider=provider,
+        graph_optimization=graph_optimization, channels_last=channels_last, preprocess=preprocess,
+        batch_sizes=_parse_sizes(batch_sizes), endpoint=endpoint,
         api_key=api_key, concurrency=concurrency, request_timeout=request_timeout, energy=energy,
         watts_per_core=watts_per_core,
         android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir,
@@ -110,8 +128,8 @@ def run(
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=err, disable=quiet, transient=False,
         ) as bar:
-            task = bar.add_task(f"{plan.spec.alias} / {cfg.bench}", total=len(plan.questions))
-            engine.execute(plan, run_folder, lambda done, total: bar.update(task, completed=done),
+            job = bar.add_task(f"{plan.alias} / {cfg.bench}", total=len(plan.task.item_ids))
+            engine.execute(plan, run_folder, lambda done, total: bar.update(job, completed=done),
                            on_open=None if quiet else lambda r: err.print(f"run folder: {r.path}", highlight=False))
     except MobevalError as exc:
         if run_folder is not None and run_folder.exists and run_folder.samples():
@@ -127,5 +145,5 @@ def run(
         out.print(str(run_folder.path))
         return
     print_report(run_folder.result(), out)
-    out.print(f"result: {run_folder.path / 'result.json'}\nsubmission: {run_folder.path / 'submission.csv'}",
-              highlight=False)
+    files = ["result.json", *plan.kind.outputs]
+    out.print("\n".join(f"{Path(f).stem}: {run_folder.path / f}" for f in files), highlight=False)

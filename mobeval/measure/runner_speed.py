@@ -99,28 +99,34 @@ def compare_runners(base: RunConfig, runners: list[str], limit: int, rounds: int
                 continue
             if progress:
                 progress(f"round {rnd + 1}/{rounds}: {name}")
-            warm, timed = p.questions[:1], p.questions[1:]
+            ids = p.task.item_ids
+            warm, timed = ids[:1], ids[1:]
             t0 = time.perf_counter()
             try:
-                runner = make_runner(name, p.runner_model, p.config.runner_settings())
+                runner = make_runner(name, p.task.runner_model, p.config.runner_settings())
             except MobevalError as exc:
                 s.error = str(exc)
                 continue
             try:
                 s.load_s.append(time.perf_counter() - t0)
-                engine.evaluate_questions(p, runner, warm)
-                per_call = max(1, getattr(runner, "questions_per_call", 1))
+                p.task.evaluate(runner, warm)
+                per_call = p.task.items_per_call(runner)
                 t0 = time.perf_counter()
                 samples = []
                 for i in range(0, len(timed), per_call):
-                    samples += engine.evaluate_questions(p, runner, timed[i:i + per_call])
+                    samples += p.task.evaluate(runner, timed[i:i + per_call])
                 s.seconds.append(time.perf_counter() - t0)
             finally:
                 runner.close()
             s.questions = len(timed)
             s.prompts = sum(len(group) for group in samples)
-            s.choices = {group[0].question_id: [x.choice for x in group] for group in samples}
+            s.choices = {group[0].item_id: [_answer(x) for x in group] for group in samples}
     result = SpeedComparison(list(speeds.values()), base.bench, base.model_name, base.orderings, rounds)
     if not result.ranked():
         raise MobevalError("no runner could run here:\n" + "\n".join(f"  {s.runner}: {s.error}" for s in result.runners))
     return result
+
+
+def _answer(record) -> int | None:
+    """What a record answered: the letter position chosen (mcq) or the predicted class (images)."""
+    return record.choice if hasattr(record, "choice") else getattr(record, "prediction", None)

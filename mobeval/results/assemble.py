@@ -5,25 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import mobeval
-from mobeval.measure.stats import summarize
-from mobeval.metrics import Scores, group_by_question, score, score_by
-from mobeval.results.schema import Figure, Integrity, Result, ScoreBlock
+from mobeval.results.figures import Figure
+from mobeval.results.schema import Integrity, Provenance, Result
 from mobeval.results.store import Segment, utc_now
-from mobeval.samples import Sample
-
-
-def _block(s: Scores) -> ScoreBlock:
-    return ScoreBlock(**s.model_dump())
-
-
-def _latency_figures(prefix: str, values: list[float]) -> dict[str, Figure]:
-    summary = summarize(values)
-    if summary is None:
-        return {}
-    return {
-        f"{prefix}_{stat}": Figure(value=getattr(summary, stat), unit="s", count=summary.count)
-        for stat in ("mean", "p50", "p90", "p99")
-    }
+from mobeval.tasks.base import TaskKind
 
 
 def _segments_note(segments: list[Segment], killed: int) -> str:
@@ -35,73 +20,22 @@ def _segments_note(segments: list[Segment], killed: int) -> str:
     return "; ".join(notes)
 
 
-MIN_LATENCY_QUESTIONS = 50
-MIN_LATENCY_SECONDS = 10.0
-
-
-def latency_validity(measured: list[Sample], per_question: list[float]) -> tuple[bool, str]:
-    """MLPerf's rule, scaled to a laptop: enough questions over long enough, warm-up excluded."""
-    problems = []
-    if len(per_question) < MIN_LATENCY_QUESTIONS:
-        problems.append(f"{len(per_question)} measured questions < {MIN_LATENCY_QUESTIONS}")
-    if sum(per_question) < MIN_LATENCY_SECONDS:
-        problems.append(f"{sum(per_question):.1f} s measured < {MIN_LATENCY_SECONDS} s")
-    return not problems, "; ".join(problems)
-
-
-def performance(samples: list[Sample], segments: list[Segment], killed: int = 0) -> dict[str, Figure]:
-    measured = [s for s in samples if not s.warmup]
-    per_question = [sum(s.latency_s for s in g) for g in group_by_question(measured).values()]
-    busy = sum(s.latency_s for s in samples)
-    prompt_tokens = sum(s.prompt_tokens for s in samples)
-    evaluated = sum(s.evaluated_tokens for s in samples)
-    valid, reason = latency_validity(measured, per_question)
-    warm = len(samples) - len(measured)
-    figs = {
+def timing(segments: list[Segment], killed: int = 0) -> dict[str, Figure]:
+    """Load and wall time, from the segments: the same for every task kind."""
+    return {
         "model_load_time": Figure(value=segments[-1].load_time_s, unit="s",
                                   note="load of the latest segment" if len(segments) > 1 else ""),
         "wall_time": Figure(value=sum(g.wall_time_s for g in segments), unit="s", count=len(segments),
                             note=_segments_note(segments, killed)),
-        "latency_valid": Figure(value=float(valid), unit="bool", source="validity rule",
-                                note=reason or f">= {MIN_LATENCY_QUESTIONS} questions over >= "
-                                               f"{MIN_LATENCY_SECONDS} s, {warm} warm-up request(s) excluded"),
-        **_latency_figures("question_latency", per_question),
-        **_latency_figures("request_latency", [s.latency_s for s in measured]),
-        "prompt_tokens": Figure(value=prompt_tokens, unit="tokens", count=len(samples)),
-        "evaluated_tokens": Figure(value=evaluated, unit="tokens", count=len(samples),
-                                   note="tokens run through the model; shared prefixes are run once"),
     }
-    if busy > 0:
-        figs["prompt_tokens_per_s"] = Figure(value=prompt_tokens / busy, unit="tokens/s", count=len(samples))
-        figs["evaluated_tokens_per_s"] = Figure(value=evaluated / busy, unit="tokens/s", count=len(samples),
-                                                note="prefill speed: evaluated prompt tokens / time in runner")
-    figs.update(_engine_figures(measured))
-    generated = [s for s in measured if s.ttft_s is not None]
-    if generated:
-        figs.update(_latency_figures("ttft", [s.ttft_s for s in generated]))
-        decode_s = sum(s.latency_s - s.ttft_s for s in generated)
-        new_tokens = sum(max((s.generated_tokens or 0) - 1, 0) for s in generated)
-        if decode_s > 0:
-            figs["decode_tokens_per_s"] = Figure(value=new_tokens / decode_s, unit="tokens/s", count=len(generated),
-                                                 note="tokens after the first / time after the first")
-    return figs
 
 
-def _engine_figures(measured: list[Sample]) -> dict[str, Figure]:
-    """Speeds from the engine's own clock (llama-server's `timings`), beside those timed on this side of
-    the wire: the gap is network, HTTP and queueing."""
-    timed = [s for s in measured if s.engine_timings]
-    generated = [s for s in timed if s.ttft_s is not None]  # letter scoring decodes no token worth a speed
-    figs: dict[str, Figure] = {}
-    for key, samples, what in (("prompt", timed, "prompt tokens it evaluated"),
-                               ("decode", generated, "tokens it generated")):
-        seconds = sum(s.engine_timings[f"{key}_s"] for s in samples)
-        if seconds > 0:
-            figs[f"engine_{key}_tokens_per_s"] = Figure(
-                value=sum(s.engine_timings[f"{key}_tokens"] for s in samples) / seconds, unit="tokens/s",
-                count=len(samples), source="the server's own timings",
-                note=f"{what} / the time it reports for them")
-    return figs
+def offline_figures(segments: list[Segment]) -> dict[str, Figure]:
+    """Figures a task measured after its items (throughput at batch sizes): the latest segment's."""
+    for seg in reversed(segments):
+        if seg.offline:
+            return {k: Figure(**v) for k, v in seg.offline.items()}
+    return {}
 
 
 def memory(segments: list[Segment], model_size: int | None, remote: bool = False) -> dict[str, Figure]:
@@ -145,9 +79,10 @@ def cpu_frequency(segments: list[Segment]) -> dict[str, Figure]:
     }
 
 
-def energy(segments: list[Segment], n_questions: int, evaluated_tokens: int, killed: int = 0) -> dict[str, Figure]:
-    """Per source: joules, average watts, joules per question, millijoules per evaluated token,
-    and the idle watts measured before the run; `energy` is unavailable with the reason otherwise."""
+def energy(segments: list[Segment], units: dict[str, tuple[float, str, str]], killed: int = 0) -> dict[str, Figure]:
+    """Per source: joules, average watts, joules per item (and per whatever else the task kind counts,
+    `units`: key -> (count, unit, note)), and the idle watts measured before the run; `energy` is
+    unavailable with the reason otherwise."""
     if killed:
         return {"energy": Figure(value=None, unit="J", source="unavailable",
                                  note=f"{killed} run segment(s) were killed before reading the counters")}
@@ -165,11 +100,9 @@ def energy(segments: list[Segment], n_questions: int, evaluated_tokens: int, kil
         figs[f"{source}.energy"] = Figure(value=joules, unit="J", source=source, note=note)
         if seconds > 0:
             figs[f"{source}.average_power"] = Figure(value=joules / seconds, unit="W", source=source, note=note)
-        if n_questions:
-            figs[f"{source}.energy_per_question"] = Figure(value=joules / n_questions, unit="J", source=source)
-        if evaluated_tokens:
-            figs[f"{source}.energy_per_token"] = Figure(value=1000 * joules / evaluated_tokens, unit="mJ",
-                                                        source=source, note="per evaluated token")
+        for key, (count, unit, what) in units.items():
+            if count:
+                figs[f"{source}.{key}"] = Figure(value=joules / count, unit=unit, source=source, note=what)
         idle = [r.get("idle_watts") for r in readings]
         if idle and all(w is not None for w in idle):
             figs[f"{source}.idle_power"] = Figure(
@@ -182,27 +115,26 @@ def energy(segments: list[Segment], n_questions: int, evaluated_tokens: int, kil
 
 
 def build_result(
-    info: dict[str, Any], identity: dict[str, Any], env: dict[str, Any], runner: dict[str, Any],
-    samples: list[Sample], segments: list[Segment], complete: bool, killed: int = 0,
-    integrity: Integrity | None = None,
+    kind: TaskKind, plan: dict[str, Any], identity: dict[str, Any], env: dict[str, Any], runner: dict[str, Any],
+    records: list, segments: list[Segment], complete: bool, killed: int = 0, integrity: Integrity | None = None,
 ) -> Result:
-    n_questions = len(group_by_question(samples))
+    """The result of a run folder: `plan` is what the plan records (model, data); the kind scores the records."""
     return Result(
+        kind=kind.name,
         mobeval_version=mobeval.__version__,
         status="complete" if complete else "partial",
         started_at=segments[0].started_at,
         finished_at=utc_now(),
         config=identity.get("config", {}),
         environment=env,
-        model=info["model"],
+        model=plan["model"],
         runner=runner,
-        data={**info["data"], "selection_sha256": identity.get("selection_sha256")},
-        scores=_block(score(samples)),
-        per_field=({k: _block(v) for k, v in score_by(samples, "field").items()}),
-        per_category=({k: _block(v) for k, v in score_by(samples, "category").items()}
-                      if any(s.category for s in samples) else {}),
-        performance={**performance(samples, segments, killed), **cpu_frequency(segments)},
-        memory=memory(segments, info["model"]["size_bytes"], info["model"].get("remote", False)),
-        energy=energy(segments, n_questions, sum(s.evaluated_tokens for s in samples), killed),
-        integrity=integrity,
+        data={**plan["data"], "selection_sha256": identity.get("selection_sha256")},
+        performance={**timing(segments, killed), **kind.performance(records), **offline_figures(segments),
+                     **cpu_frequency(segments)},
+        memory=memory(segments, plan["model"].get("size_bytes"), plan["model"].get("remote", False)),
+        energy=energy(segments, kind.energy_units(records), killed),
+        provenance=Provenance(integrity=integrity,
+                              hashes={k: v for k, v in identity.items() if k.endswith("_sha256") and v is not None}),
+        task=kind.section(records).model_dump(mode="json"),
     )

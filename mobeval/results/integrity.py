@@ -16,7 +16,7 @@ from mobeval.errors import MobevalError
 from mobeval.hashing import bytes_sha256
 from mobeval.results.schema import Result
 from mobeval.results.store import RunDir, Selection
-from mobeval.samples import Sample
+from mobeval.tasks import task_kind
 
 # the keys of run.json whose copy in result.json must agree with it
 _MIRRORED = (("selection_sha256", lambda r: r.data.get("selection_sha256")),
@@ -29,7 +29,7 @@ class RunCheck:
     path: Path
     identity: dict[str, Any] = field(default_factory=dict)
     selection: Selection | None = None
-    samples: list[Sample] = field(default_factory=list)  # every valid sample, in file order
+    samples: list = field(default_factory=list)  # every valid record, in file order
     result: Result | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -40,7 +40,7 @@ class RunCheck:
         return RunDir(self.path)
 
     @property
-    def result_samples(self) -> list[Sample]:
+    def result_samples(self) -> list:
         """The samples result.json was computed from."""
         return self.samples[: len(self.samples) - self.appended]
 
@@ -55,35 +55,10 @@ class RunCheck:
         return MobevalError(f"{action} {self.path}: the run folder is damaged:\n{lines}")
 
 
-def _sample_problem(s: Sample, expected: int | None) -> str:
-    """Why a parsed sample cannot be one mobeval wrote; '' when it can."""
-    try:
-        return _field_problem(s, expected)
-    except TypeError as exc:  # e.g. an order of mixed types
-        return f"malformed fields ({exc})"
-
-
-def _field_problem(s: Sample, expected: int | None) -> str:
-    n = len(s.order)
-    if not isinstance(s.question_id, str) or not s.question_id:
-        return "question_id is not a string"
-    if n < 2 or sorted(s.order) != list(range(n)):
-        return f"order {list(s.order)} is not an ordering of the options"
-    if not isinstance(s.ordering, int) or s.ordering < 0 or (expected is not None and s.ordering >= expected):
-        return f"ordering {s.ordering!r} is outside 0..{(expected or 1) - 1}"
-    for name in ("choice", "answer"):
-        v = getattr(s, name)
-        if v is not None and (not isinstance(v, int) or not 0 <= v < n):
-            return f"{name} {v!r} is not an option index"
-    if s.logprobs is not None and len(s.logprobs) != n:
-        return f"{len(s.logprobs)} logprobs for {n} options"
-    if not isinstance(s.latency_s, (int, float)) or s.latency_s < 0:
-        return f"latency_s {s.latency_s!r} is not a duration"
-    return ""
-
-
 def _check_samples(c: RunCheck, run: RunDir, raw: bytes) -> None:
     lines = run.sample_lines(raw)
+    kind = task_kind(run.kind)
+    noun = kind.item_noun
     expected = c.selection.expected() if c.selection else None
     where: dict[str, list[int]] = {}  # question -> line numbers
     seen: dict[tuple[str, int], int] = {}
@@ -91,26 +66,26 @@ def _check_samples(c: RunCheck, run: RunDir, raw: bytes) -> None:
         if line.sample is None:
             if i == len(lines) - 1 and not raw.endswith(b"\n"):
                 c.notes.append(f"samples.jsonl line {line.number}: torn by an interrupted write (ignored; "
-                               "--resume redoes its question)")
+                               f"--resume redoes its {noun})")
             else:
                 c.problems.append(f"samples.jsonl line {line.number}: not a sample ({line.error})")
             continue
         s = line.sample
-        if expected is not None and s.question_id not in expected:
-            c.problems.append(f"samples.jsonl line {line.number}: question {s.question_id!r} is not in the "
+        if expected is not None and s.item_id not in expected:
+            c.problems.append(f"samples.jsonl line {line.number}: {noun} {s.item_id!r} is not in the "
                               "run's selection (selection.json)")
             continue
-        why = _sample_problem(s, None if expected is None else expected[s.question_id])
+        why = kind.record_problem(s, None if expected is None else expected[s.item_id])
         if why:
             c.problems.append(f"samples.jsonl line {line.number}: {why}")
             continue
-        key = (s.question_id, s.ordering)
+        key = (s.item_id, s.ordering)
         if key in seen:
-            c.problems.append(f"samples.jsonl line {line.number}: question {s.question_id} ordering {s.ordering} "
+            c.problems.append(f"samples.jsonl line {line.number}: {noun} {s.item_id} ordering {s.ordering} "
                               f"is already on line {seen[key]}")
             continue
         seen[key] = line.number
-        where.setdefault(s.question_id, []).append(line.number)
+        where.setdefault(s.item_id, []).append(line.number)
         c.samples.append(s)
     if expected is None:
         return
@@ -118,11 +93,11 @@ def _check_samples(c: RunCheck, run: RunDir, raw: bytes) -> None:
     for qid, numbers in where.items():
         if len(numbers) < expected[qid]:
             if last_line in numbers:  # the question being written when the run was killed
-                c.notes.append(f"question {qid}: {len(numbers)} of {expected[qid]} orderings at the end of "
+                c.notes.append(f"{noun} {qid}: {len(numbers)} of {expected[qid]} orderings at the end of "
                                "samples.jsonl (interrupted while writing it; --resume redoes it)")
             else:
-                c.problems.append(f"question {qid}: {len(numbers)} of {expected[qid]} orderings (samples.jsonl "
-                                  f"lines {', '.join(map(str, numbers))}); a run writes all of a question's "
+                c.problems.append(f"{noun} {qid}: {len(numbers)} of {expected[qid]} orderings (samples.jsonl "
+                                  f"lines {', '.join(map(str, numbers))}); a run writes all of an item's "
                                   "orderings at once")
 
 
@@ -145,8 +120,8 @@ def _check_result(c: RunCheck, run: RunDir, raw: bytes, need_result: bool) -> No
         keys = sorted(k for k in set(r.config) | set(c.identity["config"])
                       if r.config.get(k) != c.identity["config"].get(k))
         c.problems.append(f"result.json's config differs from run.json's in {', '.join(keys)}")
-    if c.selection is not None and r.data.get("n_questions_selected") not in (None, len(c.selection.question_ids)):
-        c.problems.append(f"result.json counts {r.data['n_questions_selected']} selected questions, "
+    if c.selection is not None and r.data.get("n_items_selected") not in (None, len(c.selection.question_ids)):
+        c.problems.append(f"result.json counts {r.data['n_items_selected']} selected items, "
                           f"selection.json {len(c.selection.question_ids)}")
     if r.integrity is None:
         c.notes.append("result.json records no hash of samples.jsonl (written by an older mobeval): not verified")
@@ -194,7 +169,7 @@ def check_run(path: Path, need_result: bool = True) -> RunCheck:
     _check_samples(c, run, raw)
     _check_result(c, run, raw, need_result)
     if c.result is not None and c.result.status == "complete" and c.selection is not None and not c.problems:
-        missing = set(c.selection.question_ids) - {s.question_id for s in c.result_samples}
+        missing = set(c.selection.question_ids) - {s.item_id for s in c.result_samples}
         if missing:
             c.problems.append(f"result.json says complete, but {len(missing)} selected question(s) have no samples "
                               f"(first: {sorted(missing)[0]})")

@@ -1,4 +1,10 @@
-"""The versioned result schema (result.json). Printers read only this."""
+"""The versioned result schema (result.json). Printers read only this.
+
+Version 2 (`mobeval.result/2`) is a common envelope (model, data, runner, environment, performance,
+memory, energy, provenance) and a task section whose shape the task kind (`kind`) defines. Version 1
+(`mobeval.result/1`, multiple choice only, scores at the top level) is still read: `load_result`
+turns it into a version-2 Result in memory, and the file is left as it is.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from mobeval.errors import MobevalError
 from mobeval.metrics import Scores
+from mobeval.results.figures import Figure
 
-SCHEMA_VERSION = "mobeval.result/1"
-
-
-class Figure(BaseModel):
-    """A measured figure: value None means unavailable, and `note` says why."""
-
-    value: float | None
-    unit: str
-    source: str = "measured"
-    count: int | None = None  # how many observations a statistic rests on
-    note: str = ""
+SCHEMA_VERSION = "mobeval.result/2"
+V1 = "mobeval.result/1"
 
 
 class ScoreBlock(Scores):
@@ -39,8 +37,47 @@ class Integrity(BaseModel):
     selection_file_sha256: str | None = None  # of selection.json
 
 
+class Provenance(BaseModel):
+    """Where the result came from: the files it was computed from and the hashes that identify the run."""
+
+    integrity: Integrity | None = None  # absent in results written before mobeval recorded it
+    hashes: dict[str, str | None] = {}  # model, selection, template or preprocessing: sha256 of each
+    upgraded_from: str | None = None  # set in memory when an older result.json was read
+
+
 class Result(BaseModel):
-    schema_version: Literal["mobeval.result/1"] = SCHEMA_VERSION
+    schema_version: Literal["mobeval.result/2"] = SCHEMA_VERSION
+    kind: str  # the task kind (mobeval.tasks): mcq, image-classification, ...
+    mobeval_version: str
+    status: Literal["complete", "partial"]
+    started_at: str
+    finished_at: str
+    config: dict[str, Any]
+    environment: dict[str, Any]
+    model: dict[str, Any]
+    runner: dict[str, Any]
+    data: dict[str, Any]
+    performance: dict[str, Figure]
+    memory: dict[str, Figure]
+    energy: dict[str, Figure]
+    provenance: Provenance = Provenance()
+    task: dict[str, Any]  # the kind's section (its section_model, checked by load_result)
+
+    @property
+    def integrity(self) -> Integrity | None:
+        return self.provenance.integrity
+
+    def section(self) -> BaseModel:
+        """The task section, parsed by its kind's model."""
+        from mobeval.tasks import task_kind
+
+        return task_kind(self.kind).section_model.model_validate(self.task)
+
+
+class ResultV1(BaseModel):
+    """A multiple-choice result written by mobeval before task kinds (read, never written)."""
+
+    schema_version: Literal["mobeval.result/1"]
     mobeval_version: str
     status: Literal["complete", "partial"]
     started_at: str
@@ -56,7 +93,52 @@ class Result(BaseModel):
     performance: dict[str, Figure]
     memory: dict[str, Figure]
     energy: dict[str, Figure]
-    integrity: Integrity | None = None  # absent in results written before mobeval recorded it
+    integrity: Integrity | None = None
+
+    def upgraded(self) -> Result:
+        d = self.data
+        return Result(
+            kind="mcq", mobeval_version=self.mobeval_version, status=self.status, started_at=self.started_at,
+            finished_at=self.finished_at, config=self.config, environment=self.environment, model=self.model,
+            runner=self.runner,
+            data={**d, "n_items_total": d.get("n_questions_total"), "n_items_selected": d.get("n_questions_selected")},
+            performance=self.performance, memory=self.memory, energy=self.energy,
+            provenance=Provenance(integrity=self.integrity, upgraded_from=V1,
+                                  hashes={"model_sha256": self.model.get("sha256"),
+                                          "selection_sha256": d.get("selection_sha256")}),
+            task={"scores": self.scores.model_dump(), "per_field": {k: v.model_dump() for k, v in self.per_field.items()},
+                  "per_category": {k: v.model_dump() for k, v in self.per_category.items()}},
+        )
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> str:
+    errors = exc.errors()
+    shown = "; ".join(f"{prefix}{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in errors[:5])
+    return shown + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
+
+
+def parse_result(data: Any, path: Path | str = "result.json") -> Result:
+    """A result.json's content checked against its schema version (1 is upgraded to 2)."""
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    model = ResultV1 if version == V1 else Result
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        raise MobevalError(f"{path}: does not match the result schema {version if version == V1 else SCHEMA_VERSION}: "
+                           f"{_problems(exc)}: the file was edited or written by another program") from exc
+    result = parsed.upgraded() if isinstance(parsed, ResultV1) else parsed
+    from mobeval.tasks import task_kind
+
+    try:
+        kind = task_kind(result.kind)
+    except MobevalError as exc:
+        raise MobevalError(f"{path}: {exc} (written by a newer mobeval?)") from exc
+    try:
+        kind.section_model.model_validate(result.task)
+    except ValidationError as exc:
+        raise MobevalError(f"{path}: the {result.kind} task section does not match its schema: "
+                           f"{_problems(exc, 'task.')}: the file was edited or written by another program") from exc
+    return result
 
 
 def load_result(path: Path) -> Result:
@@ -71,11 +153,4 @@ def load_result(path: Path) -> Result:
     except json.JSONDecodeError as exc:
         raise MobevalError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
                            "the file is truncated or was edited") from exc
-    try:
-        return Result.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        shown = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in errors[:5])
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        raise MobevalError(f"{path}: does not match the result schema {SCHEMA_VERSION}: {shown}{more}: "
-                           "the file was edited or written by another program") from exc
+    return parse_result(data, path)

@@ -1,5 +1,6 @@
-"""The run folder: run.json (identity), selection.json (the questions and their orderings),
-samples.jsonl (append-only), segments.jsonl, result.json.
+"""The run folder: run.json (identity, with the task kind), selection.json (the items and how many
+records each gets: a question's orderings), samples.jsonl (append-only, one record per line, of the
+kind's record type), segments.jsonl, result.json.
 
 A new folder exists on disk only once `ensure_on_disk` is called, after the runner has loaded, so a
 run that cannot start leaves nothing behind. Samples of a question are appended in one write and
@@ -18,7 +19,7 @@ from typing import Any
 from mobeval.errors import MobevalError
 from mobeval.hashing import bytes_sha256, text_sha256
 from mobeval.results.schema import Integrity, Result, load_result
-from mobeval.samples import Sample
+from mobeval.tasks import task_kind
 
 SELECTION = "selection.json"
 
@@ -55,11 +56,13 @@ class Segment:
     kv_cache_bytes: int | None = None
     cpu_freq_mhz_start: float | None = None
     cpu_freq_mhz_end: float | None = None
+    offline: dict[str, dict] = field(default_factory=dict)  # figures measured after the items (Figure dicts)
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The run's questions, in order, and how many orderings each is asked under."""
+    """The run's items, in order, and how many records each gets (a question's orderings; 1 for an
+    image). The file keeps the key names of the text track (question_ids, orderings) for old folders."""
 
     question_ids: list[str]
     orderings: list[int]
@@ -92,7 +95,7 @@ class SampleLine:
     """One line of samples.jsonl: the sample, or why it is not one."""
 
     number: int  # 1-based
-    sample: Sample | None
+    sample: Any | None  # a record of the run's task kind
     error: str = ""
 
 
@@ -118,6 +121,11 @@ class RunDir:
             n += 1
             path = Path(f"{base}-{n}")
         return path
+
+    @property
+    def kind(self) -> str:
+        """The run's task kind (run.json's `kind`; folders from before task kinds are multiple choice)."""
+        return self.identity().get("kind", "mcq")
 
     @property
     def exists(self) -> bool:
@@ -184,7 +192,7 @@ class RunDir:
         path = self.path / SELECTION
         return bytes_sha256(path.read_bytes()) if path.exists() else None
 
-    def append_samples(self, samples: list[Sample]) -> None:
+    def append_samples(self, samples: list) -> None:
         lines = "".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in samples)
         with open(self.path / "samples.jsonl", "a", encoding="utf-8") as f:
             f.write(lines)
@@ -199,15 +207,16 @@ class RunDir:
         """Every line of samples.jsonl (or of `data`, its bytes already read), parsed or with the reason
         it is not a sample."""
         out = []
+        parse = task_kind(self.kind).record_from_json
         text = (self.samples_bytes() if data is None else data).decode("utf-8", errors="replace")
         for n, line in enumerate(text.splitlines(), start=1):
             try:
-                out.append(SampleLine(n, Sample.from_json(json.loads(line))))
+                out.append(SampleLine(n, parse(json.loads(line))))
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 out.append(SampleLine(n, None, f"{type(exc).__name__}: {exc}"[:200]))
         return out
 
-    def samples(self) -> list[Sample]:
+    def samples(self) -> list:
         """The samples; lines that are not one (a line torn by a kill mid-write) are skipped here:
         results/integrity.py is what reports them."""
         return [line.sample for line in self.sample_lines() if line.sample is not None]
@@ -239,9 +248,9 @@ class RunDir:
         samples = self.samples()
         counts: dict[str, int] = {}
         for s in samples:
-            counts[s.question_id] = counts.get(s.question_id, 0) + 1
+            counts[s.item_id] = counts.get(s.item_id, 0) + 1
         whole = {q for q, n in counts.items() if n == expected.get(q)}
-        kept = [s for s in samples if s.question_id in whole]
+        kept = [s for s in samples if s.item_id in whole]
         if len(kept) != len(lines):
             tmp = self.path / ".samples.jsonl.tmp"
             tmp.write_text("".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in kept),

@@ -12,7 +12,7 @@ from mobeval.runners.base import Runner
 
 # Run settings (config keys, each the name of a `mobeval run` flag) that only some runners take.
 RUNNER_SETTINGS = ("threads", "n_ctx", "n_batch", "torch_dtype", "batch_tokens", "endpoint", "api_key",
-                   "concurrency", "request_timeout")
+                   "concurrency", "request_timeout", "provider", "graph_optimization", "channels_last")
 # A setting's keyword in the runner constructors, where it differs from the config key.
 KEYWORDS = {"threads": "n_threads"}
 _SETTING_OF = {v: k for k, v in KEYWORDS.items()}
@@ -25,11 +25,13 @@ class RunnerEntry:
     # "endpoint" a model served behind --endpoint (not on this machine); "folder-or-id" a local
     # folder or hub id the runtime itself loads, in this process; "gguf-folder-or-id" either: an alias
     # or .gguf file as "gguf", anything else (a folder, an owner/name hub id) as "folder-or-id".
-    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id"]
+    # "vision" a vision model (alias, .onnx/.tflite/PyTorch file, hub id) that the task kind resolves.
+    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision"]
     description: str
     # The RUNNER_SETTINGS it takes, each with its default (None: none, or the runtime decides, e.g. all
     # cores). tests/test_settings_validation.py checks these against the constructor's signature.
     settings: Mapping[str, Any] = field(default_factory=dict)
+    kinds: tuple[str, ...] = ("mcq",)  # the task kinds it serves (mobeval.tasks)
 
     @property
     def remote(self) -> bool:
@@ -49,6 +51,18 @@ REGISTRY: dict[str, RunnerEntry] = {
     "transformers": RunnerEntry("mobeval.runners.transformers_hf:TransformersRunner", "gguf-folder-or-id",
                                 "Hugging Face transformers on CPU/CUDA; GGUF via gguf_file= (dequantized)",
                                 {"threads": None, "torch_dtype": "float32", "batch_tokens": 640}),
+    "onnxruntime": RunnerEntry("mobeval.runners.vision.onnxruntime_classifier:OnnxRuntimeClassifier", "vision",
+                               "ONNX Runtime: an execution provider by name (cpu, xnnpack, openvino, coreml, qnn, "
+                               "...), a graph optimisation level; PyTorch models exported once, cached",
+                               {"threads": None, "provider": "cpu", "graph_optimization": "all"},
+                               kinds=("image-classification",)),
+    "torch": RunnerEntry("mobeval.runners.vision.torch_classifier:TorchClassifier", "vision",
+                         "PyTorch eager (inference_mode), optionally channels-last",
+                         {"threads": None, "channels_last": False}, kinds=("image-classification",)),
+    "litert": RunnerEntry("mobeval.runners.vision.litert_classifier:LiteRtClassifier", "vision",
+                          "LiteRT (ai-edge-litert) interpreter with the XNNPACK delegate; .tflite files, or PyTorch "
+                          "models converted once with litert-torch (cached)",
+                          {"threads": None}, kinds=("image-classification",)),
 }
 
 
@@ -61,6 +75,15 @@ def entry(name: str) -> RunnerEntry:
 def _runner_class(name: str):
     module, cls_name = entry(name).target.split(":")
     return getattr(import_module(module), cls_name)
+
+
+def check_kind(name: str, kind: str) -> None:
+    """A runner asked for a task kind it does not serve is an error, before anything loads."""
+    e = entry(name)
+    if kind not in e.kinds:
+        serving = [n for n, r in REGISTRY.items() if kind in r.kinds]
+        raise MobevalError(f"runner {name} does not serve {kind} tasks (it serves: {', '.join(e.kinds)}); "
+                           f"for {kind} use --runner {' or '.join(serving) or '(none installed)'}")
 
 
 def flag(key: str) -> str:
@@ -91,8 +114,10 @@ def make_runner(name: str, model: Any, settings: Mapping[str, Any]) -> Runner:
     cls = _runner_class(name)
     accepted = set(inspect.signature(cls).parameters)
     kwargs = {KEYWORDS.get(k, k): v for k, v in settings.items() if v is not None}
+    # the vision runners take `threads` as is; the text runners `n_threads` (KEYWORDS)
+    kwargs = {(k if k in accepted else _SETTING_OF.get(k, k)): v for k, v in kwargs.items()}
     return cls(model, **{k: v for k, v in kwargs.items() if k in accepted})
 
 
-__all__ = ["KEYWORDS", "REGISTRY", "RUNNER_SETTINGS", "Runner", "RunnerEntry", "check_settings", "entry", "flag",
-           "make_runner"]
+__all__ = ["KEYWORDS", "REGISTRY", "RUNNER_SETTINGS", "Runner", "RunnerEntry", "check_kind", "check_settings", "entry",
+           "flag", "make_runner"]

@@ -1,1 +1,62 @@
-"""Task kinds: what an item is, what a runner is asked, and how a response is scored."""
+"""Task kinds: what an item is, what a runner is asked, and how a response is scored.
+
+Each kind lives in its own package (tasks/mcq, tasks/image_classification, ...) and is imported only
+when used. A benchmark declares its kind (mobeval.benchmarks), a runner the kinds it serves
+(mobeval.runners); the run loop, the store and the printers go through mobeval.tasks.base only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from mobeval.errors import MobevalError
+
+if TYPE_CHECKING:
+    from mobeval.config import RunConfig
+    from mobeval.tasks.base import TaskKind, TaskPlan
+
+
+@dataclass(frozen=True)
+class KindEntry:
+    kind: str  # "module:Class" of its TaskKind
+    plan: str  # "module:function" making its TaskPlan from a RunConfig
+    description: str
+    default_bench: str
+    default_runner: str
+    default_model: str
+
+
+KINDS: dict[str, KindEntry] = {
+    "mcq": KindEntry("mobeval.tasks.mcq.kind:McqKind", "mobeval.tasks.mcq.plan:plan_mcq",
+                     "multiple-choice questions, scored under several orderings of the options",
+                     "everyday-mobile", "llama.cpp", "smollm2-135m"),
+    "image-classification": KindEntry(
+        "mobeval.tasks.image_classification.kind:ImageClassificationKind",
+        "mobeval.tasks.image_classification.plan:plan_images",
+        "labelled images; top-1/top-5 from the model's logits", "imagenet-photos", "onnxruntime",
+        "efficientnet-lite0"),
+}
+
+
+def kind_entry(name: str) -> KindEntry:
+    if name not in KINDS:
+        raise MobevalError(f"unknown task kind {name!r}; known: {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def _load(target: str):
+    module, attr = target.split(":")
+    return getattr(import_module(module), attr)
+
+
+@cache
+def task_kind(name: str) -> TaskKind:
+    return _load(kind_entry(name).kind)()
+
+
+def plan_task(cfg: RunConfig) -> TaskPlan:
+    """The task plan of a run: its benchmark's kind loads the items and finds the model."""
+    return _load(kind_entry(cfg.task).plan)(cfg)

@@ -175,3 +175,8 @@ def _with_class_list(root: Path, labels: Path) -> ImageFolderSet:
     if missing:
         raise DataError(f"{labels}: folders {', '.join(missing[:5])} of {root} are not listed in it")
     return _walk(root, folders, index, {i: n for n, i in index.items()}, "labels-file")
+
+
+def load(options) -> ImageFolderSet:
+    """The `imagefolder` benchmark: --data DIR, optionally --labels FILE."""
+    return load_imagefolder(options.data, options.labels)

@@ -45,3 +45,8 @@ def load_sample_photos() -> ImageFolderSet:
         label = wnid_index()[row["wnid"]]
         items.append(ImageItem(id=row["file"], path=path, label=label, class_name=names[label], source=SOURCE))
     return ImageFolderSet(root=root, layout="labels-file", class_names=names, items=tuple(items))
+
+
+def load(options) -> ImageFolderSet:
+    """The `imagenet-photos` benchmark (takes no options)."""
+    return load_sample_photos()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -199,3 +200,16 @@ def preset(name: str) -> PreprocessSpec:
     if name not in PRESETS:
         raise MobevalError(f"no preprocessing preset {name!r}; known: {', '.join(sorted(PRESETS))}")
     return PRESETS[name]
+
+
+def load_spec(value: str) -> PreprocessSpec:
+    """`--preprocess`: a preset name, or a JSON file of PreprocessSpec fields."""
+    if value in PRESETS:
+        return PRESETS[value]
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise MobevalError(f"--preprocess {value}: neither a preset ({', '.join(sorted(PRESETS))}) nor a JSON file")
+    try:
+        return PreprocessSpec.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise MobevalError(f"--preprocess {path}: not a preprocessing spec ({exc})") from exc

@@ -1,0 +1,47 @@
+"""Latency figures from records, and the rule that says when they mean something.
+
+Shared by every task kind: an item's latency is the time its records spent in the runner (all
+orderings of a question; one image's inference); the first item of each run segment is warm-up
+(cold caches, first-touch page faults) and is kept out of the statistics.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from mobeval.measure.stats import summarize
+from mobeval.results.figures import Figure
+
+MIN_LATENCY_ITEMS = 50
+MIN_LATENCY_SECONDS = 10.0
+
+
+def latency_figures(prefix: str, values: list[float], note: str = "") -> dict[str, Figure]:
+    """`<prefix>_mean/p50/p90/p99` in seconds, each with the count it rests on."""
+    summary = summarize(values)
+    if summary is None:
+        return {}
+    return {f"{prefix}_{stat}": Figure(value=getattr(summary, stat), unit="s", count=summary.count, note=note)
+            for stat in ("mean", "p50", "p90", "p99")}
+
+
+def per_item(records: Iterable, seconds: Callable = lambda r: r.latency_s) -> list[float]:
+    """Seconds per measured item (warm-up excluded), summed over the item's records, in first-seen order."""
+    totals: dict[str, float] = defaultdict(float)
+    for r in records:
+        if not r.warmup:
+            totals[r.item_id] += seconds(r)
+    return list(totals.values())
+
+
+def validity(per_item_s: list[float], noun: str, warmup: int) -> Figure:
+    """MLPerf's rule, scaled to a laptop: enough items over long enough, warm-up excluded."""
+    problems = []
+    if len(per_item_s) < MIN_LATENCY_ITEMS:
+        problems.append(f"{len(per_item_s)} measured {noun}s < {MIN_LATENCY_ITEMS}")
+    if sum(per_item_s) < MIN_LATENCY_SECONDS:
+        problems.append(f"{sum(per_item_s):.1f} s measured < {MIN_LATENCY_SECONDS} s")
+    return Figure(value=float(not problems), unit="bool", source="validity rule",
+                  note="; ".join(problems) or f">= {MIN_LATENCY_ITEMS} {noun}s over >= {MIN_LATENCY_SECONDS} s, "
+                                              f"{warmup} warm-up request(s) excluded")

@@ -1,0 +1,158 @@
+"""The task-kind seam: what an item is, what a runner is asked, how a response is scored and shown.
+
+The run loop (mobeval/engine.py), the run folder (results/store.py), the integrity check and the
+printers know only these two interfaces. A kind (`mcq`, `image-classification`, ...) brings:
+
+- a `TaskPlan`, made before any model loads: the selected items, what identifies the run (for
+  --resume), what the result records of the model and the data, what the runner is given as its
+  model, and `evaluate`, which asks the runner about some items and returns their records;
+- a `TaskKind`: the record type of samples.jsonl, the scores of the result's task section, its
+  performance figures, its report tables, its rows in `mobeval compare` and its output files.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
+
+from pydantic import BaseModel
+from rich.console import RenderableType
+
+from mobeval.results.figures import Figure
+
+
+@runtime_checkable
+class Record(Protocol):
+    """One line of samples.jsonl: one item under one replica (an ordering of the options, for mcq)."""
+
+    ordering: int  # replica index, 0-based; an item has `Selection.orderings[i]` of them
+    latency_s: float  # time inside the runner for this record
+    warmup: bool  # the first item of a run segment: kept apart from latency statistics
+
+    @property
+    def item_id(self) -> str: ...
+
+    def to_json(self) -> dict: ...
+
+
+Row = tuple[str, str, str]  # (figure, value, how it was obtained)
+
+
+class TaskPlan(ABC):
+    """One run's items and everything about them that is known before the model loads."""
+
+    kind: ClassVar[str]
+    item_noun: ClassVar[str] = "item"  # "question", "image": how figures and progress name an item
+
+    @property
+    @abstractmethod
+    def item_ids(self) -> list[str]:
+        """The selected items, in run order."""
+
+    @abstractmethod
+    def replicas(self) -> list[int]:
+        """How many records each selected item gets (orderings for mcq; 1 elsewhere)."""
+
+    @property
+    @abstractmethod
+    def n_items_total(self) -> int:
+        """Items in the benchmark before --limit."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """Everything that changes a record (a resumed run must agree on all of it); includes
+        `selection_sha256`."""
+
+    @abstractmethod
+    def model_info(self) -> dict[str, Any]:
+        """What the result records about the model: alias, name, source, origin, path, size_bytes, sha256."""
+
+    @abstractmethod
+    def data_info(self) -> dict[str, Any]:
+        """What the result records about the data, beyond bench, sources and item counts."""
+
+    @property
+    @abstractmethod
+    def sources(self) -> list[str]:
+        """Files or datasets the items came from."""
+
+    @property
+    @abstractmethod
+    def runner_model(self) -> Any:
+        """What the runner's constructor is given as its model."""
+
+    @property
+    def remote(self) -> bool:
+        """The model runs behind an endpoint, not in this process."""
+        return False
+
+    def items_per_call(self, runner: Any) -> int:
+        """Items handed to the runner at once."""
+        return 1
+
+    @abstractmethod
+    def evaluate(self, runner: Any, item_ids: Sequence[str]) -> list[list[Record]]:
+        """Ask the runner about these items; one list of records (all replicas) per item, in order.
+        A runner failure is a RunnerError naming the item(s)."""
+
+    def offline_phase(self, runner: Any) -> dict[str, dict]:
+        """Measurements made after every item has its record, with the runner still loaded (e.g.
+        throughput at batch sizes); Figure dicts, stored in the segment. None by default."""
+        return {}
+
+
+class TaskKind(ABC):
+    """A kind's records, scores, figures and printers: everything that reads a finished run."""
+
+    name: ClassVar[str]
+    item_noun: ClassVar[str] = "item"
+    section_model: ClassVar[type[BaseModel]]  # the result's task section
+    outputs: ClassVar[tuple[str, ...]] = ()  # files write_outputs puts beside result.json
+
+    @abstractmethod
+    def record_from_json(self, data: dict) -> Record:
+        """A samples.jsonl line parsed; ValueError/TypeError/KeyError when it is not a record."""
+
+    @abstractmethod
+    def record_problem(self, record: Record, replicas: int | None) -> str:
+        """Why a parsed record cannot be one mobeval wrote ('' when it can)."""
+
+    @abstractmethod
+    def section(self, records: list[Record]) -> BaseModel:
+        """The scores of the result's task section."""
+
+    @abstractmethod
+    def performance(self, records: list[Record]) -> dict[str, Figure]:
+        """The kind's speed figures from its records (latency per item, tokens/s, ...)."""
+
+    def energy_units(self, records: list[Record]) -> dict[str, tuple[float, str, str]]:
+        """Counts energy is divided by: key -> (count, unit of the quotient, note). Items always."""
+        n = len({r.item_id for r in records})
+        return {f"energy_per_{self.item_noun}": (n, "J", "")}
+
+    @abstractmethod
+    def summary_rows(self, result: Any) -> list[Row]:
+        """Accuracy rows at the top of the report's summary table."""
+
+    @abstractmethod
+    def performance_rows(self, result: Any) -> list[Row]:
+        """Speed rows of the report's summary table."""
+
+    def header_lines(self, result: Any) -> list[str]:
+        """What the report's header says about the data (after the model and runner line)."""
+        d = result.data
+        return [f"bench [bold]{d['bench']}[/]: {d.get('n_items_selected')} of {d.get('n_items_total')} "
+                f"{self.item_noun}s"]
+
+    def tables(self, result: Any) -> list[RenderableType]:
+        """Tables after the summary (breakdowns)."""
+        return []
+
+    @abstractmethod
+    def compare_rows(self, results: list[Any], records: list[list[Record]]) -> list[tuple[str, list[str]]]:
+        """Rows of `mobeval compare` (the first run is the reference): label, one value per run."""
+
+    def write_outputs(self, folder: Path, records: list[Record], item_ids: list[str]) -> list[Path]:
+        """Files written beside result.json (a submission file); the paths written."""
+        return []

@@ -1,0 +1,154 @@
+"""An image-classification run before the model loads: the images, the model and its preprocessing;
+and `evaluate`, which decodes and preprocesses each image (timed apart) and asks the runner for its
+logits one image at a time (single stream). The offline phase times batches afterwards."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from mobeval.benchmarks import BenchOptions, load_benchmark
+from mobeval.benchmarks.sampling import stratified_sample
+from mobeval.benchmarks.vision.imagefolder import ImageFolderSet
+from mobeval.config import RunConfig
+from mobeval.errors import MobevalError, RunnerError
+from mobeval.hashing import text_sha256
+from mobeval.models.vision import VisionModel, resolve
+from mobeval.results.figures import Figure
+from mobeval.tasks.base import TaskPlan
+from mobeval.tasks.image_classification.images import open_rgb
+from mobeval.tasks.image_classification.items import ImageItem
+from mobeval.tasks.image_classification.preprocess import PreprocessSpec, load_spec, stack
+from mobeval.tasks.image_classification.record import ImageRecord, encode_logits
+from mobeval.tasks.image_classification.scoring import ranks
+
+MIN_THROUGHPUT_SECONDS = 2.0  # each batch size is timed over at least this long (and 3 batches)
+
+
+@dataclass
+class ImagePlan(TaskPlan):
+    kind = "image-classification"
+    item_noun = "image"
+
+    config: RunConfig
+    dataset: ImageFolderSet
+    items: list[ImageItem]
+    model: VisionModel
+    spec: PreprocessSpec
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [i.id for i in self.items]
+
+    def replicas(self) -> list[int]:
+        return [1] * len(self.items)
+
+    @property
+    def n_items_total(self) -> int:
+        return len(self.dataset.items)
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({i.source for i in self.dataset.items})
+
+    @property
+    def runner_model(self) -> VisionModel:
+        return self.model
+
+    def identity(self) -> dict[str, Any]:
+        chosen = [[i.id, i.label] for i in self.items]
+        return {
+            "model_sha256": self.model.sha256(),
+            "selection_sha256": text_sha256(json.dumps(chosen, ensure_ascii=False)),
+            "preprocess_sha256": self.spec.sha256(),
+        }
+
+    def model_info(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "alias": m.alias, "name": m.name, "source": m.origin.split(":", 1)[0], "origin": m.origin,
+            "format": m.format, "path": str(m.path) if m.path else None, "remote": False,
+            "size_bytes": m.path.stat().st_size if m.path else None, "sha256": m.sha256(),
+            "num_classes": m.num_classes,
+        }
+
+    def data_info(self) -> dict[str, Any]:
+        return {
+            "layout": self.dataset.layout, "root": str(self.dataset.root),
+            "n_classes_selected": len({i.label for i in self.items}),
+            "has_key": any(i.label is not None for i in self.items),
+            "preprocess": {**self.spec.model_dump(mode="json"), "resize_size": self.spec.resize_size},
+            "preprocess_sha256": self.spec.sha256(),
+        }
+
+    def _input(self, item: ImageItem) -> np.ndarray:
+        return self.spec.apply(open_rgb(item.path))
+
+    def evaluate(self, runner: Any, item_ids: Sequence[str]) -> list[list[ImageRecord]]:
+        by_id = {i.id: i for i in self.items}
+        out = []
+        for image_id in item_ids:
+            item = by_id[image_id]
+            t0 = time.perf_counter()
+            batch = stack([self._input(item)])
+            t1 = time.perf_counter()
+            try:
+                logits = runner.classify(batch)
+            except MobevalError as exc:
+                raise RunnerError(f"image {image_id}: {exc}") from exc
+            t2 = time.perf_counter()
+            row = np.asarray(logits, dtype=np.float32)
+            if row.shape != (1, self.model.num_classes):
+                raise RunnerError(f"image {image_id}: the model gave logits of shape {row.shape}, expected "
+                                  f"(1, {self.model.num_classes})")
+            out.append([ImageRecord(
+                image_id=image_id, label=item.label, class_name=item.class_name, top5=tuple(int(c) for c in ranks(row, 5)[0]),
+                logits_b64=encode_logits(row[0]), n_classes=row.shape[1], preprocess_s=t1 - t0, latency_s=t2 - t1,
+            )])
+        return out
+
+    def offline_phase(self, runner: Any) -> dict[str, dict]:
+        """Images per second at each --batch-sizes value: real preprocessed images (cycled when there
+        are fewer than the batch), one untimed batch first, then batches for at least
+        MIN_THROUGHPUT_SECONDS and 3 batches. Preprocessing is done beforehand: inference only."""
+        sizes = self.config.batch_sizes
+        if not sizes:
+            return {}
+        inputs = [self._input(i) for i in self.items[: max(sizes)]]
+        figs = {}
+        for b in sizes:
+            batch = stack([inputs[k % len(inputs)] for k in range(b)])
+            runner.classify(batch)
+            n, start = 0, time.perf_counter()
+            while n < 3 or time.perf_counter() - start < MIN_THROUGHPUT_SECONDS:
+                runner.classify(batch)
+                n += 1
+            seconds = time.perf_counter() - start
+            figs[f"throughput_batch_{b}"] = Figure(
+                value=b * n / seconds, unit="images/s", count=n, source="measured, offline scenario",
+                note=f"{n} batches of {b} in {seconds:.2f} s; inputs preprocessed beforehand",
+            ).model_dump()
+        return figs
+
+
+def plan_images(cfg: RunConfig) -> ImagePlan:
+    """Load the images and find the model and its preprocessing; everything that can fail before it loads."""
+    dataset = load_benchmark(cfg.bench, BenchOptions(data=cfg.data, labels=cfg.labels))
+    items = list(dataset.items)
+    if cfg.limit is not None:
+        items = stratified_sample(items, cfg.limit, cfg.seed, key=lambda i: str(i.label))
+    override = load_spec(cfg.preprocess) if cfg.preprocess else None
+    model = resolve(cfg.model_name, override)
+    if model.preprocess is None:
+        raise MobevalError(f"--model {cfg.model_name}: its preprocessing is not known; give --preprocess "
+                           "(a preset name, or a JSON file of the fields in the README)")
+    labels = [i.label for i in items if i.label is not None]
+    if labels and max(labels) >= model.num_classes:
+        raise MobevalError(f"--bench {cfg.bench}: class index {max(labels)} is outside the model's "
+                           f"{model.num_classes} classes (check --labels)")
+    return ImagePlan(cfg, dataset, items, model, model.preprocess)
+

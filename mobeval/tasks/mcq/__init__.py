@@ -1,0 +1,1 @@
+"""Multiple-choice questions: the text track's task kind."""
