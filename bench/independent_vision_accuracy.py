@@ -6,7 +6,11 @@ weights in PyTorch and scores top-1/top-5. Its figures are what a mobeval run of
 same folder must reproduce.
 
     python bench/independent_vision_accuracy.py [--data ../shared/data/imagenet-samples]
-        [--models efficientnet-lite0 ...] [--limit N]
+        [--models efficientnet-lite0 ...] [--limit N] [--run-dir results/<run folder> ...]
+
+With --run-dir (one per model, in the same order), it also reads each mobeval run's result.json and
+predictions.csv (as files: still no mobeval import) and prints both figures and every image whose
+top-1 prediction differs.
 
 Writes bench/results/independent_vision_accuracy.json.
 """
@@ -91,6 +95,24 @@ def evaluate(name: str, rows: list[dict], data: Path, batch: int = 25) -> dict:
     }
 
 
+def check_run(run: Path, mine: dict) -> dict:
+    """A mobeval run's figures and predictions against this script's."""
+    result = json.loads((run / "result.json").read_text())
+    with (run / "predictions.csv").open(newline="") as f:
+        theirs = {row["image_id"]: int(row["predicted_class"]) for row in csv.DictReader(f)}
+    task = result["task"]
+    differ = sorted(k for k, p in mine["predictions"].items() if k in theirs and theirs[k] != p)
+    missing = sorted(set(mine["predictions"]) - set(theirs))
+    print(f"{run.name} ({result['runner']['name']}): top-1 {100 * task['top1']:.1f}% top-5 "
+          f"{100 * task['top5']:.1f}% over {task['n_labelled']} images; independent: {100 * mine['top1']:.1f}% / "
+          f"{100 * mine['top5']:.1f}% over {mine['n']}; {len(differ)} top-1 predictions differ"
+          + (f" ({', '.join(differ[:5])})" if differ else "") + (f"; {len(missing)} images not in the run" if missing else ""))
+    return {"run": str(run), "runner": result["runner"]["name"], "top1": task["top1"], "top5": task["top5"],
+            "n": task["n_labelled"], "differing_predictions": differ, "missing": missing,
+            "agree": not differ and not missing and task["n_labelled"] == mine["n"]
+                     and abs(task["top1"] - mine["top1"]) < 1e-12 and abs(task["top5"] - mine["top5"]) < 1e-12}
+
+
 def machine() -> str:
     cpu = platform.machine()
     try:
@@ -109,6 +131,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["efficientnet-lite0"], choices=list(MODELS))
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "independent_vision_accuracy.json")
+    parser.add_argument("--run-dir", type=Path, nargs="*", default=[], help="mobeval run folders to check")
     args = parser.parse_args()
     with (args.data / "labels.csv").open(newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: r["file"])[: args.limit]
@@ -116,8 +139,10 @@ def main() -> None:
     print(f"{'model':20} {'n':>5} {'top-1':>7} {'top-5':>7} {'seconds':>8}")
     for r in results:
         print(f"{r['model']:20} {r['n']:5d} {100 * r['top1']:6.1f}% {100 * r['top5']:6.1f}% {r['seconds']:8.1f}")
+    checks = [check_run(run, r) for run, r in zip(args.run_dir, results)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {
+        "checks": checks,
         "data": str(args.data),
         "machine": machine(),
         "torch": torch.__version__,

@@ -26,6 +26,9 @@ def _header(r: Result) -> str:
         f"machine: {env.get('cpu')}, {env.get('cpu_logical')} logical cores, "
         f"{human_bytes(env.get('memory_bytes'))} RAM, {env.get('os')}",
     ]
+    ran = r.runner.get("model_file")
+    if ran and ran not in (m.get("path"), m.get("origin")):
+        lines.append(f"the runtime loaded {ran}")
     lines += [f"[yellow]runner note[/]: {n}" for n in r.runner.get("notes", [])]
     if r.provenance.upgraded_from:
         lines.append(f"[dim]read from a {r.provenance.upgraded_from} result.json (an older mobeval)[/]")

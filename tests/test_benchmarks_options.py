@@ -71,5 +71,5 @@ def test_options_taken_still_load():
 def test_every_benchmark_declares_known_options_and_registry_lists_them_all():
     assert set(REGISTRY) == set(BENCHMARKS)
     assert all(set(e.takes) <= set(FLAGS) for e in BENCHMARKS.values())
-    assert set(FLAGS) == {"data", "answers", "shots", "columns", "subjects"}
+    assert set(FLAGS) == {"data", "answers", "shots", "columns", "subjects", "labels"}
     assert set(FLAGS) == set(BenchOptions().__dataclass_fields__)

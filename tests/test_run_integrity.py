@@ -54,7 +54,7 @@ def test_a_finished_run_checks_clean(finished):
     c = check_run(finished)
     assert c.problems == [] and c.notes == [] and c.complete
     assert len(c.samples) == 8 and c.selection is not None and len(c.selection.question_ids) == 8
-    recorded = json.loads((finished / "result.json").read_text())["integrity"]
+    recorded = json.loads((finished / "result.json").read_text())["provenance"]["integrity"]
     assert recorded["samples"] == 8 and recorded["samples_bytes"] == (finished / "samples.jsonl").stat().st_size
 
 

@@ -97,7 +97,7 @@ def test_switching_runner_drops_only_defaults_of_the_old_one():
 def test_registry_settings_are_the_constructors_keywords_and_defaults(name):
     """The defaults --help and the README show are the ones each runner uses: checked, so they cannot drift."""
     params = inspect.signature(_runner_class(name)).parameters
-    keyword = {KEYWORDS.get(k, k): k for k in RUNNER_SETTINGS}
+    keyword = {**{k: k for k in RUNNER_SETTINGS}, **{KEYWORDS.get(k, k): k for k in RUNNER_SETTINGS}}
     takes = {keyword[p]: v.default for p, v in params.items() if p in keyword}
     empty = inspect.Parameter.empty
     assert {k: (None if d is empty else d) for k, d in takes.items()} == dict(REGISTRY[name].settings)

