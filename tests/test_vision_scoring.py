@@ -64,3 +64,16 @@ def test_shape_errors():
         score(np.zeros((0, 5)), [])
     with pytest.raises(MobevalError, match="shapes"):
         agreement(LOGITS, LOGITS[:2])
+
+
+def test_the_readme_worked_example():
+    """README, "Image classification: the figures, defined": computed by hand there."""
+    logits = np.array([[0.1, 0.9, 0.0], [0.5, 0.5, 0.2]])
+    s = score(logits, [1, 1])
+    assert s.top1 == 0.5 and s.top5 == 1.0  # image 2's tie goes to class 0; with 3 classes top-5 is top-3
+    assert ranks(logits, 2).tolist() == [[1, 0], [0, 1]]
+    x = np.zeros(100)
+    x[0] = 10.0
+    e = np.zeros(100)
+    e[1] = 0.1
+    assert sqnr_db(x, x + e) == pytest.approx(40.0)
