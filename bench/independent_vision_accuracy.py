@@ -8,7 +8,7 @@ same folder must reproduce.
     python bench/independent_vision_accuracy.py [--data ../shared/data/imagenet-samples]
         [--models efficientnet-lite0 ...] [--limit N] [--run-dir results/<run folder> ...]
 
-With --run-dir (one per model, in the same order), it also reads each mobeval run's result.json and
+With --run-dir (any number of runs of the models given), it also reads each mobeval run's result.json and
 predictions.csv (as files: still no mobeval import) and prints both figures and every image whose
 top-1 prediction differs.
 
@@ -139,7 +139,13 @@ def main() -> None:
     print(f"{'model':20} {'n':>5} {'top-1':>7} {'top-5':>7} {'seconds':>8}")
     for r in results:
         print(f"{r['model']:20} {r['n']:5d} {100 * r['top1']:6.1f}% {100 * r['top5']:6.1f}% {r['seconds']:8.1f}")
-    checks = [check_run(run, r) for run, r in zip(args.run_dir, results)]
+    mine = {r["model"]: r for r in results}
+    checks = []
+    for run in args.run_dir:
+        alias = json.loads((run / "result.json").read_text())["model"]["alias"]
+        if alias not in mine:
+            raise SystemExit(f"{run}: a run of {alias}; add it to --models")
+        checks.append(check_run(run, mine[alias]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "checks": checks,

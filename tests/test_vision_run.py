@@ -143,3 +143,17 @@ def test_a_mismatched_run_is_refused_before_anything_is_written(tmp_path, args, 
     out = refused("run", *args, "--output-dir", str(tmp_path / "out"))
     assert says in out, out
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_throughput_at_batch_sizes_is_measured_after_the_images(tmp_path):
+    run_ok("run", "--task", "image-classification", "--threads", "1", "--batch-sizes", "4,1",
+           "--output-dir", str(tmp_path))
+    (folder,) = tmp_path.iterdir()
+    perf = json.loads((folder / "result.json").read_text())["performance"]
+    for b in (1, 4):
+        f = perf[f"throughput_batch_{b}"]
+        assert f["unit"] == "images/s" and f["value"] > 0 and f["count"] >= 3
+        assert f"batches of {b} in" in f["note"]
+    assert json.loads((folder / "run.json").read_text())["config"]["batch_sizes"] == [1, 4]
+    res = run_ok("report", str(folder))
+    assert "throughput, batch 1" in res.output and "throughput, batch 4" in res.output
