@@ -71,6 +71,17 @@ BENCHMARKS: dict[str, BenchmarkEntry] = {
         "(needs a network and an HF token)",
         ("data",), kind="image-classification",
     ),
+    "synthetic-spectrum": BenchmarkEntry(
+        "mobeval.benchmarks.spectrum.synthetic:load",
+        "generated on the fly, offline: the generator's test split (seed 14), 5 captures per SNR level "
+        "(-20..10 dB) and 10 of empty spectrum",
+        (), kind="spectrum-segmentation",
+    ),
+    "spectrum-captures": BenchmarkEntry(
+        "mobeval.benchmarks.spectrum.files:load",
+        "capture files (--data DIR): the CMuSeNet layout (data.dat + meta-data.json) or SigMF",
+        ("data",), kind="spectrum-segmentation", needs=("data",),
+    ),
 }
 
 # name -> ("module:function", one-line description), as `mobeval list benches` reads it
@@ -94,7 +105,8 @@ def check_options(name: str, options: BenchOptions) -> None:
     for option in options.given():
         if option not in entry.takes:
             takes = ", ".join(entry.flags) or "no options"
-            own = {"mcq": "--bench mcq --data FILE", "image-classification": "--bench imagefolder --data DIR"}
+            own = {"mcq": "--bench mcq --data FILE", "image-classification": "--bench imagefolder --data DIR",
+                   "spectrum-segmentation": "--bench spectrum-captures --data DIR"}
             way_out = f"; for a file of your own use {own[entry.kind]}" if option == "data" and entry.kind in own else ""
             raise MobevalError(f"{FLAGS[option]} is not taken by benchmark {name} (it takes: {takes}){way_out}")
     if options.shots < 0:

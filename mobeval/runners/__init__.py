@@ -26,7 +26,8 @@ class RunnerEntry:
     # folder or hub id the runtime itself loads, in this process; "gguf-folder-or-id" either: an alias
     # or .gguf file as "gguf", anything else (a folder, an owner/name hub id) as "folder-or-id".
     # "vision" a vision model (alias, .onnx/.tflite/PyTorch file, hub id) that the task kind resolves.
-    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision"]
+    # "none" no model file: the runner's parameters are built in, and --model is refused.
+    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision", "none"]
     description: str
     # The RUNNER_SETTINGS it takes, each with its default (None: none, or the runtime decides, e.g. all
     # cores). tests/test_settings_validation.py checks these against the constructor's signature.
@@ -63,6 +64,10 @@ REGISTRY: dict[str, RunnerEntry] = {
                           "LiteRT (ai-edge-litert) interpreter with the XNNPACK delegate; .tflite files, or PyTorch "
                           "models converted once with litert-torch (cached)",
                           {"threads": None}, kinds=("image-classification",)),
+    "energy-detector": RunnerEntry("mobeval.runners.spectrum.energy_runner:EnergyDetectorRunner", "none",
+                                   "classical spectrum-occupancy baseline: thresholded, smoothed Welch PSD over "
+                                   "an FCME noise floor (no model file, no training)",
+                                   kinds=("spectrum-segmentation",)),
 }
 
 

@@ -38,6 +38,11 @@ KINDS: dict[str, KindEntry] = {
         "mobeval.tasks.image_classification.plan:plan_images",
         "labelled images; top-1/top-5 from the model's logits", "imagenet-photos", "onnxruntime",
         "efficientnet-lite0"),
+    "spectrum-segmentation": KindEntry(
+        "mobeval.tasks.spectrum_segmentation.kind:SpectrumSegmentationKind",
+        "mobeval.tasks.spectrum_segmentation.plan:plan_spectrum",
+        "IQ captures; occupancy per FFT bin, IoU per signal, false alarms, per SNR level",
+        "synthetic-spectrum", "energy-detector", "energy-detector"),
 }
 
 
