@@ -13,15 +13,16 @@ of the per-image wall time. Three machine states, in this order:
 - quiet: nothing else of ours running;
 - python-loop: a pure-Python busy loop in a background process takes one core (a loaded machine);
 - torch-neighbour: a background process runs the same model in torch eager at 2 threads in a loop (another
-  user of this tool, or of torch, on the same machine); a subset of configurations.
+  user of this tool, or of torch, on the same machine).
+The loaded states run the configurations they change and their references, not all.
 
 A few configurations also record torch.profiler's operators for one image (after the timed ones), and ONNX
 Runtime's optimised graph, so the cost is shown by operator, not guessed.
 
 The 1-minute load average is printed first; above 0.7 the script waits (up to --quiet-wait seconds) and,
 if the machine stays busy, runs at most --busy-iters iterations and marks the figures as taken under load.
-Before each configuration it records the load average and the idle fraction of all cores over half a
-second (the load average lags by a minute and counts this script's own previous configuration; the idle
+Before each configuration it records the load average and the idle fraction of all cores over a quarter
+of a second (the load average lags by a minute and counts this script's own previous configuration; the idle
 fraction does not): a row is starred when others were using the CPU. Prints a table, writes JSON.
 """
 
@@ -81,8 +82,10 @@ def configs(load: str) -> list[Config]:
         Config("torch", "jit-frozen", 2),
     ]
     ort = [Config("onnxruntime", "default", 1), Config("onnxruntime", "default", 2)]
-    if load == "torch-neighbour":
-        torch = [torch[0], torch[3], torch[5]]
+    if load == "python-loop":  # the configurations a busy core changes, and their references
+        torch = [torch[i] for i in (0, 3, 4, 5, 8)]
+    elif load == "torch-neighbour":
+        torch, ort = [torch[3], torch[5]], ort[1:]
     profiled = {("quiet", "eager", 1, "default", False), ("quiet", "eager", 1, "default", True),
                 ("quiet", "eager", 2, "default", False), ("quiet", "default", 1, "default", False),
                 ("python-loop", "eager", 2, "default", False), ("python-loop", "eager", 2, "PASSIVE", False)}
@@ -247,7 +250,7 @@ def cpu_times() -> tuple[int, int]:
     return fields[3] + fields[4], sum(fields)
 
 
-def idle_fraction(seconds: float = 0.5) -> float:
+def idle_fraction(seconds: float = 0.25) -> float:
     idle0, total0 = cpu_times()
     time.sleep(seconds)
     idle1, total1 = cpu_times()
@@ -370,7 +373,7 @@ def print_table(rows: list[dict]) -> None:
               f"{ratio:>7}{r['before']['loadavg'][0]:>7.2f}{r['before']['idle_fraction']:>6.0%}"
               + (" *" if r["others_active"] else ""))
     print("x ORT: median over ONNX Runtime's at the same threads under the same load; load1: 1-minute load "
-          "average before the configuration; idle: all cores' idle fraction in the 0.5 s before it "
+          "average before the configuration; idle: all cores' idle fraction in the 0.25 s before it "
           "(*: below the expected, others were using the CPU)")
 
 
