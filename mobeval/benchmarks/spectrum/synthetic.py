@@ -28,7 +28,8 @@ def recipe_sha256(recipe: Recipe) -> str:
 
 
 def synthetic_set(seed: int = TEST_SEED, per_level: int = PER_LEVEL, empty: int = EMPTY,
-                  recipe: Recipe = Recipe()) -> SpectrumSet:
+                  recipe: Recipe | None = None) -> SpectrumSet:
+    recipe = recipe or Recipe()
     spec = SplitSpec(seed=seed, split=SPLIT, per_level=per_level, empty=empty)
     keys = {k.id: k for k in spec.capture_keys()}
     refs = tuple(

@@ -38,10 +38,10 @@ class EnergyDetectorRunner:
         self.info = SegmenterInfo(
             name=NAME, backend_version=f"numpy {np.__version__}, scipy {scipy.__version__}", model_file="",
             settings=asdict(c),
-            notes=[f"Welch PSD ({c.segment}-sample Hann segments, 50% overlap) of the first {c.samples} samples, "
+            notes=[(f"Welch PSD ({c.segment}-sample Hann segments, 50% overlap) of the first {c.samples} samples, "
                    f"smoothed over {c.smooth_bins} bins; noise floor by FCME; threshold {c.threshold_factor:.3f} x "
                    f"the floor (chi-square, {c.degrees_of_freedom:.0f} degrees of freedom, false alarm "
-                   f"{c.false_alarm_per_bin:g} per bin); no training"],
+                   f"{c.false_alarm_per_bin:g} per bin); no training")],
         )
 
     @classmethod

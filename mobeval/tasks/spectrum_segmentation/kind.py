@@ -130,8 +130,8 @@ class SpectrumSegmentationKind(TaskKind):
 
     def section(self, records: list[SpectrumRecord]) -> SpectrumSection:
         settings = _settings(records)
-        base = dict(n_captures=len(records), n_signals=sum(r.n_signals for r in records),
-                    n_empty=sum(r.group == "empty" for r in records), metric_settings=settings.record())
+        base = {"n_captures": len(records), "n_signals": sum(r.n_signals for r in records),
+                "n_empty": sum(r.group == "empty" for r in records), "metric_settings": settings.record()}
         if not records:
             return SpectrumSection(**base, overall=None)
         return SpectrumSection(**base, overall=_group(records, settings),
@@ -157,8 +157,8 @@ class SpectrumSegmentationKind(TaskKind):
 
     def header_lines(self, r: Any) -> list[str]:
         d = r.data
-        lines = [f"bench [bold]{d['bench']}[/]: {d.get('n_items_selected')} of {d.get('n_items_total')} captures, "
-                 f"SNR groups {', '.join(d.get('snr_groups_selected', []))}"]
+        lines = [(f"bench [bold]{d['bench']}[/]: {d.get('n_items_selected')} of {d.get('n_items_total')} "
+                  f"captures, SNR groups {', '.join(d.get('snr_groups_selected', []))}")]
         g = d.get("generator")
         if g:
             lines.append(f"generator v{g['version']}, seed {g['seed']}, split {g['split']}, recipe sha256 "
