@@ -25,6 +25,7 @@ from mobeval.cli import app
 from mobeval.errors import DataError
 from mobeval.results.integrity import check_run
 from mobeval.runners.spectrum.energy_detector import EnergyDetector
+from mobeval.tasks.spectrum_segmentation.items import Capture
 from mobeval.tasks.spectrum_segmentation.kind import mask_agreement
 from mobeval.tasks.spectrum_segmentation.metrics import TABLE_COLUMNS, score_capture
 from mobeval.tasks.spectrum_segmentation.record import SpectrumRecord
@@ -189,6 +190,17 @@ def test_a_truncated_capture_file_is_an_error_naming_it(tmp_path):
     out = refused("run", "--bench", "spectrum-captures", "--data", str(tmp_path / "data"),
                   "--output-dir", str(tmp_path / "out"))
     assert f"{data}:" in out and "not a whole number of 16-byte samples (truncated?)" in out
+
+
+def test_a_capture_too_short_for_the_detector_is_an_error_naming_it(tmp_path):
+    c = generate_capture(CaptureKey(TEST_SEED, "test", 4, 0))
+    short = Capture("short", c.iq[:10_000], c.sample_rate_hz, c.centre_freq_hz, c.signals, c.noise_power,
+                    c.snr_level_db, dict(c.source))
+    capture_io.write_paper_capture(short, tmp_path / "data" / "short")
+    out = refused("run", "--bench", "spectrum-captures", "--data", str(tmp_path / "data"),
+                  "--output-dir", str(tmp_path / "out"))
+    assert f"capture short ({tmp_path / 'data' / 'short'}): the energy detector reads 16384 samples; " \
+           "the capture has 10000" in out
 
 
 def test_an_empty_folder_is_an_error_naming_it(tmp_path):

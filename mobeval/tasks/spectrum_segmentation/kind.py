@@ -86,6 +86,16 @@ def _ci(e: EstimateModel | None, percent: bool = True) -> str:
     return f"{f(e.value)}{unit} [{f(e.ci_low)}–{f(e.ci_high)}]"
 
 
+def _cell(e: EstimateModel | None, percent: bool = True) -> str:
+    """A table cell, narrower: '71.3 (68–74)' in percent, or '0.71 (0.68–0.74)'."""
+    if e is None or e.value is None:
+        return "—"
+    if percent:
+        v, lo, hi = (None if x is None else 100 * x for x in (e.value, e.ci_low, e.ci_high))
+        return f"{v:.1f}" + ("" if lo is None else f" ({lo:.0f}–{hi:.0f})")
+    return f"{e.value:.2f}" + ("" if e.ci_low is None else f" ({e.ci_low:.2f}–{e.ci_high:.2f})")
+
+
 # (key, label, as percent, how)
 SUMMARY = (
     ("mean_iou", "mean IoU per signal", False, "Hungarian-matched; unmatched signals count 0"),
@@ -196,16 +206,16 @@ class SpectrumSegmentationKind(TaskKind):
         s = SpectrumSection.model_validate(r.task)
         if not s.per_snr:
             return []
-        t = Table(title="Per SNR level (weakest signal; 95% intervals)", header_style="bold")
-        cols = ("SNR dB", "captures", "signals", "bin accuracy", "bin F1", "mean IoU", "recall@IoU 0.5",
-                "recall@IoU 0.9", "false alarms")
+        t = Table(title="Per SNR level of the weakest signal (95% intervals; all figures in snr_table.csv)",
+                  header_style="bold")
+        cols = ("SNR dB", "captures/signals", "bin acc. %", "bin F1 %", "mean IoU", "IoU ≥ 0.5 %", "false alarm %")
         for c in cols:
             t.add_column(c, justify="left" if c == "SNR dB" else "right")
         for g, gf in s.per_snr.items():
             f = gf.figures
-            t.add_row(g, str(gf.n_captures), str(gf.n_signals), _ci(f.get("bin_accuracy")), _ci(f.get("bin_f1")),
-                      _ci(f.get("mean_iou"), percent=False), _ci(f.get(iou_key(0.5))), _ci(f.get(iou_key(0.9))),
-                      _ci(f.get("false_alarm_rate")))
+            t.add_row(g, f"{gf.n_captures} / {gf.n_signals}", _cell(f.get("bin_accuracy")), _cell(f.get("bin_f1")),
+                      _cell(f.get("mean_iou"), percent=False), _cell(f.get(iou_key(0.5))),
+                      _cell(f.get("false_alarm_rate")))
         return [t]
 
     def compare_rows(self, results: list[Any], records: list[list[SpectrumRecord]]) -> list[tuple[str, list[str]]]:

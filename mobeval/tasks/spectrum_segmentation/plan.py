@@ -97,18 +97,19 @@ class SpectrumPlan(TaskPlan):
             t0 = time.perf_counter()
             capture = self.dataset.capture(ref)
             t1 = time.perf_counter()
+            where = f"capture {capture_id}" + (f" ({capture.source['file']})" if "file" in capture.source else "")
             try:
                 prepared = runner.prepare(capture)
                 t2 = time.perf_counter()
                 scores = runner.segment(prepared)
                 t3 = time.perf_counter()
             except MobevalError as exc:
-                raise RunnerError(f"capture {capture_id}: {exc}") from exc
+                raise RunnerError(f"{where}: {exc}") from exc
             scores = np.asarray(scores)
             try:
                 s = score_capture(capture, scores, self.metrics)
             except DataError as exc:
-                raise RunnerError(f"capture {capture_id}: the runner's scores: {exc}") from exc
+                raise RunnerError(f"{where}: the runner's scores: {exc}") from exc
             out.append([SpectrumRecord(
                 capture_id=capture_id, snr_level_db=capture.snr_level_db, n_signals=len(capture.signals),
                 tp=s.tp, fp=s.fp, tn=s.tn, fn=s.fn, signal_ious=s.signal_ious,
