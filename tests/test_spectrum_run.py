@@ -182,6 +182,21 @@ def test_capture_files_give_the_records_of_the_generated_captures(run, tmp_path)
         assert list(r["task"]["per_snr"]) == ["-20", "10", "empty"] and r["data"]["formats"] == [layout]
 
 
+def test_a_recording_without_an_snr_level_counts_as_unknown_not_empty(tmp_path):
+    """A SigMF recording with signals but no mobeval:snr_level_db: its own 'unknown' group, no false alarms."""
+    c = generate_capture(CaptureKey(TEST_SEED, "test", 6, 0))
+    meta_path = capture_io.write_sigmf(c, tmp_path / "rec" / "recording")
+    meta = json.loads(meta_path.read_text())
+    del meta["global"]["mobeval:snr_level_db"]
+    meta_path.write_text(json.dumps(meta))
+    run_ok("run", "--bench", "spectrum-captures", "--data", str(tmp_path / "rec"), "--output-dir", str(tmp_path / "o"))
+    (folder,) = (tmp_path / "o").iterdir()
+    task = json.loads((folder / "result.json").read_text())["task"]
+    assert list(task["per_snr"]) == ["unknown"] and task["n_empty"] == 0
+    assert task["per_snr"]["unknown"]["n_signals"] == len(c.signals)
+    assert "false_alarm_rate" not in task["overall"]["figures"] and "mean_iou" in task["overall"]["figures"]
+
+
 def test_a_truncated_capture_file_is_an_error_naming_it(tmp_path):
     c = generate_capture(CaptureKey(TEST_SEED, "test", 4, 0))
     capture_io.write_dataset([c], tmp_path / "data", "paper")
