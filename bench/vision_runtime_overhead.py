@@ -7,7 +7,9 @@ alternated over rounds:
   runner's classify call, warm-up excluded), read from result.json;
 - a bare loop over the runtime (`InferenceSession.run`, or the LiteRT `Interpreter` with XNNPACK, the API
   mobeval's runner uses), timing each image's call the same way, the first call excluded; this script's
-  own preprocessing (Pillow, numpy), nothing imported from mobeval;
+  own preprocessing (Pillow, numpy), nothing imported from mobeval. Each image is preprocessed just
+  before its call, as in mobeval's single stream; a second pass prepares every input first and runs the
+  calls back to back (caches hot), to show what interleaving costs by itself;
 - LiteRT only: LiteRT's own benchmark tool (`ai_edge_litert/tools/benchmark_litert_model.py`, its
   CompiledModel API) on the same .tflite and threads. ONNX Runtime's `onnxruntime_perf_test` does not
   ship in the pip wheel, so the bare loop is its reference.
@@ -61,9 +63,11 @@ def preprocess(path: Path, size: int = 224) -> np.ndarray:
     return ((x - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()
 
 
-def bare(runtime: str, model: str, files: list[str], threads: int) -> dict:
-    """Per-image seconds of the runtime's own call (run in a child process)."""
-    inputs = [preprocess(Path(f)) for f in files]
+def bare(runtime: str, model: str, files: list[str], threads: int, interleaved: bool) -> dict:
+    """Per-image seconds of the runtime's own call (run in a child process). Interleaved: each image
+    is decoded and preprocessed just before its call, as in mobeval's single stream (and an app);
+    otherwise every input is prepared first and the calls run back to back, caches hot."""
+    inputs = None if interleaved else [preprocess(Path(f)) for f in files]
     if runtime == "onnxruntime":
         import onnxruntime as ort
 
@@ -88,7 +92,8 @@ def bare(runtime: str, model: str, files: list[str], threads: int) -> dict:
             it.invoke()
             return it.get_tensor(out)
     times = []
-    for x in inputs:
+    for k, f in enumerate(files):
+        x = preprocess(Path(f)) if interleaved else inputs[k]
         t0 = time.perf_counter()
         call(x)
         times.append(time.perf_counter() - t0)
@@ -151,7 +156,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         spec = json.loads(args.child)
-        print(json.dumps(bare(spec["runtime"], spec["model"], spec["files"], spec["threads"])))
+        print(json.dumps(bare(spec["runtime"], spec["model"], spec["files"], spec["threads"], spec["interleaved"])))
         return
     load = os.getloadavg()[0]
     print(f"machine: {machine()}; 1-min load average at start {load:.2f}")
@@ -160,9 +165,12 @@ def main() -> None:
         for rnd in range(args.rounds):
             for runtime in ("onnxruntime", "litert"):
                 m = mobeval_run(runtime, args.data, args.images, args.threads, Path(tmp) / f"{runtime}{rnd}")
-                b = child({"runtime": runtime, "model": m["model_file"], "files": m["files"], "threads": args.threads})
+                spec = {"runtime": runtime, "model": m["model_file"], "files": m["files"], "threads": args.threads}
+                b = child({**spec, "interleaved": True})
+                hot = child({**spec, "interleaved": False})
                 rows.setdefault(f"{runtime}: mobeval", []).append(m)
                 rows.setdefault(f"{runtime}: bare loop", []).append(b)
+                rows.setdefault(f"{runtime}: bare loop, inputs prepared first", []).append(hot)
                 if runtime == "litert":
                     rows.setdefault("litert: LiteRT's benchmark tool", []).append(
                         litert_tool(m["model_file"], args.images, args.threads))
@@ -171,11 +179,11 @@ def main() -> None:
     summary = {k: {"p50_ms": 1000 * statistics.median(r["p50_s"] for r in v),
                    "mean_ms": 1000 * statistics.median(r["mean_s"] for r in v), "n_per_round": v[0]["n"]}
                for k, v in rows.items()}
-    print(f"\n{'what':36} {'p50 ms':>8} {'mean ms':>8} {'/ bare p50':>10}")
+    print(f"\n{'what':44} {'p50 ms':>8} {'mean ms':>8} {'/ bare p50':>10}")
     for k, v in summary.items():
-        ref = summary[f"{k.split(':')[0]}: bare loop"]["p50_ms"]
+        ref = summary[f"{k.split(':')[0]}: bare loop"]["p50_ms"]  # the same workload as mobeval's
         v["ratio_to_bare_p50"] = v["p50_ms"] / ref
-        print(f"{k:36} {v['p50_ms']:8.2f} {v['mean_ms']:8.2f} {v['ratio_to_bare_p50']:10.3f}")
+        print(f"{k:44} {v['p50_ms']:8.2f} {v['mean_ms']:8.2f} {v['ratio_to_bare_p50']:10.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "machine": machine(), "load_average_at_start": load, "images": args.images, "threads": args.threads,

@@ -29,11 +29,12 @@ RENAMED = {"n_threads": "threads", "columns": "column"}  # old config key -> its
 SECRET = {"api_key", "endpoint"}  # never echoed in an error (an endpoint may carry user:password)
 # What a default of None means, for --help and the README (runner settings: see runner_default_text)
 NONE_MEANS = {
-    "model": f"the task's: {DEFAULT_MODEL} (mcq), efficientnet-lite0 (image-classification); with a remote "
-             "runner, the server's model",
+    "model": f"the task's: {DEFAULT_MODEL} (mcq), efficientnet-lite0 (image-classification), energy-detector "
+             "(spectrum-segmentation); with a remote runner, the server's model",
     "task": "the benchmark's",
     "bench": f"{DEFAULT_BENCH}; with --task, that task's bundled set",
-    "runner": "the task's: llama.cpp (mcq), onnxruntime (image-classification)",
+    "runner": "the task's: llama.cpp (mcq), onnxruntime (image-classification), energy-detector "
+              "(spectrum-segmentation)",
     "data": "the hub, or the bundled file",
     "template": "the benchmark's",
     "limit": "every question",
@@ -63,8 +64,8 @@ class RunConfig(BaseModel):
 
     model: str | None = _d("Model alias (see `mobeval list models`) or a .gguf path; for a remote runner, the "
                            "served model's name; for mlc/transformers also a model folder or hub id.")
-    task: str | None = _d("Task kind: mcq | image-classification (see `mobeval list benches`); alone, it runs "
-                          "that kind's bundled benchmark.")
+    task: str | None = _d("Task kind: mcq | image-classification | spectrum-segmentation (see `mobeval list "
+                          "benches`); alone, it runs that kind's bundled benchmark.")
     bench: str | None = _d("Benchmark (see `mobeval list benches`).")
     runner: str | None = _d("Runtime (see `mobeval list runners`).")
     data: Path | None = _d("Local copy of the benchmark data instead of the hub.")

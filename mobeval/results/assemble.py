@@ -38,7 +38,8 @@ def offline_figures(segments: list[Segment]) -> dict[str, Figure]:
     return {}
 
 
-def memory(segments: list[Segment], model_size: int | None, remote: bool = False) -> dict[str, Figure]:
+def memory(segments: list[Segment], model_size: int | None, remote: bool = False,
+           no_file: str = "the model is a folder or hub id") -> dict[str, Figure]:
     peak = max(segments, key=lambda g: g.peak_rss_bytes)
     scope = "this client process only: the model runs behind an endpoint" if remote else ""
     mapped = ("the model file is memory-mapped: its pages count once touched, in RSS, and in USS/PSS "
@@ -53,7 +54,7 @@ def memory(segments: list[Segment], model_size: int | None, remote: bool = False
         "model_file_size": (Figure(value=model_size, unit="bytes", source="file size on disk")
                             if model_size is not None else
                             Figure(value=None, unit="bytes", source="unavailable",
-                                   note="remote model" if remote else "the model is a folder or hub id")),
+                                   note="remote model" if remote else no_file)),
     }
     for key, attr, what in (("peak_uss", "peak_uss_bytes", "unique set size"),
                             ("peak_pss", "peak_pss_bytes", "proportional set size")):
@@ -132,7 +133,8 @@ def build_result(
         data={**plan["data"], "selection_sha256": identity.get("selection_sha256")},
         performance={**timing(segments, killed), **kind.performance(records), **offline_figures(segments),
                      **cpu_frequency(segments)},
-        memory=memory(segments, plan["model"].get("size_bytes"), plan["model"].get("remote", False)),
+        memory=memory(segments, plan["model"].get("size_bytes"), plan["model"].get("remote", False),
+                      plan["model"].get("no_file_reason") or "the model is a folder or hub id"),
         energy=energy(segments, kind.energy_units(records), killed),
         provenance=Provenance(integrity=integrity,
                               hashes={k: v for k, v in identity.items() if k.endswith("_sha256") and v is not None}),

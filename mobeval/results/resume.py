@@ -25,10 +25,13 @@ _WHAT = {"model_sha256": "a different model file", "selection_sha256": "a differ
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The identity keys two runs differ in, each with both values: `orderings (cyclic there, original here)`."""
     out = []
-    for k in IDENTITY_KEYS:
+    hashes = sorted(k for k in {*old, *new} if k.endswith("_sha256") and k not in IDENTITY_KEYS)
+    for k in (*IDENTITY_KEYS, *hashes):  # any hash a task kind records identifies the run too
         was, now = old.get(k, DEFAULTS.get(k)), new.get(k, DEFAULTS.get(k))
         if was != now:
-            out.append(f"{k} ({_WHAT[k]})" if k in _WHAT else f"{k} ({was} there, {now} here)")
+            what = _WHAT.get(k) or (f"a different {k.removesuffix('_sha256').replace('_', ' ')}" if k.endswith("_sha256")
+                                    else None)
+            out.append(f"{k} ({what})" if what else f"{k} ({was} there, {now} here)")
     return out
 
 

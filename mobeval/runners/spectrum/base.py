@@ -68,6 +68,7 @@ class SegmenterModel:
             "origin": self.origin, "format": self.format, "path": str(self.path) if self.path else None,
             "remote": False, "size_bytes": self.path.stat().st_size if self.path else None,
             "sha256": self.sha256(), "parameters": self.parameters,
+            "no_file_reason": "a built-in detector: parameters only, no model file" if self.path is None else None,
             "trained": self.training is not None,
         }
 

@@ -211,7 +211,9 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+    lo, hi = float(centre - half), float(centre + half)
+    # at p = 0 (or 1) the bound is exactly 0 (1); floating point leaves ~1e-17 instead
+    return (0.0 if successes == 0 else max(0.0, lo)), (1.0 if successes == n else min(1.0, hi))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
