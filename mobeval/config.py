@@ -39,6 +39,7 @@ NONE_MEANS = {
     "template": "the benchmark's",
     "limit": "every question",
     "subjects": "every subject",
+    "shard": "every selected item",
 }
 # Settings that only one task kind uses (benchmark options are checked by the benchmark itself)
 KIND_SETTINGS = {
@@ -88,6 +89,8 @@ class RunConfig(BaseModel):
                           "all on 10 options; raise it to confirm.", DEFAULT_MAX_PROMPTS, ge=1)
     limit: int | None = _d("Stratified sample of N questions over fields.", ge=1)
     seed: int = _d("Seed for --limit and random orderings.", 0, ge=0)
+    shard: str | None = _d("K/N: run only shard K of N of the selected items (sha256 of the item id mod N "
+                           "is K-1); join the N run folders with `mobeval merge`.")
     threads: int | None = _d("Threads for the runtime.", ge=1)
     n_ctx: int | None = _d("Context length (tokens).", ge=1, le=MAX_N_CTX)
     n_batch: int | None = _d("Prompt batch size (tokens).", ge=1, le=MAX_N_CTX)
@@ -122,6 +125,24 @@ class RunConfig(BaseModel):
     @classmethod
     def _orderings(cls, v: str) -> str:
         return validate_spec(v)
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        k, sep, n = v.partition("/")
+        if not (sep and k.strip().isdigit() and n.strip().isdigit()) or not 1 <= int(k) <= int(n):
+            raise ValueError("expected K/N with 1 <= K <= N, e.g. 1/4")
+        return f"{int(k)}/{int(n)}"
+
+    @property
+    def shard_parts(self) -> tuple[int, int] | None:
+        """--shard as (K, N); None when the run is not a shard."""
+        if self.shard is None:
+            return None
+        k, n = self.shard.split("/")
+        return int(k), int(n)
 
     @field_validator("endpoint")
     @classmethod

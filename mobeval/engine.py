@@ -26,15 +26,38 @@ from mobeval.results.assemble import build_result
 from mobeval.results.store import RunDir, Segment, Selection, utc_now
 from mobeval.runners import check_kind, check_settings, make_runner
 from mobeval.tasks import plan_task, task_kind
-from mobeval.tasks.base import TaskKind, TaskPlan
+from mobeval.tasks.base import TaskKind, TaskPlan, shard_index
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """What a `--shard K/N` run knows of the whole selection it is a part of (run.json records it all,
+    so `mobeval merge` can rebuild the whole run from its shards alone)."""
+
+    index: int  # K, 1-based
+    count: int  # N
+    whole: Selection  # the whole selection, in its order
+    whole_selection_sha256: str  # the task's selection_sha256 of the whole (an unsharded run's)
+    whole_data: dict[str, Any]  # what the result records of the whole's data (plan_info)
+
+    def identity(self) -> dict[str, Any]:
+        return {"shard": f"{self.index}/{self.count}", "whole_selection_sha256": self.whole_selection_sha256,
+                "whole_selection": {"question_ids": self.whole.question_ids, "orderings": self.whole.orderings},
+                "whole_data": self.whole_data}
+
+    def info(self) -> dict[str, Any]:
+        """The result's data.shard."""
+        return {"index": self.index, "count": self.count, "selection_sha256_of_whole": self.whole_selection_sha256,
+                "n_items_of_whole": len(self.whole.question_ids)}
 
 
 @dataclass
 class Plan:
     config: RunConfig
     task: TaskPlan
+    shard: Shard | None = None
 
     @property
     def kind(self) -> TaskKind:
@@ -59,6 +82,7 @@ class Plan:
             "runner": c.runner,
             "seed": c.seed,
             "config": {**c.model_dump(mode="json"), "endpoint": redact_url(c.endpoint)},
+            **(self.shard.identity() if self.shard else {}),
         }
 
 
@@ -66,7 +90,20 @@ def plan(cfg: RunConfig) -> Plan:
     """Load the data and find the model; everything that can fail before the model loads."""
     check_kind(cfg.runner, cfg.task)
     check_settings(cfg.runner, cfg.runner_settings())
-    return Plan(cfg, plan_task(cfg))
+    whole = Plan(cfg, plan_task(cfg))
+    return whole if cfg.shard_parts is None else sharded(whole, *cfg.shard_parts)
+
+
+def sharded(whole: Plan, index: int, count: int) -> Plan:
+    """Shard `index` of `count` of a plan: the selected items whose id hashes to it (tasks.base.shard_index),
+    in the selection's order."""
+    ids = whole.task.item_ids
+    mine = {i for i in ids if shard_index(i, count) == index - 1}
+    if not mine:
+        raise MobevalError(f"--shard {index}/{count}: none of the {len(ids)} selected items falls in this shard "
+                           "(nothing to run; `mobeval merge` of the other shards does not need it)")
+    shard = Shard(index, count, whole.selection, whole.task.identity()["selection_sha256"], plan_info(whole)["data"])
+    return Plan(whole.config, whole.task.restrict(mine), shard)
 
 
 def open_run_dir(p: Plan, resume: bool, run_dir: Path | None) -> RunDir:
@@ -173,5 +210,6 @@ def plan_info(p: Plan) -> dict:
     return {
         "model": p.task.model_info(),
         "data": {"bench": p.config.bench, "sources": p.task.sources, "n_items_total": p.task.n_items_total,
-                 "n_items_selected": len(p.task.item_ids), **p.task.data_info()},
+                 "n_items_selected": len(p.task.item_ids), **p.task.data_info(),
+                 **({"shard": p.shard.info()} if p.shard else {})},
     }

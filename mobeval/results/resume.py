@@ -16,7 +16,8 @@ from mobeval.results.store import RunDir, folder_prefix
 
 # A resumed run must agree with the original on everything that changes a sample.
 IDENTITY_KEYS = ("kind", "model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256",
-                 "preprocess_sha256", "orderings", "method", "max_tokens", "chat", "runner", "seed", "torch_dtype")
+                 "preprocess_sha256", "orderings", "method", "max_tokens", "chat", "runner", "seed", "torch_dtype",
+                 "shard")
 DEFAULTS = {"kind": "mcq"}  # what a folder from before the key was recorded means by its absence
 _WHAT = {"model_sha256": "a different model file", "selection_sha256": "a different selection of items",
          "template_sha256": "a different prompt template", "preprocess_sha256": "different image preprocessing"}

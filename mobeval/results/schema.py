@@ -43,6 +43,8 @@ class Provenance(BaseModel):
     integrity: Integrity | None = None  # absent in results written before mobeval recorded it
     hashes: dict[str, str | None] = {}  # model, selection, template or preprocessing: sha256 of each
     upgraded_from: str | None = None  # set in memory when an older result.json was read
+    # a run joined from `--shard` runs (mobeval merge): each shard's folder, shard, samples sha256, machine
+    merged_from: list[dict[str, Any]] | None = None
 
 
 class Result(BaseModel):

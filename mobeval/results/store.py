@@ -33,8 +33,18 @@ def _slug(text: str) -> str:
 
 
 def folder_prefix(model: str, bench: str) -> str:
-    """How the names of a model's run folders on a bench begin: <model>__<bench>__<time>."""
+    """How the names of a model's run folders on a bench begin: <model>__<bench>__[<tag>__]<time>."""
     return f"{_slug(model)}__{_slug(bench)}__"
+
+
+def folder_tag(identity: dict[str, Any]) -> str:
+    """What a folder's name says beyond model, bench and time: `shard2of4` for a `--shard 2/4` run,
+    `merged` for a run joined from shards; '' otherwise."""
+    if identity.get("merged_from"):
+        return "merged"
+    if identity.get("shard"):
+        return "shard{}of{}".format(*str(identity["shard"]).split("/"))
+    return ""
 
 
 @dataclass
@@ -111,11 +121,12 @@ class RunDir:
     @classmethod
     def new(cls, root: Path, model: str, bench: str, identity: dict[str, Any], selection: Selection) -> "RunDir":
         """A run folder to be: nothing is written until ensure_on_disk."""
-        return cls(cls._free_path(Path(root), model, bench), (identity, selection))
+        return cls(cls._free_path(Path(root), model, bench, folder_tag(identity)), (identity, selection))
 
     @staticmethod
-    def _free_path(root: Path, model: str, bench: str) -> Path:
-        base = root / (folder_prefix(model, bench) + datetime.now().strftime("%Y%m%d-%H%M%S"))
+    def _free_path(root: Path, model: str, bench: str, tag: str = "") -> Path:
+        base = root / (folder_prefix(model, bench) + (f"{tag}__" if tag else "")
+                       + datetime.now().strftime("%Y%m%d-%H%M%S"))
         path, n = base, 1
         while path.exists():
             n += 1
@@ -138,7 +149,7 @@ class RunDir:
             identity, selection = self.pending
             if self.path.exists():  # taken since `new` chose the name
                 self.path = self._free_path(self.path.parent, identity.get("model") or "run",
-                                            identity.get("bench") or "bench")
+                                            identity.get("bench") or "bench", folder_tag(identity))
             text = selection.to_text()
             try:
                 self.path.mkdir(parents=True)

@@ -12,6 +12,7 @@ printers know only these two interfaces. A kind (`mcq`, `image-classification`, 
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
@@ -39,6 +40,12 @@ class Record(Protocol):
 Row = tuple[str, str, str]  # (figure, value, how it was obtained)
 
 
+def shard_index(item_id: str, count: int) -> int:
+    """The 0-based shard of `count` an item belongs to: sha256 of its id (UTF-8), as a number, mod
+    `count`. Depends on nothing but the id, so shards never depend on order or on each other."""
+    return int.from_bytes(hashlib.sha256(item_id.encode("utf-8")).digest(), "big") % count
+
+
 class TaskPlan(ABC):
     """One run's items and everything about them that is known before the model loads."""
 
@@ -49,6 +56,11 @@ class TaskPlan(ABC):
     @abstractmethod
     def item_ids(self) -> list[str]:
         """The selected items, in run order."""
+
+    @abstractmethod
+    def restrict(self, item_ids: set[str]) -> "TaskPlan":
+        """A copy of this plan keeping only the selected items in `item_ids` (their order unchanged):
+        what `--shard` runs."""
 
     @abstractmethod
     def replicas(self) -> list[int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,6 +43,9 @@ class ImagePlan(TaskPlan):
     @property
     def item_ids(self) -> list[str]:
         return [i.id for i in self.items]
+
+    def restrict(self, item_ids: set[str]) -> "ImagePlan":
+        return replace(self, items=[i for i in self.items if i.id in item_ids])
 
     def replicas(self) -> list[int]:
         return [1] * len(self.items)

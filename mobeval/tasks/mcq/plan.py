@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
@@ -47,6 +47,9 @@ class McqPlan(TaskPlan):
         """Each question's orderings (computed once: `all` can be many)."""
         c = self.config
         return {q.id: orderings_for(len(q.options), c.orderings, c.seed, q.id) for q in self.questions}
+
+    def restrict(self, item_ids: set[str]) -> "McqPlan":
+        return replace(self, questions=[q for q in self.questions if q.id in item_ids])
 
     def replicas(self) -> list[int]:
         return [len(self._orders[q.id]) for q in self.questions]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,9 @@ class SpectrumPlan(TaskPlan):
     @property
     def item_ids(self) -> list[str]:
         return [r.id for r in self.refs]
+
+    def restrict(self, item_ids: set[str]) -> "SpectrumPlan":
+        return replace(self, refs=[r for r in self.refs if r.id in item_ids])
 
     def replicas(self) -> list[int]:
         return [1] * len(self.refs)
