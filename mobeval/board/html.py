@@ -1,0 +1,115 @@
+"""The board as one self-contained HTML page: per benchmark a sortable table (click a header) and the
+Plotly plots, with Plotly's JavaScript inlined so the page needs no network when it is viewed."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mobeval.board.figures import KIND_FIGURES
+from mobeval.board.rank import BenchBoard, RankedRow
+from mobeval.board.render import cells, columns, footnotes
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table.board { border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1em; }
+table.board th, table.board td { border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }
+table.board th { background: #f0f0f0; cursor: pointer; user-select: none; }
+table.board th[aria-sort=ascending]::after { content: " \\25B2"; }
+table.board th[aria-sort=descending]::after { content: " \\25BC"; }
+table.board tr.unranked td { color: #888; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; }
+.plot { width: 620px; }
+ul.notes { font-size: 12px; color: #555; }
+"""
+
+# Click a header to sort by it (again: the other way); cells sort by their data-v (a number, or text),
+# rows without a value last.
+_SORT_JS = """
+document.querySelectorAll("table.board").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.addEventListener("click", function () {
+      var asc = th.getAttribute("aria-sort") !== "ascending";
+      table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      function key(r) { var v = r.cells[col].getAttribute("data-v"); return v === "" ? null : v; }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x === null || y === null) { return (x === null) - (y === null); }
+        var nx = Number(x), ny = Number(y);
+        var c = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "bench"
+
+
+def _sort_values(b: BenchBoard, r: RankedRow) -> list[str]:
+    """What each column sorts by: the number behind a cell where there is one."""
+    e = r.entry
+    spec = KIND_FIGURES.get(b.kind)
+    figs = [e.figures.get(f.key) for f in (spec.figures if spec else ())]
+    num = lambda v: "" if v is None else repr(float(v))  # noqa: E731
+    return [num(r.rank), e.model, e.runner, e.device, *(num(f.value if f else None) for f in figs), num(e.latency_s),
+            num(e.speed), num(e.peak_rss_bytes), num(e.energy.value if e.energy else None), num(e.model_size_bytes),
+            e.run_id, str(e.tier)]
+
+
+def _table(b: BenchBoard, slug: str) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns(b))
+    body = []
+    for r in b.rows:
+        tds = "".join(f'<td data-v="{html.escape(v)}">{html.escape(c)}</td>'
+                      for c, v in zip(cells(b, r), _sort_values(b, r)))
+        title = html.escape(r.entry.path + ("\n" + "\n".join(r.entry.problems) if r.entry.problems else ""))
+        body.append(f'<tr class="{"ranked" if r.rank is not None else "unranked"}" title="{title}">{tds}</tr>')
+    return (f'<table class="board" id="{slug}-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def page(boards: list[BenchBoard]) -> str:
+    """The whole page as text."""
+    import plotly
+    from plotly.offline import get_plotlyjs
+
+    from mobeval.board.plots import bench_plots
+
+    sections, used = [], set()
+    for b in boards:
+        slug = _slug(b.bench)
+        while slug in used:
+            slug += "-x"
+        used.add(slug)
+        plots = "".join(
+            f'<div class="plot">{p.figure.to_html(full_html=False, include_plotlyjs=False, div_id=p.id, config={"displaylogo": False})}</div>'
+            for p in bench_plots(b, slug))
+        ranked = sum(r.rank is not None for r in b.rows)
+        sections.append(f'<section id="{slug}"><h2>{html.escape(b.bench)} ({html.escape(b.kind)}): '
+                        f'{len(b.rows)} run(s), {ranked} ranked</h2>{_table(b, slug)}'
+                        f'<div class="plots">{plots}</div></section>')
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(boards))
+    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    n_runs = sum(len(b.rows) for b in boards)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>mobeval board</title>'
+        f"<style>{_STYLE}</style>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f"<h1>mobeval board</h1><p>{n_runs} run(s) in {len(boards)} benchmark(s); made {made} with plotly "
+        f"{html.escape(plotly.__version__)}. Click a column header to sort.</p>"
+        + ("".join(sections) or "<p>no run folders found</p>")
+        + f'<ul class="notes">{notes}</ul><script>{_SORT_JS}</script></body></html>\n'
+    )
+
+
+def write_page(path: Path, boards: list[BenchBoard]) -> None:
+    Path(path).write_text(page(boards), encoding="utf-8")
