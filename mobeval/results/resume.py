@@ -18,6 +18,7 @@ from mobeval.results.store import RunDir, folder_prefix
 IDENTITY_KEYS = ("kind", "model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256",
                  "preprocess_sha256", "orderings", "method", "max_tokens", "chat", "runner", "seed", "torch_dtype",
                  "shard")
+NOT_IDENTITY = ("selection_file_sha256",)  # run.json's hash of its own selection.json: checked by integrity.py
 DEFAULTS = {"kind": "mcq"}  # what a folder from before the key was recorded means by its absence
 _WHAT = {"model_sha256": "a different model file", "selection_sha256": "a different selection of items",
          "template_sha256": "a different prompt template", "preprocess_sha256": "different image preprocessing"}
@@ -26,7 +27,8 @@ _WHAT = {"model_sha256": "a different model file", "selection_sha256": "a differ
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The identity keys two runs differ in, each with both values: `orderings (cyclic there, original here)`."""
     out = []
-    hashes = sorted(k for k in {*old, *new} if k.endswith("_sha256") and k not in IDENTITY_KEYS)
+    hashes = sorted(k for k in {*old, *new}
+                    if k.endswith("_sha256") and k not in IDENTITY_KEYS and k not in NOT_IDENTITY)
     for k in (*IDENTITY_KEYS, *hashes):  # any hash a task kind records identifies the run too
         was, now = old.get(k, DEFAULTS.get(k)), new.get(k, DEFAULTS.get(k))
         if was != now:
