@@ -113,8 +113,9 @@ def terminal(boards: list[BenchBoard]) -> RenderableType:
     for b in boards:
         ranked = sum(r.rank is not None for r in b.rows)
         t = Table(title=f"{b.bench} ({b.kind}): {len(b.rows)} run(s), {ranked} ranked", header_style="bold")
-        for c in columns(b):
-            t.add_column(c, justify="right" if c in ("#",) else "left", overflow="fold")
+        for c in columns(b):  # names stay whole; figures may wrap
+            t.add_column(c, justify="right" if c == "#" else "left", overflow="fold",
+                         no_wrap=c in ("#", "model", "runner", "run"))
         for r in b.rows:
             t.add_row(*cells(b, r), style=None if r.rank is not None else "dim")
         parts.append(t)
