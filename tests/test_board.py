@@ -83,6 +83,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     run("mcq_cyclic", "--limit", "3", "--orderings", "cyclic")
     run("images", "--task", "image-classification", "--threads", "1")
     run("spectrum", "--task", "spectrum-segmentation", "--limit", "17")
+    run("shard", "--task", "spectrum-segmentation", "--limit", "17", "--shard", "1/2")
     made["v1"] = V1
 
     # the spectrum task interrupted (Ctrl-C: a partial result), then resumed and killed (samples after the
@@ -185,7 +186,7 @@ def test_every_kind_ranked_per_benchmark(tmp_path, runs):
 
 
 def test_incomplete_killed_and_tampered_runs_are_marked_never_ranked_as_whole(tmp_path, runs):
-    root = results_dir(tmp_path, runs, "spectrum", "partial", "after_result", "killed_segment", "images")
+    root = results_dir(tmp_path, runs, "spectrum", "partial", "after_result", "killed_segment", "shard", "images")
     tampered = root / "images" / runs["images"].name
     lines = (tampered / "samples.jsonl").read_text().splitlines(keepends=True)
     rec = json.loads(lines[1])
@@ -199,6 +200,7 @@ def test_incomplete_killed_and_tampered_runs_are_marked_never_ranked_as_whole(tm
     assert recs["partial"]["status"].startswith("partial 5/17") and recs["partial"]["rank"] is None
     assert "samples after result" in recs["after_result"]["status"] and recs["after_result"]["rank"] is None
     assert recs["no_result"]["status"] == "no result" and recs["no_result"]["rank"] is None
+    assert recs["shard"]["status"].startswith("shard 1/2") and recs["shard"]["rank"] is None  # part of the bench
     killed = recs["killed_segment"]
     assert "killed segment" in killed["status"] and killed["rank"] is not None and killed["items"] == 17
     assert recs["spectrum"]["rank"] is not None
@@ -211,7 +213,7 @@ def test_incomplete_killed_and_tampered_runs_are_marked_never_ranked_as_whole(tm
     assert len(ranked) == 2 and sorted(r["rank"] for r in ranked) == [1, 2]
     # the list: ranked runs first, then the unranked ones
     order = [r["rank"] for r in board_json(str(root), "--bench", "synthetic-spectrum")]
-    assert order[:2] == [1, 2] and order[2:] == [None, None, None]
+    assert order[:2] == [1, 2] and order[2:] == [None, None, None, None]
 
     out = ok("board", str(root)).stdout
     assert "imagenet-photos (image-classification): 1 run(s), 0 ranked" in out

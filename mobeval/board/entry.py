@@ -11,6 +11,7 @@ from mobeval.board.figures import KIND_FIGURES, Estimate
 from mobeval.report import killed_segments
 from mobeval.results.integrity import RunCheck
 from mobeval.results.schema import Result
+from mobeval.tasks import task_kind
 
 # marks, and the tier each puts a run in: 0 whole, 1 ranked below the whole ones, 2 and 3 never ranked
 TIERS = {
@@ -18,6 +19,7 @@ TIERS = {
     "killed segment": 1,  # complete, but a segment was killed: its time, memory and energy are missing
     "unverified": 1,  # the result records no hash of its samples (an older mobeval)
     "partial": 2,  # the result counts only some of the selected items
+    "shard": 2,  # one shard of a run split with --shard: part of the benchmark's selection (merge the shards)
     "samples after result": 2,  # a resumed run was stopped before writing its result
     "no result": 2,  # killed before its first result.json
     "damaged": 3,  # the folder contradicts itself (integrity problems)
@@ -49,6 +51,7 @@ class BoardEntry:
     started_at: str = ""
     n_items: int | None = None  # items the result counts
     n_selected: int | None = None
+    shard: str = ""  # "K/N" for one shard of a split run
     figures: dict[str, Estimate | None] = field(default_factory=dict)  # KIND_FIGURES order; first = headline
     latency_s: float | None = None
     latency_valid: bool | None = None
@@ -121,6 +124,8 @@ def _marks(check: RunCheck) -> list[str]:
         return marks
     if r.status != "complete":
         marks.append("partial")
+    if r.data.get("shard"):
+        marks.append("shard")
     if check.appended:
         marks.append("samples after result")
     if killed_segments(r.performance.get("wall_time")):
@@ -154,8 +159,6 @@ def entry_from_check(check: RunCheck) -> BoardEntry:
         speed = next((perf[k] for k in (spec.speed if spec else ()) if k in perf and perf[k].value is not None), None)
         latency = perf.get(spec.latency) if spec else None
         valid = perf.get("latency_valid")
-        from mobeval.tasks import task_kind
-
         energy, energy_note = _energy(r, task_kind(r.kind).item_noun)
         e = BoardEntry(
             path=str(check.path), folder=check.path.name, kind=r.kind, bench=str(r.data.get("bench")),
@@ -165,6 +168,8 @@ def entry_from_check(check: RunCheck) -> BoardEntry:
             model_size_bytes=r.model.get("size_bytes"), started_at=r.started_at,
             n_items=len({s.item_id for s in check.result_samples}),
             n_selected=r.data.get("n_items_selected"),
+            shard=(f"{r.data['shard'].get('index')}/{r.data['shard'].get('count')}"
+                   if isinstance(r.data.get("shard"), dict) else ""),
             figures={f.key: f.extract(r.task) for f in spec.figures} if spec else {},
             latency_s=None if latency is None else latency.value,
             latency_valid=None if valid is None else bool(valid.value), latency_note="" if valid is None else valid.note,

@@ -9,8 +9,9 @@ bootstrap over captures), else Wilson's score interval over the items the propor
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 Z95 = 1.959963984540054  # NormalDist().inv_cdf(0.975)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mobeval.board.figures import KIND_FIGURES
@@ -21,7 +21,7 @@ table.board th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.board th[aria-sort=descending]::after { content: " \\25BC"; }
 table.board tr.unranked td { color: #888; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; }
-.plot { width: 620px; }
+.plot { width: 600px; }
 ul.notes { font-size: 12px; color: #555; }
 """
 
@@ -54,12 +54,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "bench"
 
 
+def _num(v: float | None) -> str:
+    return "" if v is None else repr(float(v))
+
+
 def _sort_values(b: BenchBoard, r: RankedRow) -> list[str]:
     """What each column sorts by: the number behind a cell where there is one."""
     e = r.entry
     spec = KIND_FIGURES.get(b.kind)
     figs = [e.figures.get(f.key) for f in (spec.figures if spec else ())]
-    num = lambda v: "" if v is None else repr(float(v))  # noqa: E731
+    num = _num
     return [num(r.rank), e.model, e.runner, e.device, *(num(f.value if f else None) for f in figs), num(e.latency_s),
             num(e.speed), num(e.peak_rss_bytes), num(e.energy.value if e.energy else None), num(e.model_size_bytes),
             e.run_id, str(e.tier)]
@@ -98,7 +102,7 @@ def page(boards: list[BenchBoard]) -> str:
                         f'{len(b.rows)} run(s), {ranked} ranked</h2>{_table(b, slug)}'
                         f'<div class="plots">{plots}</div></section>')
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(boards))
-    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     n_runs = sum(len(b.rows) for b in boards)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>mobeval board</title>'

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from mobeval.board.entry import BoardEntry, read_entry
 from mobeval.hashing import bytes_sha256
@@ -106,6 +106,16 @@ class RunIndex:
         except ValueError:
             return str(folder.resolve())
 
+    @staticmethod
+    def _stored(row: tuple[str, str] | None, fp: str) -> BoardEntry | None:
+        """The stored row when its fingerprint matches and it still reads as a row (else: read the folder)."""
+        if row is None or row[0] != fp:
+            return None
+        try:
+            return BoardEntry.from_json(json.loads(row[1]))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
     def entries(self, folders: list[Path], read: Callable[[Path], BoardEntry] = read_entry) -> list[BoardEntry]:
         """A row per folder: from the index when its fingerprint is unchanged, else read and stored."""
         if self.db is None:
@@ -115,8 +125,8 @@ class RunIndex:
         out, fresh = [], []
         for folder in folders:
             key, fp = self._key(folder), fingerprint(folder)
-            if key in stored and stored[key][0] == fp:
-                entry = BoardEntry.from_json(json.loads(stored[key][1]))
+            entry = self._stored(stored.get(key), fp)
+            if entry is not None:
                 entry.path = str(folder)  # the same folder, perhaps reached by another path
                 self.stats.reused += 1
             else:
@@ -125,7 +135,7 @@ class RunIndex:
                 self.stats.read += 1
             out.append(entry)
         gone = set(stored) - {self._key(f) for f in folders}
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with self.db:
                 self.db.executemany(

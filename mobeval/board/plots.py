@@ -39,7 +39,7 @@ def _errors(ests: list[Estimate | None], percent: bool) -> dict:
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420,
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420, width=600,
                       margin=dict(l=60, r=20, t=50, b=60), legend=dict(font=dict(size=10)), **kw)
     return fig
 
@@ -54,7 +54,8 @@ def pareto_plots(b: BenchBoard, slug: str) -> list[Plot]:
     plots = []
     for axis, x_label, value in PARETO_AXES:
         rows = [r for r in b.rows if r.entry.headline is not None and value(r.entry) is not None]
-        if not rows:
+        # latency and memory always; size and energy where they tell runs apart
+        if not rows or (axis not in ("latency", "peak_rss") and len({value(r.entry) for r in rows}) < 2):
             continue
         fig = go.Figure()
         groups = (("Pareto-optimal", [r for r in rows if r.pareto.get(axis)], dict(symbol="star", size=14)),

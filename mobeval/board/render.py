@@ -20,7 +20,7 @@ from mobeval.printing import human_bytes
 FORMAT = "mobeval.board/1"
 RANK_NOTE = ("rank: by the headline figure (first accuracy column), then latency; whole runs (complete, undamaged, "
              "latency valid) first, then complete runs marked 'latency invalid', 'killed segment' or 'unverified'; "
-             "runs marked 'partial', 'no result', 'samples after result' or 'damaged' are listed, not ranked (—)")
+             "runs marked 'partial', 'shard', 'no result', 'samples after result' or 'damaged' are listed, not ranked (—)")
 LATENCY_NOTE = ("† latency figures invalid under the shared rule (>= 50 items over >= 10 s measured): shown, not to "
                 "be relied on")
 CI_NOTE = ("[a–b]: 95% interval; Wilson score interval over the items a proportion counts, or the interval the "
@@ -63,6 +63,8 @@ def status_text(e: BoardEntry) -> str:
     marks = list(e.marks)
     if "partial" in marks and e.n_selected:
         marks[marks.index("partial")] = f"partial {e.n_items}/{e.n_selected}"
+    if "shard" in marks and e.shard:
+        marks[marks.index("shard")] = f"shard {e.shard}"
     return ", ".join(marks) or "ok"
 
 

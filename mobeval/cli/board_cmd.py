@@ -35,9 +35,9 @@ def board(
     """Every run folder, checked and ranked per benchmark: accuracy with 95% intervals, latency, speed,
     memory, energy, model size. Incomplete, killed, damaged or invalid-latency runs are marked and never
     ranked as if whole."""
+    from mobeval.board import render
     from mobeval.board.index import board_entries
     from mobeval.board.rank import Filters, rank
-    from mobeval.board import render
 
     try:
         entries, stats = board_entries(results_dirs or [Path("results")], use_index=not no_index,
