@@ -208,3 +208,19 @@ def test_image_classification_two_shards_merge_to_the_unsharded_run(tmp_path):
     assert m["top1"] == w["top1"] and m["top5"] == w["top5"] and m == w
     assert (merged / "predictions.csv").read_text() == (whole / "predictions.csv").read_text()
     assert "Summary" in run_ok("report", merged).output
+
+
+def test_spectrum_two_shards_merge_to_the_unsharded_run(tmp_path):
+    args = ("run", "--task", "spectrum-segmentation", "--limit", "6", "-q")
+    run_ok(*args, "--output-dir", tmp_path / "whole")
+    for k in (1, 2):
+        run_ok(*args, "--shard", f"{k}/2", "--output-dir", tmp_path / f"s{k}")
+    run_ok("merge", folder(tmp_path / "s2", "shard2of2"), folder(tmp_path / "s1", "shard1of2"),
+           "--output-dir", tmp_path / "merged", "-q")
+    whole, merged = folder(tmp_path / "whole", "__"), folder(tmp_path / "merged", "__merged__")
+
+    def strip(d):  # the capture's making and input preparation are timed too
+        return [{k: v for k, v in r.items() if k not in ("load_s", "prepare_s")} for r in records(d)]
+
+    assert strip(merged) == strip(whole) and len(strip(whole)) == 6
+    assert result(merged)["task"] == result(whole)["task"]

@@ -149,10 +149,9 @@ def check_shards(paths: list[Path]) -> list[ShardRun]:
     for k in range(1, first.count + 1):
         missing = [q for q in _share(whole, k, first.count).question_ids if q not in covered]
         if missing:
-            raise MobevalError(f"merge: shard {k}/{first.count} is missing: {len(missing)} of the "
-                               f"{len(whole.question_ids)} selected items (first: {missing[0]}) are in none of the "
-                               f"folders given; run it with the same settings and --shard {k}/{first.count}, "
-                               "then merge all of them")
+            raise MobevalError(f"merge: shard {k}/{first.count} is missing: no folder given holds its "
+                               f"{len(missing)} of the {len(whole.question_ids)} selected items (first: {missing[0]}); "
+                               f"run it with the same settings and --shard {k}/{first.count}, then merge all of them")
     return sorted(shards, key=lambda s: s.index)
 
 
@@ -194,8 +193,10 @@ def merge(paths: list[Path], output_dir: Path) -> RunDir:
         result.provenance.merged_from = merged_from
         machines = {_describe(m["machine"]) for m in merged_from}
         wall = result.performance["wall_time"]
+        killed = wall.note.split("; ")[-1] if "killed" in wall.note else ""
         result.performance["wall_time"] = wall.model_copy(update={"note": "; ".join(filter(None, (
-            wall.note, f"summed over the {len(shards)} merged shards, which may have run at the same time")))})
+            f"summed over the {len(segments)} segments of the {len(shards)} merged shards, which may have run "
+            "at the same time", killed)))})
         if len(machines) > 1:
             result.environment = {**result.environment, "note": f"merged from shards on {len(machines)} "
                                   "machines (provenance.merged_from); this is the first shard's"}
