@@ -30,6 +30,9 @@ def _header(r: Result) -> str:
     if ran and ran not in (m.get("path"), m.get("origin")):
         lines.append(f"the runtime loaded {ran}")
     lines += [f"[yellow]runner note[/]: {n}" for n in r.runner.get("notes", [])]
+    merged = r.provenance.merged_from
+    if merged:
+        lines.append(f"merged from {len(merged)} shards: " + ", ".join(m.get("folder", "?") for m in merged))
     if r.provenance.upgraded_from:
         lines.append(f"[dim]read from a {r.provenance.upgraded_from} result.json (an older mobeval)[/]")
     if r.status != "complete":
@@ -50,7 +53,7 @@ def killed_segments(f: Figure | None) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _wall_row(f: Figure | None) -> tuple[str, str, str]:
+def _wall_row(f: Figure | None, merged: bool = False) -> tuple[str, str, str]:
     """Wall time, saying over how many segments (resumes), how many were killed, and that a killed
     segment's time is missing, rather than one reassuring "load included"."""
     if f is None or f.value is None:
@@ -61,7 +64,8 @@ def _wall_row(f: Figure | None) -> tuple[str, str, str]:
         return ("wall time", f"at least {fig(f, '{:.1f}')}",
                 f"load included; {segments} recorded; {killed} more killed: their time is missing")
     return ("wall time", fig(f, "{:.1f}"),
-            f"load included; summed over {segments} (resumes)" if recorded > 1 else "load included")
+            f"load included; summed over {segments} ({'of merged shards' if merged else 'resumes'})"
+            if recorded > 1 else "load included")
 
 
 def _energy_rows(en: dict[str, Figure]) -> list[tuple[str, str, str]]:
@@ -88,7 +92,7 @@ def summary_table(r: Result) -> Table:
         *kind.performance_rows(r),
         ("model load time", fig(perf.get("model_load_time")), perf["model_load_time"].note
          if "model_load_time" in perf else ""),
-        _wall_row(perf.get("wall_time")),
+        _wall_row(perf.get("wall_time"), bool(r.provenance.merged_from)),
         ("CPU frequency start / end", f"{fig(perf.get('cpu_freq_start'), '{:.0f}')} / "
          f"{fig(perf.get('cpu_freq_end'), '{:.0f}')}", "a drop suggests throttling"),
         ("peak RSS", fig(mem.get("peak_rss")), f"baseline {fig(mem.get('baseline_rss'))}, sampled every 10 ms"),
