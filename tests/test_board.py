@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     for name, step in (("partial", lambda: None), ("after_result", lambda: _stop(out, "resume", 8)),
                        ("killed_segment", lambda: ok("run", "--task", "spectrum-segmentation", "--limit", "17",
                                                     "--output-dir", str(out), "--resume", "-q"))):
+        # segments.jsonl names a segment by its start time in whole seconds: a resume begun in the second the
+        # killed segment began would hide the kill (results/store.py killed_segments)
+        time.sleep(1.1)
         step()
         made[name] = shutil.copytree(folder, tmp_path_factory.mktemp(name) / folder.name)
     return made
@@ -139,8 +143,10 @@ def test_every_kind_ranked_per_benchmark(tmp_path, runs):
     assert "everyday-mobile (mcq): 3 run(s), 3 ranked" in out
     assert "imagenet-photos (image-classification): 1 run(s), 1 ranked" in out
     assert "synthetic-spectrum (spectrum-segmentation): 1 run(s), 1 ranked" in out
-    for header in ("accuracy", "consistency", "top-1", "top-5", "mean IoU", "recall@0.5", "peak RSS", "energy"):
+    for header in ("accuracy", "consistency", "top-1", "top-5", "mean IoU", "recall@0.5", "latency p50", "speed",
+                   "peak RSS", "model size", "status"):
         assert header in out, header
+    assert "device: " in out and "energy: unavailable" in out  # the same for every run: in the titles
     assert "Wilson score interval" in out and "percentile bootstrap" in out
 
     recs = board_json(str(root))
@@ -217,7 +223,7 @@ def test_incomplete_killed_and_tampered_runs_are_marked_never_ranked_as_whole(tm
 
     out = ok("board", str(root)).stdout
     assert "imagenet-photos (image-classification): 1 run(s), 0 ranked" in out
-    assert f"damaged: {tampered}" in out.replace("\n", "")
+    assert "- damaged: " in out and str(tampered) in out.replace("\n", "")
 
 
 def test_filters(tmp_path, runs):

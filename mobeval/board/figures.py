@@ -126,7 +126,7 @@ class KindFigures:
 
     figures: tuple[FigureSpec, ...]  # the first is the headline: what a benchmark is ranked on
     latency: str  # performance key of the per-item latency p50
-    latency_label: str
+    latency_label: str  # its column header
     speed: tuple[str, ...]  # performance keys of the speed shown; the first present is used
     breakdown: Callable[[dict[str, Any]], dict[str, dict[str, Estimate | None]]] | None = None
     breakdown_title: str = ""  # what the breakdown's groups are ("field", "SNR dB")
@@ -137,24 +137,26 @@ KIND_FIGURES: dict[str, KindFigures] = {
     "mcq": KindFigures(
         figures=(FigureSpec("accuracy", "accuracy", lambda t: _mcq_accuracy(t.get("scores", {}))),
                  FigureSpec("consistency", "consistency", lambda t: _mcq_consistency(t.get("scores", {})))),
-        latency="question_latency_p50", latency_label="latency/question p50",
+        latency="question_latency_p50", latency_label="latency p50",
         speed=("prompt_tokens_per_s",),
         breakdown=_mcq_per_field, breakdown_title="field",
         note="accuracy: debiased (each option's log-probability averaged over orderings) where the run has "
              "log-probabilities under 2+ orderings, else under the original order ('orig.'); consistency: same "
-             "option under every ordering (n/a with one ordering); 95% Wilson intervals over the questions",
+             "option under every ordering (n/a with one ordering); 95% Wilson intervals over the questions; latency "
+             "per question: all its orderings; speed: prompt tokens / time in the runner",
     ),
     "image-classification": KindFigures(
         figures=(FigureSpec("top1", "top-1", _top("top1")), FigureSpec("top5", "top-5", _top("top5"))),
-        latency="inference_latency_p50", latency_label="latency/image p50", speed=("images_per_s",),
-        note="top-1 / top-5 over the labelled images, 95% Wilson intervals; latency: the runtime's call, batch 1",
+        latency="inference_latency_p50", latency_label="latency p50", speed=("images_per_s",),
+        note="top-1 / top-5 over the labelled images, 95% Wilson intervals; latency per image: the runtime's call, "
+             "batch 1, preprocessing excluded; speed: 1 / mean latency",
     ),
     "spectrum-segmentation": KindFigures(
         figures=(FigureSpec("mean_iou", "mean IoU", _overall("mean_iou"), percent=False),
                  FigureSpec("recall_at_0.5", "recall@0.5", _overall(RECALL_KEY))),
-        latency="inference_latency_p50", latency_label="latency/capture p50", speed=("captures_per_s",),
+        latency="inference_latency_p50", latency_label="latency p50", speed=("captures_per_s",),
         breakdown=_per_snr, breakdown_title="SNR dB",
         note="mean IoU per signal and recall at IoU 0.5 with the 95% intervals the result records (percentile "
-             "bootstrap over captures)",
+             "bootstrap over captures); latency per capture: the runner's segment call; speed: 1 / mean latency",
     ),
 }

@@ -21,7 +21,7 @@ table.board th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.board th[aria-sort=descending]::after { content: " \\25BC"; }
 table.board tr.unranked td { color: #888; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; }
-.plot { width: 600px; }
+.plot { min-width: 600px; }
 ul.notes { font-size: 12px; color: #555; }
 """
 

@@ -38,8 +38,8 @@ def _errors(ests: list[Estimate | None], percent: bool) -> dict:
     return dict(type="data", array=plus, arrayminus=minus, visible=True)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420, width=600,
+def _layout(fig: go.Figure, title: str, x: str, y: str, width: int = 600, **kw) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420, width=width,
                       margin=dict(l=60, r=20, t=50, b=60), legend=dict(font=dict(size=10)), **kw)
     return fig
 
@@ -75,7 +75,7 @@ def pareto_plots(b: BenchBoard, slug: str) -> list[Plot]:
         if len(front) > 1:
             fig.add_trace(go.Scatter(x=[p[0] for p in front], y=[p[1] for p in front], mode="lines",
                                      line=dict(dash="dot", color="black"), name="front", hoverinfo="skip"))
-        _layout(fig, f"{b.bench}: {head.label} against {x_label}", x_label, y_label,
+        _layout(fig, f"{head.label} against {x_label}", x_label, y_label,
                 xaxis_type="log" if axis == "latency" else "linear")
         plots.append(Plot(f"{slug}-pareto-{axis}", fig.layout.title.text, fig))
     return plots
@@ -114,9 +114,9 @@ def breakdown_plots(b: BenchBoard, slug: str) -> list[Plot]:
                      for g, e in zip(groups, ests)]
             common = dict(x=xs, y=ys, name=_name(r), error_y=_errors(ests, percent), hovertext=hover, hoverinfo="text")
             fig.add_trace(go.Scatter(mode="lines+markers", **common) if numeric else go.Bar(**common))
-        title = f"{b.bench}: {m} per {spec.breakdown_title}"
+        title = f"{m} per {spec.breakdown_title}"
         _layout(fig, title, spec.breakdown_title, m + (" (%)" if percent else ""),
-                **({} if numeric else dict(barmode="group", xaxis_tickangle=-30)))
+                **({} if numeric else {"barmode": "group", "xaxis_tickangle": -30, "width": 1220}))
         plots.append(Plot(f"{slug}-by-{'snr' if numeric else 'group'}-{len(plots)}", title, fig))
     return plots
 

@@ -108,18 +108,40 @@ def footnotes(boards: list[BenchBoard]) -> list[str]:
     return notes
 
 
+def _stacked(cell: str) -> str:
+    """A figure cell on two lines: the value, then its interval (narrow terminal columns)."""
+    return cell.replace(" [", "\n[", 1)
+
+
 def terminal(boards: list[BenchBoard]) -> RenderableType:
+    """Rich tables, narrower than the Markdown one: model, runner and run id share a cell, intervals go
+    under their figures, and a device or energy column that is the same for every run goes to the title."""
     if not boards:
         return Text("no run folders found (a run folder holds run.json)")
     parts: list[RenderableType] = []
     for b in boards:
         ranked = sum(r.rank is not None for r in b.rows)
-        t = Table(title=f"{b.bench} ({b.kind}): {len(b.rows)} run(s), {ranked} ranked", header_style="bold")
-        for c in columns(b):  # names stay whole; figures may wrap
-            t.add_column(c, justify="right" if c == "#" else "left", overflow="fold",
-                         no_wrap=c in ("#", "model", "runner", "run"))
-        for r in b.rows:
-            t.add_row(*cells(b, r), style=None if r.rank is not None else "dim")
+        cols, rows = columns(b), [cells(b, r) for r in b.rows]
+        title = f"{b.bench} ({b.kind}): {len(b.rows)} run(s), {ranked} ranked"
+        keep = [c for c in cols if c not in ("model", "runner", "run")]
+        for col in ("device", "energy"):
+            values = {row[cols.index(col)] for row in rows}
+            if len(values) == 1:
+                title += f"; {col}: {values.pop()}"
+                keep.remove(col)
+        t = Table(title=title, header_style="bold")
+        for c in keep:  # figures stay whole (speed and status may wrap)
+            wraps = c in ("speed", "status")
+            t.add_column(c, justify="right" if c == "#" else "left", no_wrap=not wraps,
+                         overflow="fold" if wraps else "ellipsis")
+            if c == "#":
+                t.add_column("model / runner / run", no_wrap=True)
+        specs = {f.label for f in _specs(b.kind)}
+        for r, row in zip(b.rows, rows):
+            at = dict(zip(cols, row))
+            who = f"{at['model']}\n{at['runner']}\n[dim]{at['run']}[/]"
+            values = [_stacked(at[c]) if c in specs else at[c] for c in keep]
+            t.add_row(values[0], who, *values[1:], style=None if r.rank is not None else "dim")
         parts.append(t)
     parts.append(Text("\n".join(f"- {n}" for n in footnotes(boards)), style="dim"))
     return Group(*parts)
