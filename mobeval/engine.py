@@ -10,6 +10,7 @@ passes a progress callback.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -135,6 +136,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
     idle = [measure_idle(m, p.config.idle_seconds) for m in meters]
     freq_start = cpu_freq_mhz()
     started = utc_now()
+    segment_id = uuid.uuid4().hex
     mem = PeakMemorySampler().start()
     t0 = time.perf_counter()
     try:
@@ -150,7 +152,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
     t_end: float | None = None
     try:
         run.ensure_on_disk(p.selection)
-        run.open_segment(started)
+        run.open_segment(started, segment_id)
         opened = True
         if on_open:
             on_open(run)
@@ -192,6 +194,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
                 energy=[{**asdict(r), "idle_watts": w} for r, w in zip(readings, idle) if r is not None],
                 peak_uss_bytes=mem.peak_uss_bytes, peak_pss_bytes=mem.peak_pss_bytes, kv_cache_bytes=kv_bytes,
                 cpu_freq_mhz_start=freq_start, cpu_freq_mhz_end=cpu_freq_mhz(), offline=offline,
+                segment_id=segment_id,
             ))
             records = run.samples()
             kind = p.kind

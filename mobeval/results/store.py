@@ -67,6 +67,7 @@ class Segment:
     cpu_freq_mhz_start: float | None = None
     cpu_freq_mhz_end: float | None = None
     offline: dict[str, dict] = field(default_factory=dict)  # figures measured after the items (Figure dicts)
+    segment_id: str = ""  # matches its "open" line (start times alone collide within a second)
 
 
 @dataclass(frozen=True)
@@ -245,9 +246,9 @@ class RunDir:
             f.flush()
             os.fsync(f.fileno())
 
-    def open_segment(self, started_at: str) -> None:
+    def open_segment(self, started_at: str, segment_id: str = "") -> None:
         """Mark a segment as begun, so one that is killed before it ends still shows."""
-        self._append_segment_line({"open": started_at})
+        self._append_segment_line({"open": started_at, "id": segment_id} if segment_id else {"open": started_at})
 
     def keep_whole_questions(self, expected: dict[str, int]) -> set[str]:
         """Drop torn lines and questions with fewer samples than `expected` orderings (a kill
@@ -290,8 +291,8 @@ class RunDir:
     def killed_segments(self) -> int:
         """Segments begun but never ended: killed, so their time and memory were not recorded."""
         lines = self._segment_lines()
-        ended = {d["started_at"] for d in lines if "open" not in d}
-        return sum(1 for d in lines if "open" in d and d["open"] not in ended)
+        ended = {d.get("segment_id") or d["started_at"] for d in lines if "open" not in d}
+        return sum(1 for d in lines if "open" in d and (d.get("id") or d["open"]) not in ended)
 
     def write_result(self, result: Result) -> None:
         self._write_json("result.json", result.model_dump(mode="json"))
