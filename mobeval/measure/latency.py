@@ -45,3 +45,23 @@ def validity(per_item_s: list[float], noun: str, warmup: int) -> Figure:
     return Figure(value=float(not problems), unit="bool", source="validity rule",
                   note="; ".join(problems) or f">= {MIN_LATENCY_ITEMS} {noun}s over >= {MIN_LATENCY_SECONDS} s, "
                                               f"{warmup} warm-up request(s) excluded")
+
+
+def single_stream(records: list, noun: str, call: str, apart: dict[str, tuple[str, str]]) -> dict[str, Figure]:
+    """The figures of a kind whose items go to the runner one at a time: validity, inference latency
+    (`call` says what was timed), each of `apart` (figure prefix -> (record attribute, note)) timed
+    outside the runner, and items per second (1 / mean inference latency)."""
+    measured = [r for r in records if not r.warmup]
+    inference = per_item(measured)
+    figs = {
+        "latency_valid": validity(inference, noun, len(records) - len(measured)),
+        **latency_figures("inference_latency", inference, note=call),
+    }
+    for prefix, (attr, note) in apart.items():
+        figs.update(latency_figures(prefix, [getattr(r, attr) for r in measured], note=note))
+    busy = sum(inference)
+    if busy > 0:
+        figs[f"{noun}s_per_s"] = Figure(value=len(inference) / busy, unit=f"{noun}s/s", count=len(inference),
+                                        note="single stream: 1 / mean inference latency (time outside the runner "
+                                             "excluded)")
+    return figs

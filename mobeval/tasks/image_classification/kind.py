@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from rich.console import RenderableType
 from rich.table import Table
 
-from mobeval.measure.latency import latency_figures, per_item, validity
+from mobeval.measure.latency import single_stream
 from mobeval.printing import fig, pct
 from mobeval.results.figures import Figure
 from mobeval.tasks.base import Row, TaskKind
@@ -84,20 +84,9 @@ class ImageClassificationKind(TaskKind):
         )
 
     def performance(self, records: list[ImageRecord]) -> dict[str, Figure]:
-        measured = [r for r in records if not r.warmup]
-        inference = per_item(measured)
-        figs = {
-            "latency_valid": validity(inference, "image", len(records) - len(measured)),
-            **latency_figures("inference_latency", inference,
-                              note="the runner's classify call, one image (batch 1), single stream"),
-            **latency_figures("preprocess_latency", [r.preprocess_s for r in measured],
-                              note="decode + resize + crop + normalise, outside the runner"),
-        }
-        busy = sum(inference)
-        if busy > 0:
-            figs["images_per_s"] = Figure(value=len(inference) / busy, unit="images/s", count=len(inference),
-                                          note="single stream: 1 / mean inference latency (preprocessing excluded)")
-        return figs
+        return single_stream(records, "image", "the runner's classify call, one image (batch 1), single stream",
+                             {"preprocess_latency": ("preprocess_s",
+                                                     "decode + resize + crop + normalise, outside the runner")})
 
     def header_lines(self, r: Any) -> list[str]:
         d, p = r.data, r.data.get("preprocess", {})

@@ -127,7 +127,7 @@ def compare_rows(results: list[Any], sections: list[Any], samples: list[list[Sam
                                    for s in sections]))
     agree = [agreement(samples[0], s) for s in samples]
     rows += [
-        (f"same choice as #1", ["—" if i == 0 else f"{pct(g.same_choice)} of {g.shared_questions}"
+        ("same choice as #1", ["—" if i == 0 else f"{pct(g.same_choice)} of {g.shared_questions}"
                                 for i, g in enumerate(agree)]),
         ("same under every ordering", ["—" if i == 0 else pct(g.same_every_ordering) for i, g in enumerate(agree)]),
         ("max letter log-prob gap", ["—" if i == 0 or g.max_logprob_gap is None else f"{g.max_logprob_gap:.4f}"

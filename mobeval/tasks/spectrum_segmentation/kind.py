@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from rich.console import RenderableType
 from rich.table import Table
 
-from mobeval.measure.latency import latency_figures, per_item, validity
+from mobeval.measure.latency import single_stream
 from mobeval.printing import fig
 from mobeval.results.figures import Figure
 from mobeval.tasks.base import Row, TaskKind
@@ -148,22 +148,10 @@ class SpectrumSegmentationKind(TaskKind):
                                per_snr={g: _group(rs, settings) for g, rs in _groups(records).items()})
 
     def performance(self, records: list[SpectrumRecord]) -> dict[str, Figure]:
-        measured = [r for r in records if not r.warmup]
-        inference = per_item(measured)
-        figs = {
-            "latency_valid": validity(inference, "capture", len(records) - len(measured)),
-            **latency_figures("inference_latency", inference,
-                              note="the runner's segment call, one capture, single stream"),
-            **latency_figures("prepare_latency", [r.prepare_s for r in measured],
-                              note="the runner's prepare(capture): its input, outside the timed call"),
-            **latency_figures("capture_load_latency", [r.load_s for r in measured],
-                              note="generating the capture or reading its files, outside the runner"),
-        }
-        busy = sum(inference)
-        if busy > 0:
-            figs["captures_per_s"] = Figure(value=len(inference) / busy, unit="captures/s", count=len(inference),
-                                            note="single stream: 1 / mean segment latency (prepare excluded)")
-        return figs
+        return single_stream(records, "capture", "the runner's segment call, one capture, single stream", {
+            "prepare_latency": ("prepare_s", "the runner's prepare(capture): its input, outside the timed call"),
+            "capture_load_latency": ("load_s", "generating the capture or reading its files, outside the runner"),
+        })
 
     def header_lines(self, r: Any) -> list[str]:
         d = r.data
