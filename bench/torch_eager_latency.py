@@ -41,6 +41,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mobeval.measure.stats import percentile
+
 MODEL = "efficientnet-lite0"
 LOAD_LIMIT = 0.7
 MIN_ITERS = 3
@@ -344,15 +346,6 @@ def run_config(c: Config, iters: int, warmup: int, max_s: float) -> dict:
     others = None if expected is None else before["idle_fraction"] < expected - OTHERS_MARGIN
     return {"config": asdict(c), "label": c.label, "before": before, "others_active": others, **result,
             "n": len(times), "median_ms": statistics.median(times), "p90_ms": percentile(times, 90)}
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    s = sorted(values)
-    pos = (len(s) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 def add_ratios(rows: list[dict]) -> None:

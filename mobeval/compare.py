@@ -23,7 +23,7 @@ def compare_table(names: list[str], results: list[Result], records: list[list]) 
     rows = [
         ("runner", [f"{r.runner['name']} ({r.runner['backend_version']})" for r in results]),
         ("model", [r.model["alias"] for r in results]),
-        *kind.compare_rows(results, records),
+        *kind.compare_rows(names, results, records),
         ("model load time", [fig(r.performance.get("model_load_time")) for r in results]),
         ("wall time", [fig(r.performance.get("wall_time"), "{:.1f}") for r in results]),
         ("peak RSS", [fig(r.memory.get("peak_rss")) for r in results]),

@@ -69,7 +69,7 @@ class Plan:
         """The items and how many records each gets (computed once: `all` orderings can be many)."""
         return Selection(self.task.item_ids, self.task.replicas())
 
-    @property
+    @cached_property
     def alias(self) -> str:
         return self.task.model_info()["alias"]
 

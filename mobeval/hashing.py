@@ -13,6 +13,15 @@ def _cache_path() -> Path:
     return cache_dir() / "sha256.json"
 
 
+def stream_sha256(path: Path) -> str:
+    """A file's sha256, read in 1 MiB blocks; not cached (file_sha256 is)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     path = Path(path).resolve()
     st = path.stat()
@@ -21,11 +30,7 @@ def file_sha256(path: Path) -> str:
     known = read_json(store)
     if key in known:
         return known[key]
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    known[key] = digest.hexdigest()
+    known[key] = stream_sha256(path)
     write_json(store, known)  # a read-only home still gets the hash, just not cached
     return known[key]
 

@@ -120,11 +120,12 @@ class TaskKind(ABC):
     name: ClassVar[str]
     item_noun: ClassVar[str] = "item"
     section_model: ClassVar[type[BaseModel]]  # the result's task section
+    record_type: ClassVar[type]  # the record of samples.jsonl: a dataclass with to_json / from_json
     outputs: ClassVar[tuple[str, ...]] = ()  # files write_outputs puts beside result.json
 
-    @abstractmethod
     def record_from_json(self, data: dict) -> Record:
         """A samples.jsonl line parsed; ValueError/TypeError/KeyError when it is not a record."""
+        return self.record_type.from_json(data)
 
     @abstractmethod
     def record_problem(self, record: Record, replicas: int | None) -> str:
@@ -162,8 +163,9 @@ class TaskKind(ABC):
         return []
 
     @abstractmethod
-    def compare_rows(self, results: list[Any], records: list[list[Record]]) -> list[tuple[str, list[str]]]:
-        """Rows of `mobeval compare` (the first run is the reference): label, one value per run."""
+    def compare_rows(self, names: list[str], results: list[Any],
+                     records: list[list[Record]]) -> list[tuple[str, list[str]]]:
+        """Rows of `mobeval compare` (the first run, `names[0]`, is the reference): label, one value per run."""
 
     def write_outputs(self, folder: Path, records: list[Record], item_ids: list[str]) -> list[Path]:
         """Files written beside result.json (a submission file); the paths written."""

@@ -69,9 +69,10 @@ def _need(meta: dict, key: str, path: Path, where: str = "") -> Any:
     return meta[key]
 
 
-def _load_json(path: Path) -> dict:
+def load_json_object(path: Path) -> dict:
+    """A JSON file holding an object; DataError naming the file otherwise."""
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -122,7 +123,7 @@ def write_paper_capture(capture: Capture, folder: Path) -> Path:
 def read_paper_capture(folder: Path) -> Capture:
     folder = Path(folder)
     meta_path, data_path = folder / PAPER_META, folder / PAPER_DATA
-    meta = _load_json(meta_path)
+    meta = load_json_object(meta_path)
     fs = float(_need(meta, "sample_rate", meta_path))
     centre = float(_need(meta, "center_frequency", meta_path))
     signals = []
@@ -188,7 +189,7 @@ def write_sigmf(capture: Capture, base: Path) -> Path:
 def read_sigmf(base: Path) -> Capture:
     """Read a SigMF recording (BASE, BASE.sigmf-meta or BASE.sigmf-data)."""
     meta_path, data_path = _sigmf_paths(base)
-    meta = _load_json(meta_path)
+    meta = load_json_object(meta_path)
     glob = _need(meta, "global", meta_path)
     datatype = _need(glob, "core:datatype", meta_path, "global: ")
     if datatype not in _SIGMF_DTYPES:
@@ -251,7 +252,7 @@ def write_dataset(captures, folder: Path, fmt: str = "paper", description: dict 
 def read_dataset(folder: Path) -> list[Capture]:
     """Read every capture a manifest lists; a listed capture that is missing or broken is a DataError."""
     folder = Path(folder)
-    manifest = _load_json(folder / MANIFEST)
+    manifest = load_json_object(folder / MANIFEST)
     fmt = _need(manifest, "format", folder / MANIFEST)
     if fmt not in FORMATS:
         raise DataError(f"{folder / MANIFEST}: format {fmt!r} is not one of {', '.join(FORMATS)}")

@@ -15,7 +15,6 @@ item's id is its name under DIR. A capture with signals but no SNR level (a reco
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,31 +22,10 @@ from typing import Any
 from mobeval.benchmarks.spectrum import capture_io
 from mobeval.benchmarks.spectrum.dataset import CaptureRef, SpectrumSet
 from mobeval.errors import DataError
-from mobeval.hashing import text_sha256
+from mobeval.hashing import stream_sha256, text_sha256
 from mobeval.tasks.spectrum_segmentation.items import Capture
 
 PAPER, SIGMF = "paper", "sigmf"
-
-
-def _json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a JSON object")
-    return data
-
-
-def _sha256(path: Path) -> str:
-    """Of a data or metadata file (not cached: a dataset has many small files)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _paper_files(folder: Path) -> tuple[Path, Path]:
@@ -69,7 +47,7 @@ def _level(value: Any, path: Path, key: str) -> float | None:
 def _ref(name: str, fmt: str, base: Path) -> tuple[CaptureRef, list[Path]]:
     """A capture's index entry from its metadata alone, and its files."""
     meta_path, data_path = (_paper_files if fmt == PAPER else _sigmf_files)(base)
-    meta = _json(meta_path)
+    meta = capture_io.load_json_object(meta_path)
     if fmt == PAPER:
         signals, level = meta.get("signals"), _level(meta.get("snr_db"), meta_path, "snr_db")
         source = meta.get("source") or {}
@@ -93,7 +71,7 @@ def _ref(name: str, fmt: str, base: Path) -> tuple[CaptureRef, list[Path]]:
 def _found(root: Path) -> list[tuple[str, str, Path]]:
     """(name, format, base path) of every capture under root."""
     if (root / capture_io.MANIFEST).is_file():
-        manifest = _json(root / capture_io.MANIFEST)
+        manifest = capture_io.load_json_object(root / capture_io.MANIFEST)
         fmt, names = manifest.get("format"), manifest.get("captures")
         if fmt not in capture_io.FORMATS or not isinstance(names, list):
             raise DataError(f"{root / capture_io.MANIFEST}: expected 'format' ({' or '.join(capture_io.FORMATS)}) "
@@ -124,7 +102,7 @@ def files_set(root: Path) -> SpectrumSet:
         ref, files = _ref(name, fmt, base)
         refs.append(ref)
         formats[name] = (fmt, base)
-        index.append([name, fmt, *(_sha256(f) for f in files)])
+        index.append([name, fmt, *(stream_sha256(f) for f in files)])
     description = {"root": str(root), "formats": sorted({f for f, _ in formats.values()}),
                    "manifest": (root / capture_io.MANIFEST).is_file()}
 

@@ -46,9 +46,7 @@ class ImageClassificationKind(TaskKind):
     item_noun = "image"
     outputs = ("predictions.csv",)
     section_model = ImageClassificationSection
-
-    def record_from_json(self, data: dict) -> ImageRecord:
-        return ImageRecord.from_json(data)
+    record_type = ImageRecord
 
     def record_problem(self, r: ImageRecord, replicas: int | None) -> str:
         if not isinstance(r.image_id, str) or not r.image_id:
@@ -135,7 +133,8 @@ class ImageClassificationKind(TaskKind):
             t.add_row(c, a.name, str(a.n), pct(a.top1))
         return [t]
 
-    def compare_rows(self, results: list[Any], records: list[list[ImageRecord]]) -> list[tuple[str, list[str]]]:
+    def compare_rows(self, names: list[str], results: list[Any],
+                     records: list[list[ImageRecord]]) -> list[tuple[str, list[str]]]:
         sections = [ImageClassificationSection.model_validate(r.task) for r in results]
         rows = [
             ("bench / images", [f"{r.data['bench']} / {s.n_images}" for r, s in zip(results, sections)]),

@@ -34,9 +34,7 @@ class McqKind(TaskKind):
     item_noun = "question"
     outputs = ("submission.csv",)
     section_model = McqSection
-
-    def record_from_json(self, data: dict) -> Sample:
-        return Sample.from_json(data)
+    record_type = Sample
 
     def record_problem(self, s: Sample, replicas: int | None) -> str:
         try:
@@ -101,8 +99,9 @@ class McqKind(TaskKind):
     def tables(self, r: Any) -> list[RenderableType]:
         return printing.tables(self.section_of(r))
 
-    def compare_rows(self, results: list[Any], records: list[list[Sample]]) -> list[tuple[str, list[str]]]:
-        return printing.compare_rows(results, [self.section_of(r) for r in results], records)
+    def compare_rows(self, names: list[str], results: list[Any],
+                     records: list[list[Sample]]) -> list[tuple[str, list[str]]]:
+        return printing.compare_rows(names[0], results, [self.section_of(r) for r in results], records)
 
     def write_outputs(self, folder: Path, samples: list[Sample], item_ids: list[str]) -> list[Path]:
         path = folder / self.outputs[0]

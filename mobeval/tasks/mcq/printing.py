@@ -114,7 +114,8 @@ def tables(sec: Any) -> list[RenderableType]:
     return parts
 
 
-def compare_rows(results: list[Any], sections: list[Any], samples: list[list[Sample]]) -> list[tuple[str, list[str]]]:
+def compare_rows(reference: str, results: list[Any], sections: list[Any],
+                 samples: list[list[Sample]]) -> list[tuple[str, list[str]]]:
     rows = [
         ("bench / questions", [f"{r.data['bench']} / {s.scores.n_questions}" for r, s in zip(results, sections)]),
         ("orderings / method", [f"{r.config.get('orderings')} / {r.config.get('method')}" for r in results]),
@@ -127,7 +128,7 @@ def compare_rows(results: list[Any], sections: list[Any], samples: list[list[Sam
                                    for s in sections]))
     agree = [agreement(samples[0], s) for s in samples]
     rows += [
-        ("same choice as #1", ["—" if i == 0 else f"{pct(g.same_choice)} of {g.shared_questions}"
+        (f"same choice as {reference}", ["—" if i == 0 else f"{pct(g.same_choice)} of {g.shared_questions}"
                                 for i, g in enumerate(agree)]),
         ("same under every ordering", ["—" if i == 0 else pct(g.same_every_ordering) for i, g in enumerate(agree)]),
         ("max letter log-prob gap", ["—" if i == 0 or g.max_logprob_gap is None else f"{g.max_logprob_gap:.4f}"

@@ -111,9 +111,7 @@ class SpectrumSegmentationKind(TaskKind):
     item_noun = "capture"
     outputs = ("snr_table.csv",)
     section_model = SpectrumSection
-
-    def record_from_json(self, data: dict) -> SpectrumRecord:
-        return SpectrumRecord.from_json(data)
+    record_type = SpectrumRecord
 
     def record_problem(self, r: SpectrumRecord, replicas: int | None) -> str:
         if not isinstance(r.capture_id, str) or not r.capture_id:
@@ -206,7 +204,8 @@ class SpectrumSegmentationKind(TaskKind):
                       _cell(f.get("false_alarm_rate")))
         return [t]
 
-    def compare_rows(self, results: list[Any], records: list[list[SpectrumRecord]]) -> list[tuple[str, list[str]]]:
+    def compare_rows(self, names: list[str], results: list[Any],
+                     records: list[list[SpectrumRecord]]) -> list[tuple[str, list[str]]]:
         sections = [SpectrumSection.model_validate(r.task) for r in results]
 
         def overall(key: str, percent: bool = True) -> list[str]:
