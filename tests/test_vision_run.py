@@ -157,3 +157,18 @@ def test_throughput_at_batch_sizes_is_measured_after_the_images(tmp_path):
     assert json.loads((folder / "run.json").read_text())["config"]["batch_sizes"] == [1, 4]
     res = run_ok("report", str(folder))
     assert "throughput, batch 1" in res.output and "throughput, batch 4" in res.output
+
+
+def test_a_missing_vision_dependency_is_a_clear_error(tmp_path):
+    """Without the vision extra (Pillow blocked in a fresh process), the image task says what to install."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['PIL'] = None; from mobeval.cli import app; "
+            f"app(['run', '--task', 'image-classification', '--output-dir', {str(tmp_path / 'out')!r}])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={
+        **__import__("os").environ, "COLUMNS": "200"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = " ".join((done.stdout + done.stderr).split())
+    assert "image-classification tasks need the package 'PIL'" in said and "mobeval[vision]" in said, said
+    assert "Traceback" not in said and not (tmp_path / "out").exists()

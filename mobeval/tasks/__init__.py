@@ -27,6 +27,7 @@ class KindEntry:
     default_bench: str
     default_runner: str
     default_model: str
+    extra: str = ""  # the pip extra that brings its dependencies ("" : the base install)
 
 
 KINDS: dict[str, KindEntry] = {
@@ -37,12 +38,12 @@ KINDS: dict[str, KindEntry] = {
         "mobeval.tasks.image_classification.kind:ImageClassificationKind",
         "mobeval.tasks.image_classification.plan:plan_images",
         "labelled images; top-1/top-5 from the model's logits", "imagenet-photos", "onnxruntime",
-        "efficientnet-lite0"),
+        "efficientnet-lite0", extra="vision"),
     "spectrum-segmentation": KindEntry(
         "mobeval.tasks.spectrum_segmentation.kind:SpectrumSegmentationKind",
         "mobeval.tasks.spectrum_segmentation.plan:plan_spectrum",
         "IQ captures; occupancy per FFT bin, IoU per signal, false alarms, per SNR level",
-        "synthetic-spectrum", "energy-detector", "energy-detector"),
+        "synthetic-spectrum", "energy-detector", "energy-detector", extra="spectrum"),
 }
 
 
@@ -52,16 +53,24 @@ def kind_entry(name: str) -> KindEntry:
     return KINDS[name]
 
 
-def _load(target: str):
+def _load(name: str, target: str):
+    """The kind's class or plan function; a missing third-party package is an error saying what to install."""
     module, attr = target.split(":")
-    return getattr(import_module(module), attr)
+    try:
+        return getattr(import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] == "mobeval":
+            raise
+        extra = KINDS[name].extra
+        how = f"pip install 'mobeval[{extra}]'" if extra else f"pip install {exc.name}"
+        raise MobevalError(f"{name} tasks need the package {exc.name!r}, which is not installed: {how}") from exc
 
 
 @cache
 def task_kind(name: str) -> TaskKind:
-    return _load(kind_entry(name).kind)()
+    return _load(name, kind_entry(name).kind)()
 
 
 def plan_task(cfg: RunConfig) -> TaskPlan:
     """The task plan of a run: its benchmark's kind loads the items and finds the model."""
-    return _load(kind_entry(cfg.task).plan)(cfg)
+    return _load(cfg.task, kind_entry(cfg.task).plan)(cfg)
