@@ -30,23 +30,26 @@ SECRET = {"api_key", "endpoint"}  # never echoed in an error (an endpoint may ca
 # What a default of None means, for --help and the README (runner settings: see runner_default_text)
 NONE_MEANS = {
     "model": f"the task's: {DEFAULT_MODEL} (mcq), efficientnet-lite0 (image-classification), energy-detector "
-             "(spectrum-segmentation); with a remote runner, the server's model",
+             "(spectrum-segmentation), digits-vlm (vlm); with a remote runner, the server's model",
     "task": "the benchmark's",
     "bench": f"{DEFAULT_BENCH}; with --task, that task's bundled set",
     "runner": "the task's: llama.cpp (mcq), onnxruntime (image-classification), energy-detector "
-              "(spectrum-segmentation)",
+              "(spectrum-segmentation), hybrid (vlm)",
     "data": "the hub, or the bundled file",
     "template": "the benchmark's",
     "limit": "every question",
     "subjects": "every subject",
     "shard": "every selected item",
 }
-# Settings that only one task kind uses (benchmark options are checked by the benchmark itself)
+# Settings that only some task kinds use (benchmark options are checked by the benchmark itself): one
+# listed for any kind is refused for a kind that does not list it
 KIND_SETTINGS = {
     "mcq": ("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
     "image-classification": ("batch_sizes", "preprocess"),
+    "vlm": ("max_tokens", "orderings", "max_prompts"),
 }
-# Settings that only mean something under another setting's value: (key, needs key, needs value)
+# Settings that only mean something under another setting's value: (key, needs key, needs value); checked
+# only where the task uses the needed setting (vlm answers take --max-tokens without --method)
 DEPENDS = (
     ("max_tokens", "method", "generate"),
     ("watts_per_core", "energy", "estimate"),
@@ -65,7 +68,7 @@ class RunConfig(BaseModel):
 
     model: str | None = _d("Model alias (see `mobeval list models`) or a .gguf path; for a remote runner, the "
                            "served model's name; for mlc/transformers also a model folder or hub id.")
-    task: str | None = _d("Task kind: mcq | image-classification | spectrum-segmentation (see `mobeval list "
+    task: str | None = _d("Task kind: mcq | image-classification | spectrum-segmentation | vlm (see `mobeval list "
                           "benches`); alone, it runs that kind's bundled benchmark.")
     bench: str | None = _d("Benchmark (see `mobeval list benches`).")
     runner: str | None = _d("Runtime (see `mobeval list runners`).")
@@ -82,7 +85,7 @@ class RunConfig(BaseModel):
         "fields of one.")
     method: Literal["logprob", "generate"] = _d(
         "logprob (letter log-probabilities) or generate (parse the reply).", "logprob")
-    max_tokens: int = _d("New tokens for --method generate.", 5, ge=1)
+    max_tokens: int = _d("New tokens for --method generate; vlm: the longest answer.", 5, ge=1)
     chat: bool = _d("Wrap prompts in the model's chat template.", False)
     orderings: str = _d("original | cyclic | random:N | all (n! per question).", "cyclic")
     max_prompts: int = _d("Refuse a run of more prompts (questions x orderings) than this, e.g. --orderings "
@@ -172,14 +175,19 @@ class RunConfig(BaseModel):
         the runner settings not given."""
         given = {k for k in self.model_fields_set if getattr(self, k) not in (None, [], {})}
         self._fill_task()
+        mine = KIND_SETTINGS.get(self.task, ())
         for kind, keys in KIND_SETTINGS.items():
             if kind != self.task:
-                wrong = [k for k in keys if k in given]
+                wrong = [k for k in keys if k in given and k not in mine]
                 if wrong:
-                    raise MobevalError(f"{', '.join(flag(k) for k in wrong)}: for {kind} tasks only; this run is "
-                                       f"{self.task} (--bench {self.bench})")
+                    users = [n for n, ks in KIND_SETTINGS.items() if all(k in ks for k in wrong)]
+                    raise MobevalError(f"{', '.join(flag(k) for k in wrong)}: for {' and '.join(users)} tasks only; "
+                                       f"this run is {self.task} (--bench {self.bench})")
         check_settings(self.runner, {k: getattr(self, k) for k in RUNNER_SETTINGS if k in given})
+        kind_of = {k for keys in KIND_SETTINGS.values() for k in keys}
         for key, needs, value in DEPENDS:
+            if needs in kind_of and needs not in mine:
+                continue
             if key in given and getattr(self, needs) != value:
                 raise MobevalError(f"{flag(key)} is used only with {flag(needs)} {value} (this run: "
                                    f"{flag(needs)} {getattr(self, needs)}); drop it or set {flag(needs)} {value}")

@@ -82,6 +82,22 @@ BENCHMARKS: dict[str, BenchmarkEntry] = {
         "capture files (--data DIR): the CMuSeNet layout (data.dat + meta-data.json) or SigMF",
         ("data",), kind="spectrum-segmentation", needs=("data",),
     ),
+    "vlm-digits": BenchmarkEntry(
+        "mobeval.benchmarks.vlm.digits:load",
+        "bundled, offline: 200 real handwritten digits (scikit-learn's UCI digits, images never trained on by "
+        "digits-vlm): 'Which digit is shown?', 160 with 4 options, 40 open",
+        (), kind="vlm",
+    ),
+    "vlm-jsonl": BenchmarkEntry(
+        "mobeval.benchmarks.vlm.jsonl:load",
+        "any local JSONL of image questions (--data FILE.jsonl: id, images, question, options or none, answer)",
+        ("data",), kind="vlm", needs=("data",),
+    ),
+    "mmbench-tsv": BenchmarkEntry(
+        "mobeval.benchmarks.vlm.mmbench_tsv:load",
+        "MMBench's TSV as OpenCompass/VLMEvalKit distribute it (--data FILE.tsv, base64 images)",
+        ("data",), kind="vlm", needs=("data",),
+    ),
 }
 
 # name -> ("module:function", one-line description), as `mobeval list benches` reads it
@@ -106,7 +122,8 @@ def check_options(name: str, options: BenchOptions) -> None:
         if option not in entry.takes:
             takes = ", ".join(entry.flags) or "no options"
             own = {"mcq": "--bench mcq --data FILE", "image-classification": "--bench imagefolder --data DIR",
-                   "spectrum-segmentation": "--bench spectrum-captures --data DIR"}
+                   "spectrum-segmentation": "--bench spectrum-captures --data DIR",
+                   "vlm": "--bench vlm-jsonl --data FILE.jsonl"}
             way_out = f"; for a file of your own use {own[entry.kind]}" if option == "data" and entry.kind in own else ""
             raise MobevalError(f"{FLAGS[option]} is not taken by benchmark {name} (it takes: {takes}){way_out}")
     if options.shots < 0:

@@ -1,0 +1,165 @@
+"""A vlm run before the model loads: the image questions, their orderings, the model's parts; and
+`evaluate`, which asks the runner each question under each ordering (one query per ordering, the
+candidates the option letters in the order shown) and makes records of its answers and timings."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any, Sequence
+
+import PIL  # noqa: F401  (the vlm kind's extra: a missing Pillow is an error naming it, tasks._load)
+
+from mobeval.benchmarks import BenchOptions, load_benchmark
+from mobeval.benchmarks.sampling import stratified_sample
+from mobeval.benchmarks.vlm.items import VlmItem, VlmSet
+from mobeval.config import RunConfig
+from mobeval.errors import MobevalError, RunnerError
+from mobeval.hashing import text_sha256
+from mobeval.orderings import check_prompt_count, orderings_for
+from mobeval.runners.vlm.base import VlmAnswer, VlmQuery
+from mobeval.tasks.base import TaskPlan
+from mobeval.tasks.vlm.answers import choose, exact_match, normalised_match
+from mobeval.tasks.vlm.prompt import INSTRUCTION, build_prompt, letters
+from mobeval.tasks.vlm.record import VlmRecord
+
+PROMPT_FORMAT = "mobeval vlm prompt v1: markers, hint, question, 'X. option' lines, " + INSTRUCTION
+
+
+@dataclass
+class VlmPlan(TaskPlan):
+    kind = "vlm"
+    item_noun = "question"
+
+    config: RunConfig
+    dataset: VlmSet
+    items: list[VlmItem]
+    model: Any  # mobeval.models.vlm.VlmModelRef: the parts' files, their hashes and sizes
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [i.id for i in self.items]
+
+    @cached_property
+    def _orders(self) -> dict[str, list[tuple[int, ...]]]:
+        c = self.config
+        return {i.id: orderings_for(len(i.options), c.orderings, c.seed, i.id) if i.multiple_choice else [()]
+                for i in self.items}
+
+    def restrict(self, item_ids: set[str]) -> "VlmPlan":
+        return replace(self, items=[i for i in self.items if i.id in item_ids])
+
+    def replicas(self) -> list[int]:
+        return [len(self._orders[i.id]) for i in self.items]
+
+    @property
+    def n_items_total(self) -> int:
+        return len(self.dataset.items)
+
+    @property
+    def sources(self) -> list[str]:
+        return self.dataset.sources
+
+    @property
+    def runner_model(self) -> Any:
+        return self.model
+
+    def identity(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "model_sha256": self.model.sha256,
+            "selection_sha256": text_sha256(json.dumps(
+                {"items": [i.fingerprint() for i in self.items], "data_sha256": self.dataset.data_sha256},
+                ensure_ascii=False, sort_keys=True)),
+            "data_sha256": self.dataset.data_sha256,
+            "template_sha256": text_sha256(PROMPT_FORMAT),
+            "orderings": c.orderings,
+            "max_tokens": c.max_tokens,
+        }
+
+    def model_info(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "alias": m.alias, "name": m.name, "source": m.source, "origin": m.source, "remote": False,
+            "path": None, "size_bytes": m.size_bytes, "sha256": m.sha256,
+            "parts": {p: {"path": str(f), "sha256": m.part_sha256.get(p), "size_bytes": f.stat().st_size,
+                          "origin": m.origins.get(p)} for p, f in m.files.items()},
+            "encoder_sqnr_db": getattr(m, "encoder_sqnr_db", None),
+        }
+
+    def data_info(self) -> dict[str, Any]:
+        mc = [i for i in self.items if i.multiple_choice]
+        return {
+            **self.dataset.description,
+            "data_sha256": self.dataset.data_sha256,
+            "n_multiple_choice_selected": len(mc), "n_open_selected": len(self.items) - len(mc),
+            "has_key": any(i.keyed for i in self.items),
+            "prompt_format": PROMPT_FORMAT,
+        }
+
+    def evaluate(self, runner: Any, item_ids: Sequence[str]) -> list[list[VlmRecord]]:
+        by_id = {i.id: i for i in self.items}
+        return [[self._ask(runner, by_id[i], k, order) for k, order in enumerate(self._orders[i])]
+                for i in item_ids]
+
+    def _ask(self, runner: Any, item: VlmItem, ordering: int, order: tuple[int, ...]) -> VlmRecord:
+        prompt = build_prompt(item, order)
+        candidates = letters(len(order)) if item.multiple_choice else ()
+        query = VlmQuery(item_id=item.id, images=item.images, prompt=prompt, candidates=candidates,
+                         max_tokens=self.config.max_tokens)
+        where = f"question {item.id}" + (f" (ordering {ordering})" if item.multiple_choice else "")
+        t0 = time.perf_counter()
+        try:
+            answer = runner.answer(query)
+        except MobevalError as exc:
+            raise RunnerError(f"{where}: {exc}") from exc
+        latency = time.perf_counter() - t0
+        logprobs = _checked_logprobs(answer, candidates, where)
+        return make_record(item, ordering, order, prompt, answer, logprobs, latency)
+
+
+def _checked_logprobs(answer: VlmAnswer, candidates: tuple[str, ...], where: str) -> tuple[float, ...] | None:
+    lp = answer.candidate_logprobs
+    if lp is None or not candidates:
+        return None
+    if len(lp) != len(candidates):
+        raise RunnerError(f"{where}: the runner gave {len(lp)} log-probabilities for {len(candidates)} candidates")
+    return tuple(float(x) for x in lp)
+
+
+def make_record(item: VlmItem, ordering: int, order: tuple[int, ...], prompt: str, answer: VlmAnswer,
+                logprobs: tuple[float, ...] | None, latency_s: float) -> VlmRecord:
+    """The record of one answer: scored, with the runner's timings as it gave them."""
+    t = answer.timings
+    choice, correct, exact = None, None, None
+    if item.multiple_choice:
+        choice = choose(answer.text, logprobs, len(order))
+        if item.answer is not None:
+            correct = choice is not None and order[choice] == item.answer
+    elif item.reference is not None:
+        exact = exact_match(answer.text, item.reference)
+        correct = normalised_match(answer.text, item.reference)
+    return VlmRecord(
+        item_id=item.id, ordering=ordering, order=order, choice=choice,
+        answer=item.answer if item.multiple_choice else None,
+        reference=None if item.multiple_choice else item.reference, text=answer.text, logprobs=logprobs,
+        correct=correct, exact_match=exact, category=item.category, n_images=len(item.images),
+        prompt_sha256=text_sha256(prompt), preprocess_ms=t.preprocess_ms, encode_ms=t.encode_ms,
+        prefill_ms=t.prefill_ms, ttft_ms=t.ttft_ms, decode_ms=t.decode_ms, prompt_tokens=t.prompt_tokens,
+        image_tokens=t.image_tokens, decode_tokens=t.decode_tokens, decode_tokens_per_s=t.decode_tokens_per_s,
+        latency_s=latency_s,
+    )
+
+
+def plan_vlm(cfg: RunConfig) -> VlmPlan:
+    """Load the questions and resolve the model's parts: everything that can fail before the model loads."""
+    from mobeval.models.vlm import resolve
+
+    dataset = load_benchmark(cfg.bench, BenchOptions(data=cfg.data))
+    items = list(dataset.items)
+    if cfg.limit is not None:
+        items = stratified_sample(items, cfg.limit, cfg.seed, key=lambda i: i.category)
+    check_prompt_count([len(i.options) for i in items if i.multiple_choice], cfg.orderings, cfg.max_prompts)
+    return VlmPlan(cfg, dataset, items, resolve(cfg.model_name))
