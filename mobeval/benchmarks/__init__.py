@@ -98,6 +98,21 @@ BENCHMARKS: dict[str, BenchmarkEntry] = {
         "MMBench's TSV as OpenCompass/VLMEvalKit distribute it (--data FILE.tsv, base64 images)",
         ("data",), kind="vlm", needs=("data",),
     ),
+    "mmbench": BenchmarkEntry(
+        "mobeval.benchmarks.vlm.hub:load_mmbench",
+        "lmms-lab/MMBench (en, dev) from the hub; offline: --bench mmbench-tsv --data FILE.tsv",
+        (), kind="vlm",
+    ),
+    "scienceqa-img": BenchmarkEntry(
+        "mobeval.benchmarks.vlm.hub:load_scienceqa_img",
+        "lmms-lab/ScienceQA (ScienceQA-IMG, test) from the hub: science questions with an image",
+        (), kind="vlm",
+    ),
+    "ai2d": BenchmarkEntry(
+        "mobeval.benchmarks.vlm.hub:load_ai2d",
+        "lmms-lab/ai2d (test) from the hub: 3,088 diagram questions",
+        (), kind="vlm",
+    ),
 }
 
 # name -> ("module:function", one-line description), as `mobeval list benches` reads it
