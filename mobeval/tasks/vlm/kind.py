@@ -76,7 +76,7 @@ class VlmKind(TaskKind):
                 ("accuracy, original order", pct(b.accuracy_original), f"{b.n_keyed} keyed multiple-choice questions"),
                 ("accuracy, mean over orderings", pct(b.accuracy_mean), "per question, then averaged"),
                 ("accuracy, every ordering", pct(b.accuracy_strict),
-                 "right under every ordering (MMBench circular evaluation with cyclic orderings)"),
+                 "right under every ordering (cyclic: MMBench circular evaluation)"),
                 ("accuracy, debiased", pct(b.accuracy_debiased), "best option by mean log-prob over orderings"),
                 ("consistency", pct(b.consistency), "same option under every ordering; needs no key"),
                 ("position bias", "n/a" if b.position_bias is None else f"{b.position_bias:.3f}",

@@ -83,7 +83,8 @@ class VlmPlan(TaskPlan):
         m = self.model
         return {
             "alias": m.alias, "name": m.name, "source": m.source, "origin": m.source, "remote": False,
-            "path": None, "size_bytes": m.size_bytes, "sha256": m.sha256,
+            "path": None, "format": "+".join(f.suffix.lstrip(".") for f in m.files.values()),
+            "size_bytes": m.size_bytes, "sha256": m.sha256,
             "parts": {p: {"path": str(f), "sha256": m.part_sha256.get(p), "size_bytes": f.stat().st_size,
                           "origin": m.origins.get(p)} for p, f in m.files.items()},
             "encoder_sqnr_db": getattr(m, "encoder_sqnr_db", None),
