@@ -187,3 +187,20 @@ def test_predictions_csv(tmp_path):
     assert (rows[1]["shown_order"], rows[1]["chosen_letter"], rows[1]["chosen_option"], rows[1]["correct"]) == \
         ("BCDA", "A", "B", "0")
     assert (rows[-1]["item_id"], rows[-1]["answer_text"], rows[-1]["correct"]) == ("o1", "7", "0")
+
+
+def test_settings_of_a_vlm_run():
+    from mobeval.config import load_config
+    from mobeval.errors import MobevalError
+
+    c = load_config(None, {"task": "vlm", "runner": "llama.cpp", "orderings": "random:3", "max_tokens": 8})
+    assert (c.bench, c.model_name, c.orderings, c.max_tokens) == ("vlm-digits", "digits-vlm", "random:3", 8)
+    for given, says in (({"method": "generate"}, "--method: for mcq tasks only; this run is vlm"),
+                        ({"template": "mmlu"}, "--template: for mcq tasks only; this run is vlm"),
+                        ({"bench": "mmlu"}, "--bench mmlu is a mcq benchmark, not vlm")):
+        with pytest.raises(MobevalError, match=says):
+            load_config(None, {"task": "vlm", "runner": "llama.cpp", **given})
+    with pytest.raises(MobevalError, match="--orderings: for mcq and vlm tasks only"):
+        load_config(None, {"task": "image-classification", "orderings": "original"})
+    with pytest.raises(MobevalError, match="--max-tokens is used only with --method generate"):
+        load_config(None, {"max_tokens": 8})  # mcq still ties it to --method generate

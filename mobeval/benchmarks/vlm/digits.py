@@ -82,7 +82,8 @@ def load_digits_set(root: Path | None = None) -> VlmSet:
     if not_eval:
         raise DataError(f"{root / card['items_file']}: items {', '.join(not_eval[:5])} are not in the evaluation "
                         f"pool (dataset index % {EVAL_MODULUS} == 0)")
-    description = {k: card[k] for k in ("name", "source", "license", "split", "rendering", "counts")}
+    description = {k: card[k] for k in ("name", "license", "split", "rendering", "counts")}
+    description["source"] = {k: v for k, v in card["source"].items() if k != "dataset_indices"}  # ids say them
     description["images_sha256"] = card["images_sha256"]
     description["card"] = str(root / CARD)
     return VlmSet(name="vlm-digits", items=tuple(items), sources=[str(root / card["items_file"])],
