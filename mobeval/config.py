@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mobeval.benchmarks import BENCHMARKS, DEFAULT_BENCH, bench_entry
+from mobeval.benchmarks import BENCHMARKS, DEFAULT_BENCH, bench_entry, canonical_bench
 from mobeval.errors import MobevalError
 from mobeval.models import DEFAULT_MODEL
 from mobeval.tasks import kind_entry
@@ -201,6 +201,7 @@ class RunConfig(BaseModel):
             kind_entry(self.task)  # an unknown kind is an error naming the known ones
         if self.bench is None:
             object.__setattr__(self, "bench", kind_entry(self.task).default_bench if self.task else DEFAULT_BENCH)
+        object.__setattr__(self, "bench", canonical_bench(self.bench))
         bench_kind = bench_entry(self.bench).kind
         if self.task is None:
             object.__setattr__(self, "task", bench_kind)

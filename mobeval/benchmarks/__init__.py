@@ -121,7 +121,16 @@ REGISTRY: dict[str, tuple[str, str]] = {name: (e.target, e.description) for name
 DEFAULT_BENCH = "everyday-mobile"
 
 
+# Other names a benchmark is known by (issue 14 says spectrum-synthetic); RunConfig stores the canonical one.
+ALIASES = {"spectrum-synthetic": "synthetic-spectrum"}
+
+
+def canonical_bench(name: str) -> str:
+    return ALIASES.get(name, name)
+
+
 def bench_entry(name: str) -> BenchmarkEntry:
+    name = canonical_bench(name)
     if name not in BENCHMARKS:
         raise MobevalError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[name]
@@ -154,7 +163,7 @@ def check_options(name: str, options: BenchOptions) -> None:
 def load_benchmark(name: str, options: BenchOptions):
     """The benchmark's items, checked options first: BenchmarkData for mcq, ImageFolderSet for images."""
     check_options(name, options)
-    module, func = BENCHMARKS[name].target.split(":")
+    module, func = bench_entry(name).target.split(":")
     return getattr(import_module(module), func)(options)
 
 

@@ -127,7 +127,8 @@ def list_runners() -> None:
         t.add_row(name, ", ".join(e.kinds),
                   {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
                    "gguf-folder-or-id": "alias, .gguf, folder or id",
-                   "vision": "vision alias or file", "none": "none (built in)"}[e.model],
+                   "vision": "vision alias or file", "none": "none (built in)",
+                   "spectrum": "spectrum-net alias or .pt"}[e.model],
                   e.description)
     out.print(t)
 

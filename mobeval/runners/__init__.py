@@ -27,7 +27,8 @@ class RunnerEntry:
     # or .gguf file as "gguf", anything else (a folder, an owner/name hub id) as "folder-or-id".
     # "vision" a vision model (alias, .onnx/.tflite/PyTorch file, hub id) that the task kind resolves.
     # "none" no model file: the runner's parameters are built in, and --model is refused.
-    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision", "none"]
+    # "spectrum" a trained spectrum net: a bundled alias or a NAME.pt with its card (runners.spectrum.net_model).
+    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision", "none", "spectrum"]
     description: str
     # The RUNNER_SETTINGS it takes, each with its default (None: none, or the runtime decides, e.g. all
     # cores). tests/test_settings_validation.py checks these against the constructor's signature.
@@ -68,6 +69,14 @@ REGISTRY: dict[str, RunnerEntry] = {
                                    "classical spectrum-occupancy baseline: thresholded, smoothed Welch PSD over "
                                    "an FCME noise floor (no model file, no training)",
                                    kinds=("spectrum-segmentation",)),
+    "spectrum-torch": RunnerEntry("mobeval.runners.spectrum.torch_runner:TorchSegmenter", "spectrum",
+                                  "a trained spectrum net (cmusenet-small, realnet-small, or a .pt from `mobeval "
+                                  "train spectrum`) in PyTorch eager; the complex net on native complex tensors",
+                                  {"threads": None}, kinds=("spectrum-segmentation",)),
+    "spectrum-onnxruntime": RunnerEntry("mobeval.runners.spectrum.onnx_runner:OnnxRuntimeSegmenter", "spectrum",
+                                        "a trained spectrum net exported to ONNX in real arithmetic (cached), "
+                                        "ONNX Runtime on the CPU",
+                                        {"threads": None}, kinds=("spectrum-segmentation",)),
 }
 
 

@@ -15,7 +15,9 @@ constructed as `Runner(model: SegmenterModel, **settings)` and has:
 - `close()`.
 
 `SegmenterModel` is what `--model` resolves to, before anything loads (`resolve_model`): a file a
-runtime loads, or, for a detector with no model file (RunnerEntry model "none"), its parameters.
+runtime loads, or, for a detector with no model file (RunnerEntry model "none"), its parameters. A
+runner of trained nets (RunnerEntry model "spectrum") takes a bundled alias or a NAME.pt file with its
+card (runners.spectrum.net_model).
 """
 
 from __future__ import annotations
@@ -100,4 +102,8 @@ def resolve_model(runner: str, model: str | None) -> SegmenterModel:
                                f"drop --model, or pick a runner that loads one")
         module, cls = e.target.split(":")
         return getattr(import_module(module), cls).builtin_model()
+    if e.model == "spectrum":
+        from mobeval.runners.spectrum.net_model import resolve_net
+
+        return resolve_net(model)
     raise MobevalError(f"runner {runner}: spectrum models of kind {e.model!r} are not resolved yet")
