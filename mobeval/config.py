@@ -45,7 +45,7 @@ NONE_MEANS = {
 # listed for any kind is refused for a kind that does not list it
 KIND_SETTINGS = {
     "mcq": ("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
-    "image-classification": ("batch_sizes", "preprocess"),
+    "image-classification": ("batch_sizes", "preprocess", "exclude_calibration", "accuracy_target"),
     "vlm": ("max_tokens", "orderings", "max_prompts"),
 }
 # Settings that only mean something under another setting's value: (key, needs key, needs value); checked
@@ -109,6 +109,10 @@ class RunConfig(BaseModel):
                                 "model's own).")
     batch_sizes: list[int] = _d("image-classification: batch sizes for the throughput pass after the "
                                 "single-stream one (comma-separated; empty: none).", default_factory=list)
+    exclude_calibration: bool = _d("image-classification, a quantized model: leave out the images that calibrated "
+                                   "it (without this, a run that would evaluate one is refused).", False)
+    accuracy_target: float = _d("image-classification, a quantized model: share of the float model's top-1 it "
+                                "must keep to pass (MLPerf Mobile: 0.98).", 0.98, gt=0, le=1)
     # remote runners (an OpenAI-compatible server); the key is never written to results or logs
     endpoint: str | None = _d("Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1.")
     api_key: str | None = Field(default=None, exclude=True, repr=False,

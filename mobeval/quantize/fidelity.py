@@ -81,6 +81,7 @@ class LayerSqnr:
     qdq_sqnr_db: float  # QDQ model before vs after this tensor's Q/DQ pair (this layer's own error)
     n_inputs: int
     elements: int  # elements per input
+    zero_signal: bool = False  # the float tensor is all zeros (a padding constant): its SQNR says nothing
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def _producers(path: Path) -> dict[str, tuple[str, str]]:
 
 def layer_sqnr(float_path: str | Path, qdq_path: str | Path, inputs: Iterable[np.ndarray]) -> list[LayerSqnr]:
     """SQNR of every quantized activation over `inputs` (preprocessed, batch axis optional), ranked
-    worst (lowest accumulated SQNR) first. Inputs are run one at a time; nothing is kept but sums."""
+    worst (lowest accumulated SQNR) first, all-zero tensors (0 dB by the epsilon floors) last. Inputs
+    are run one at a time; nothing is kept but sums."""
     float_path, qdq_path = Path(float_path), Path(qdq_path)
     name = input_name(float_path)
     with tempfile.TemporaryDirectory(prefix="mobeval-sqnr-") as tmp:
@@ -187,9 +189,10 @@ def layer_sqnr(float_path: str | Path, qdq_path: str | Path, inputs: Iterable[np
         raise MobevalError("layer SQNR needs at least one input")
     producers = _producers(float_path)
     rows = [LayerSqnr(tensor=act, node=producers.get(act, ("", "?"))[0], op_type=producers.get(act, ("", "?"))[1],
-                      sqnr_db=p.xmodel.db, qdq_sqnr_db=p.local.db, n_inputs=n, elements=p.elements)
+                      sqnr_db=p.xmodel.db, qdq_sqnr_db=p.local.db, n_inputs=n, elements=p.elements,
+                      zero_signal=p.xmodel.signal_sq == 0)
             for act, p in pairs.items()]
-    return sorted(rows, key=lambda r: (r.sqnr_db, r.tensor))
+    return sorted(rows, key=lambda r: (r.zero_signal, r.sqnr_db, r.tensor))
 
 
 def weight_sqnr(float_path: str | Path, qdq_path: str | Path) -> list[WeightSqnr]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -86,9 +87,11 @@ def quiet_ort() -> Iterator[None]:
     import onnxruntime as ort
 
     ort.set_default_logger_severity(3)
+    logging.disable(logging.WARNING)  # the quantizer's advice (pre-process first, opset raised) on the root logger
     try:
         yield
     finally:
+        logging.disable(logging.NOTSET)
         ort.set_default_logger_severity(2)
 
 

@@ -8,7 +8,7 @@ import mobeval
 from mobeval.results.figures import Figure
 from mobeval.results.schema import Integrity, Provenance, Result
 from mobeval.results.store import Segment, utc_now
-from mobeval.tasks.base import TaskKind
+from mobeval.tasks.base import OFFLINE_SECTION, TaskKind
 
 
 def _segments_note(segments: list[Segment], killed: int) -> str:
@@ -34,7 +34,15 @@ def offline_figures(segments: list[Segment]) -> dict[str, Figure]:
     """Figures a task measured after its items (throughput at batch sizes): the latest segment's."""
     for seg in reversed(segments):
         if seg.offline:
-            return {k: Figure(**v) for k, v in seg.offline.items()}
+            return {k: Figure(**v) for k, v in seg.offline.items() if k != OFFLINE_SECTION}
+    return {}
+
+
+def offline_section(segments: list[Segment]) -> dict[str, Any]:
+    """Fields of the task section a task measured after its items (the latest segment's)."""
+    for seg in reversed(segments):
+        if seg.offline:
+            return seg.offline.get(OFFLINE_SECTION, {})
     return {}
 
 
@@ -138,5 +146,5 @@ def build_result(
         energy=energy(segments, kind.energy_units(records), killed),
         provenance=Provenance(integrity=integrity,
                               hashes={k: v for k, v in identity.items() if k.endswith("_sha256") and v is not None}),
-        task=kind.section(records).model_dump(mode="json"),
+        task={**kind.section(records).model_dump(mode="json"), **offline_section(segments)},
     )

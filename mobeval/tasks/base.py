@@ -38,6 +38,7 @@ class Record(Protocol):
 
 
 Row = tuple[str, str, str]  # (figure, value, how it was obtained)
+OFFLINE_SECTION = "task_section"  # offline_phase's key for fields of the task section (not a Figure)
 
 
 def shard_index(item_id: str, count: int) -> int:
@@ -110,7 +111,9 @@ class TaskPlan(ABC):
 
     def offline_phase(self, runner: Any) -> dict[str, dict]:
         """Measurements made after every item has its record, with the runner still loaded (e.g.
-        throughput at batch sizes); Figure dicts, stored in the segment. None by default."""
+        throughput at batch sizes); Figure dicts, stored in the segment. None by default. An entry
+        under OFFLINE_SECTION is not a Figure: its fields are added to the result's task section
+        (e.g. a quantized model's SQNR per layer and accuracy against its float model)."""
         return {}
 
 

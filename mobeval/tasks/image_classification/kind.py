@@ -16,6 +16,7 @@ from rich.table import Table
 
 from mobeval.measure.latency import single_stream
 from mobeval.printing import fig, pct
+from mobeval.quantize.analysis import QuantizationSection
 from mobeval.results.figures import Figure
 from mobeval.tasks.base import Row, TaskKind
 from mobeval.tasks.image_classification.record import ImageRecord
@@ -39,6 +40,8 @@ class ImageClassificationSection(BaseModel):
     n_classes: int  # classes among the labelled images
     per_class: dict[str, ClassAccuracy] = {}  # class index -> its accuracy
     unit: str = "fraction"
+    # a quantized model's figures against its float model (the run's offline phase; tasks.base.OFFLINE_SECTION)
+    quantization: QuantizationSection | None = None
 
 
 class ImageClassificationKind(TaskKind):
@@ -122,7 +125,12 @@ class ImageClassificationKind(TaskKind):
         return rows
 
     def tables(self, r: Any) -> list[RenderableType]:
+        from mobeval.quantize.tables import quantization_tables
+
         s = ImageClassificationSection.model_validate(r.task)
+        return self.class_tables(s) + (quantization_tables(s.quantization) if s.quantization else [])
+
+    def class_tables(self, s: ImageClassificationSection) -> list[RenderableType]:
         if len(s.per_class) < 2:
             return []
         worst = sorted(s.per_class.items(), key=lambda kv: (kv[1].top1, -kv[1].n, int(kv[0])))[:10]

@@ -19,7 +19,8 @@ from mobeval.errors import MobevalError, RunnerError
 from mobeval.hashing import text_sha256
 from mobeval.models.vision import VisionModel, resolve
 from mobeval.results.figures import Figure
-from mobeval.tasks.base import TaskPlan
+from mobeval.tasks.base import OFFLINE_SECTION, TaskPlan
+from mobeval.tasks.image_classification import quantized
 from mobeval.tasks.image_classification.images import open_rgb
 from mobeval.tasks.image_classification.items import ImageItem
 from mobeval.tasks.image_classification.preprocess import PreprocessSpec, load_spec, stack
@@ -39,6 +40,7 @@ class ImagePlan(TaskPlan):
     items: list[ImageItem]
     model: VisionModel
     spec: PreprocessSpec
+    quant: quantized.QuantizedRun | None = None  # the model is a quantized .onnx: its float reference
 
     @property
     def item_ids(self) -> list[str]:
@@ -77,6 +79,7 @@ class ImagePlan(TaskPlan):
             "format": m.format, "path": str(m.path) if m.path else None, "remote": False,
             "size_bytes": m.path.stat().st_size if m.path else None, "sha256": m.sha256(),
             "num_classes": m.num_classes,
+            **({"quantization": self.quant.model_info()} if self.quant else {}),
         }
 
     def data_info(self) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class ImagePlan(TaskPlan):
             "has_key": any(i.label is not None for i in self.items),
             "preprocess": {**self.spec.model_dump(mode="json"), "resize_size": self.spec.resize_size},
             "preprocess_sha256": self.spec.sha256(),
+            **({"calibration": self.quant.data_info()} if self.quant else {}),
         }
 
     def _input(self, item: ImageItem) -> np.ndarray:
@@ -115,6 +119,24 @@ class ImagePlan(TaskPlan):
         return out
 
     def offline_phase(self, runner: Any) -> dict[str, dict]:
+        """Throughput at each --batch-sizes value; and for a quantized model, its figures against
+        the float model on this run's images (stored in the task section)."""
+        figs = self.throughput(runner)
+        if self.quant is not None:
+            figs[OFFLINE_SECTION] = {"quantization": self.quantization(runner).model_dump(mode="json")}
+        return figs
+
+    def quantization(self, runner: Any):
+        """The quantized runner's logits (run again: the records are on disk, not here) against the
+        float model's on every item, and SQNR per layer and weight (mobeval.quantize.analysis)."""
+        from mobeval.quantize.analysis import analyse
+
+        inputs = [stack([self._input(i)]) for i in self.items]
+        logits = np.concatenate([np.asarray(runner.classify(x), dtype=np.float32) for x in inputs])
+        return analyse(self.quant.manifest, self.quant.path, inputs, logits, [i.label for i in self.items],
+                       excluded=self.quant.excluded, target=self.config.accuracy_target, seed=self.config.seed)
+
+    def throughput(self, runner: Any) -> dict[str, dict]:
         """Images per second at each --batch-sizes value: real preprocessed images (cycled when there
         are fewer than the batch), one untimed batch first, then batches for at least
         MIN_THROUGHPUT_SECONDS and 3 batches. Preprocessing is done beforehand: inference only."""
@@ -140,12 +162,23 @@ class ImagePlan(TaskPlan):
 
 def plan_images(cfg: RunConfig) -> ImagePlan:
     """Load the images and find the model and its preprocessing; everything that can fail before it loads."""
+    found = quantized.lookup(cfg.model_name)
+    quantized.check_settings(cfg, found)
     dataset = load_benchmark(cfg.bench, BenchOptions(data=cfg.data, labels=cfg.labels))
     items = list(dataset.items)
+    quant = None
+    if found is not None:
+        items, quant = quantized.evaluation_items(cfg, items, *found)
     if cfg.limit is not None:
         items = stratified_sample(items, cfg.limit, cfg.seed, key=lambda i: str(i.label))
+    if quant is not None:
+        quantized.check_overlap(cfg, quant, items)
     override = load_spec(cfg.preprocess) if cfg.preprocess else None
+    if override is None and found is not None:
+        override = quantized.preprocess_of(found[1])
     model = resolve(cfg.model_name, override)
+    if quant is not None:
+        model = quantized.as_quantized(model, quant)
     if model.preprocess is None:
         raise MobevalError(f"--model {cfg.model_name}: its preprocessing is not known; give --preprocess "
                            "(a preset name, or a JSON file of the fields in the README)")
@@ -153,5 +186,5 @@ def plan_images(cfg: RunConfig) -> ImagePlan:
     if labels and max(labels) >= model.num_classes:
         raise MobevalError(f"--bench {cfg.bench}: class index {max(labels)} is outside the model's "
                            f"{model.num_classes} classes (check --labels)")
-    return ImagePlan(cfg, dataset, items, model, model.preprocess)
+    return ImagePlan(cfg, dataset, items, model, model.preprocess, quant)
 
