@@ -1,0 +1,142 @@
+"""One matrix job, as it runs inside a Ray worker: a `mobeval run` in its own process, writing its run
+folder under `<out>/jobs/<job id>/`, continued with `--resume --run-dir` when an earlier attempt left one.
+
+The child `mobeval run` is tied to the worker: on Linux it gets SIGKILL when the worker dies
+(PR_SET_PDEATHSIG), so a killed worker never leaves an orphan still writing samples the next attempt
+also writes. A child killed by a signal is a lost attempt (ChildLost, retried by Ray); a child that exits
+with an error is a failed job (its message kept, not retried: the same settings would fail again).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mobeval.matrix.plan import Job
+
+PR_SET_PDEATHSIG = 1
+ERROR_TAIL = 2000  # characters of a failed run's stderr kept in the job's outcome
+
+
+class ChildLost(Exception):
+    """The job's `mobeval run` was killed by a signal: the attempt is lost, the run folder kept."""
+
+
+def job_dir(out: Path, job_id: str) -> Path:
+    return Path(out) / "jobs" / job_id
+
+
+def run_folder(folder: Path) -> Path | None:
+    """The run folder an earlier attempt of this job left (the newest, should there be several)."""
+    found = [p.parent for p in folder.glob("*/run.json")]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _tie_to_parent() -> None:  # runs in the child between fork and exec
+    os.setpgid(0, 0)  # its own process group: a signal to the worker's group does not reach it twice
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def events(folder: Path) -> list[dict[str, Any]]:
+    """The job's attempts log: start (worker pid, node), child (its pid), exit (return code)."""
+    path = folder / "attempts.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by a killed worker
+            continue
+    return out
+
+
+def _log(folder: Path, **event: Any) -> None:
+    with open(folder / "attempts.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"at": time.time(), **event}) + "\n")
+
+
+def _complete(run: Path | None) -> bool:
+    if run is None:
+        return False
+    from mobeval.results.integrity import check_run
+
+    c = check_run(run)
+    return c.complete and not c.problems
+
+
+def _files(run: Path, out: Path) -> dict[str, bytes]:
+    """The job folder's files by path under `out`, for a driver on another node."""
+    base = run.parent
+    return {str(p.relative_to(out)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
+
+
+def execute(job: dict[str, Any], out: str, cwd: str, driver_node: str | None) -> dict[str, Any]:
+    """Run one job to completion (or failure); the Ray task body. Returns the job's outcome."""
+    spec, out_path = Job(**job), Path(out)
+    folder = job_dir(out_path, spec.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    node = _node_id()
+    attempt = sum(1 for e in events(folder) if e.get("event") == "start")
+    earlier = run_folder(folder)
+    _log(folder, event="start", attempt=attempt + 1, worker_pid=os.getpid(), host=socket.gethostname(), node=node,
+         resume=str(earlier) if earlier else None)
+    outcome: dict[str, Any] = {"id": spec.id, "host": socket.gethostname(), "node": node, "resumed": earlier is not None}
+    if _complete(earlier):
+        return _done(outcome, earlier, out_path, driver_node, node, note="already complete")
+    config = folder / "job.yaml"
+    config.write_text(yaml.safe_dump(spec.config(folder), sort_keys=False), encoding="utf-8")
+    cmd = [sys.executable, "-m", "mobeval", "run", "--config", str(config), "--quiet"]
+    if earlier is not None:
+        cmd += ["--resume", "--run-dir", str(earlier)]
+    log = folder / f"attempt{attempt + 1}.log"
+    t0 = time.time()
+    with open(log, "wb") as stderr:
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL,
+                                 cwd=cwd if Path(cwd).is_dir() else None, preexec_fn=_tie_to_parent)
+        _log(folder, event="child", attempt=attempt + 1, child_pid=child.pid)
+        try:
+            rc = child.wait()
+        except BaseException:  # the task is cancelled or the worker is shutting down: no orphan
+            child.kill()
+            child.wait()
+            raise
+    outcome["seconds"] = round(time.time() - t0, 3)
+    _log(folder, event="exit", attempt=attempt + 1, returncode=rc)
+    if rc < 0:
+        raise ChildLost(f"job {spec.id}: mobeval run was killed by signal {-rc} (attempt {attempt + 1}); "
+                        f"its run folder is kept for the retry")
+    if rc != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-ERROR_TAIL:].strip()
+        return {**outcome, "status": "failed", "error": tail or f"mobeval run exited with {rc}",
+                "run": str(run_folder(folder) or "")}
+    return _done(outcome, run_folder(folder), out_path, driver_node, node)
+
+
+def _done(outcome: dict[str, Any], run: Path | None, out: Path, driver_node: str | None, node: str | None,
+          note: str = "") -> dict[str, Any]:
+    outcome = {**outcome, "status": "done", "run": str(run), "note": note}
+    if run is not None and driver_node is not None and node != driver_node:
+        outcome["files"] = _files(run, out)  # gathered into the driver's results folder
+    return outcome
+
+
+def _node_id() -> str | None:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # not inside Ray (called directly)
+        return None

@@ -1,0 +1,218 @@
+"""mobeval matrix: plan files (expansion into jobs with stable ids, errors naming the file and the key), and
+a real local Ray cluster on loopback with 2 worker processes running the bundled model: the matrix
+completes, the board reads it, and a worker SIGKILLed mid-job is survived (the job is retried, continues
+its run folder, and ends with every item exactly once, record for record equal to an unkilled twin)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mobeval.errors import MobevalError
+from mobeval.matrix.plan import load_plan
+from mobeval.results.integrity import check_run
+
+ROOT = Path(__file__).resolve().parents[1]
+# fields that depend on time or on what the process ran before (a resumed segment starts cold): every
+# other field of a record must be identical between the killed-and-resumed job and its twin
+VOLATILE = {"latency_s", "warmup", "engine_timings", "ttft_s", "evaluated_tokens"}
+MATRIX_TIMEOUT_S = 240  # the whole Ray test; about a minute on an idle 2-core machine
+
+
+def write(tmp_path: Path, text: str, name: str = "plan.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def plan_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(MobevalError) as exc:
+        load_plan(write(tmp_path, text))
+    return str(exc.value)
+
+
+# ---- plan files -------------------------------------------------------------------------------------
+
+
+def test_example_plan_expands_to_stable_jobs():
+    plan, jobs = load_plan(ROOT / "configs/matrix-example.yaml")
+    assert [j.id for j in jobs] == ["smollm2-135m__q4_1__everyday-mobile__llama.cpp__cpu-local",
+                                    "gemma3-270m__q4_k_m__everyday-mobile__llama.cpp__cpu-local"]
+    assert jobs[0].settings == {"limit": 10, "orderings": "cyclic", "energy": "auto", "threads": 2}
+    assert [j.id for j in load_plan(ROOT / "configs/matrix-example.yaml")[1]] == [j.id for j in jobs]
+
+
+def test_plan_expands_every_axis_and_filters_quantizations(tmp_path):
+    text = """
+models:
+  - smollm2-135m
+  - name: gemma
+    quantizations: {Q4_K_M: gemma3-270m, Q8_0: /models/gemma-q8.gguf}
+benchmarks: [everyday-mobile]
+runners: [llama.cpp, null]
+devices: [a, {name: phone, settings: {threads: 4}}]
+settings: {limit: 3}
+"""
+    _, jobs = load_plan(write(tmp_path, text))
+    assert len(jobs) == 3 * 1 * 2 * 2
+    assert len({j.id for j in jobs}) == len(jobs)
+    phone = [j for j in jobs if j.device == "phone"]
+    assert all(j.settings == {"limit": 3, "threads": 4} for j in phone)
+    assert jobs[0].resource == "device:a"
+    assert {j.model for j in jobs} == {"smollm2-135m", "gemma3-270m", "/models/gemma-q8.gguf"}
+    _, kept = load_plan(write(tmp_path, text + "quantizations: [Q8_0, Q4_1]\n"))
+    assert {(j.model_name, j.quantization) for j in kept} == {("smollm2-135m", "Q4_1"), ("gemma", "Q8_0")}
+    cfg = kept[0].config(tmp_path / "out")
+    assert cfg["model"] == "smollm2-135m" and cfg["output_dir"] == str(tmp_path / "out")
+
+
+@pytest.mark.parametrize("text, says", [
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nbenchmark: [x]\n", "benchmark: unknown key"),
+    ("models: [smollm2-135m]\n", "benchmarks: Field required"),
+    ("models: []\nbenchmarks: [everyday-mobile]\n", "models: List should have at least 1 item"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nsettings: {limit: 0}\n",
+     "limit: 0 in {plan} (settings): must be at least 1 (flag --limit)"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nsettings: {limt: 3}\n", "unknown setting 'limt' in {plan} (settings)"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nsettings: {model: x}\n",
+     "settings.model: set by the matrix for each job"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\ndevices: [{name: b, settings: {output_dir: x}}]\n",
+     "devices[0].settings.output_dir: set by the matrix"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\ndevices: [a, a]\n", "device 'a' is listed twice"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\ndevices: ['my phone']\n", "a device name is letters"),
+    ("models: [smollm2-135m]\nbenchmarks: [no-such-bench]\n", "job smollm2-135m__q4_1__no-such-bench__default__local"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nrunners: [llama.cpp]\nsettings: {batch_sizes: [1]}\n",
+     "--batch-sizes: for image-classification tasks only"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nquantizations: [Q8_0]\n",
+     "models[0] (smollm2-135m) has none of the quantizations ['Q8_0'] (it has Q4_1)"),
+    ("models: [{name: m, quantizations: {}}]\nbenchmarks: [everyday-mobile]\n", "models[0].quantizations"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nmax_retries: -1\n", "max_retries: Input should be greater"),
+    ("- just\n- a list\n", "expected a mapping with models"),
+    ("models: [smollm2-135m\n", "not valid YAML"),
+])
+def test_bad_plans_are_refused_naming_the_file_and_key(tmp_path, text, says):
+    msg = plan_error(tmp_path, text)
+    plan = str(tmp_path / "plan.yaml")
+    assert msg.startswith(plan), msg
+    assert says.format(plan=plan) in msg, msg
+
+
+def test_missing_plan_file(tmp_path):
+    with pytest.raises(MobevalError, match="cannot read the plan"):
+        load_plan(tmp_path / "nope.yaml")
+
+
+def test_cli_prints_a_plan_error_without_traceback(tmp_path):
+    plan = write(tmp_path, "models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nsettings: {limit: 0}\n")
+    res = subprocess.run([sys.executable, "-m", "mobeval", "matrix", str(plan), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
+    assert res.returncode == 2
+    assert "error:" in res.stderr and "must be at least 1" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+# ---- a real Ray cluster -------------------------------------------------------------------------------
+
+ray = pytest.importorskip("ray", reason="mobeval matrix needs Ray: pip install -e '.[distributed]'")
+
+PLAN = """
+models: [smollm2-135m]
+benchmarks: [everyday-mobile]
+runners: [llama.cpp]
+devices: [cpu-a, cpu-b]
+settings: {limit: 6, orderings: cyclic, threads: 1, energy: "off", idle_seconds: 0}
+max_retries: 2
+"""
+JOB_A = "smollm2-135m__q4_1__everyday-mobile__llama.cpp__cpu-a"
+JOB_B = "smollm2-135m__q4_1__everyday-mobile__llama.cpp__cpu-b"
+
+
+def _lines(folder: Path) -> int:
+    runs = list(folder.glob("*/samples.jsonl"))
+    return runs[0].read_bytes().count(b"\n") if runs else 0
+
+
+def _events(folder: Path) -> list[dict]:
+    path = folder / "attempts.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _records(run: Path) -> list[dict]:
+    return [{k: v for k, v in json.loads(x).items() if k not in VOLATILE}
+            for x in (run / "samples.jsonl").read_text().splitlines()]
+
+
+def _wait(cond, deadline: float, what: str, proc: subprocess.Popen) -> None:
+    while not cond():
+        if proc.poll() is not None:
+            pytest.fail(f"the matrix exited ({proc.returncode}) before {what}:\n{proc.stdout.read()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_matrix_on_local_ray_completes_and_survives_a_killed_worker(tmp_path):
+    plan, out = write(tmp_path, PLAN), tmp_path / "results"
+    deadline = time.monotonic() + MATRIX_TIMEOUT_S
+    proc = subprocess.Popen([sys.executable, "-m", "mobeval", "matrix", str(plan), "--out", str(out),
+                             "--num-cpus", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, env={**os.environ, "COLUMNS": "250"})
+    try:
+        job_a, job_b = out / "jobs" / JOB_A, out / "jobs" / JOB_B
+        # kill job A's worker once 2 of its 6 questions (4 orderings each) are on disk
+        _wait(lambda: _lines(job_a) >= 8, deadline, "job A's first questions", proc)
+        ev = _events(job_a)
+        worker = next(e["worker_pid"] for e in ev if e["event"] == "start")
+        child = next(e["child_pid"] for e in ev if e["event"] == "child")
+        assert not list(job_a.glob("*/result.json")), "job A finished before the kill: the test proves nothing"
+        os.kill(worker, signal.SIGKILL)
+        _wait(lambda: _gone(child), deadline, "the killed worker's mobeval run to die with it", proc)
+        output, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:  # past the bound: stop the matrix (and the Ray cluster it started)
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+    assert proc.returncode == 0, output
+    assert "done 2 · running 0 · failed 0" in output and "retried 1" in output, output
+
+    doc = json.loads((out / "matrix.json").read_text())
+    by_id = {j["id"]: j for j in doc["jobs"]}
+    assert doc["summary"]["done"] == 2
+    assert by_id[JOB_A]["attempts"] == 2 and by_id[JOB_B]["attempts"] == 1
+    assert "device:cpu-a" in doc["cluster_resources"] and "node:127.0.0.1" in doc["cluster_resources"]  # loopback
+
+    starts = [e for e in _events(job_a) if e["event"] == "start"]
+    assert starts[1]["worker_pid"] != worker and starts[1]["resume"]  # a new worker continued the run folder
+    run_a, run_b = (out / by_id[j]["run"] for j in (JOB_A, JOB_B))
+    assert run_a.parent == job_a and len(list(job_a.glob("*/run.json"))) == 1
+    for run in (run_a, run_b):
+        c = check_run(run)
+        assert c.complete and not c.problems, (run, c.problems)
+    a, b = _records(run_a), _records(run_b)
+    keys = [(r["question_id"], r["ordering"]) for r in a]
+    assert len(keys) == len(set(keys)) == 6 * 4  # every item's every ordering exactly once
+    key = lambda r: (r["question_id"], r["ordering"])  # noqa: E731
+    assert sorted(a, key=key) == sorted(b, key=key)  # the same records as the job nobody killed
+    segments = (run_a / "segments.jsonl").read_text().splitlines()
+    assert sum('"open"' in s for s in segments) == 2  # the killed attempt's segment and the resumed one
+
+    board = subprocess.run([sys.executable, "-m", "mobeval", "board", str(out), "--format", "json", "--no-index"],
+                           capture_output=True, text=True, timeout=120)
+    assert board.returncode == 0, board.stderr
+    runs = json.loads(board.stdout)["runs"]
+    assert sorted(Path(r["path"]).parent.name for r in runs) == [JOB_A, JOB_B]
+    assert all(r["items"] == 6 and r["model"] == "smollm2-135m" for r in runs)
