@@ -123,6 +123,7 @@ def quantize_onnx(
     folder = out_dir or quantized_cache_dir()
     target = folder / f"{float_path.stem}-{scheme.name}-{key[:16]}.onnx"
     wanted = [_provider(p) for p in providers]
+    _check_available(scheme, wanted)
     if target.is_file():
         manifest = read_manifest(target)
         if manifest is not None:
@@ -164,6 +165,16 @@ def _provider(name: str) -> str:
         raise MobevalError(str(exc)) from exc
 
 
+def _check_available(scheme: QuantScheme, providers: list[str]) -> None:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    for p in providers:
+        if p not in available:
+            raise MobevalError(f"scheme {scheme.name}: provider {p} is not in this onnxruntime build "
+                               f"(available: {', '.join(available)}); the quantized model cannot be checked on it")
+
+
 def _quantize(float_path: Path, dest: Path, scheme: QuantScheme, inputs: list[np.ndarray]) -> None:
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
 
@@ -190,12 +201,9 @@ def _check_runs(path: Path, scheme: QuantScheme, float_path: Path, x: np.ndarray
     provider lacks is found here, not silently run elsewhere)."""
     import onnxruntime as ort
 
-    available = ort.get_available_providers()
+    _check_available(scheme, providers)
     name = input_name(path)
     for p in providers:
-        if p not in available:
-            raise MobevalError(f"scheme {scheme.name}: provider {p} is not in this onnxruntime build "
-                               f"(available: {', '.join(available)}); the quantized model cannot be checked on it")
         try:
             options = ort.SessionOptions()
             options.log_severity_level = 3
