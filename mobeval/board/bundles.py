@@ -1,0 +1,44 @@
+"""Submission bundles on the board (mobeval/submit/bundle.py): a bundle folder is a run folder with a
+manifest, verified beside the usual checks; a .tar.gz bundle is unpacked to a temporary folder, read the
+same way, and shown under the archive's path. A bundle that does not verify is marked damaged, never ranked."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from mobeval.board.entry import BoardEntry, entry_from_check
+from mobeval.errors import MobevalError
+from mobeval.results.integrity import RunCheck, check_run
+from mobeval.submit.bundle import MANIFEST, unpack, verify_bundle
+from mobeval.submit.checks import figures_recompute
+from mobeval.submit.files import missing_files
+
+
+def full_check(folder: Path) -> RunCheck:
+    """The integrity check, plus missing files, plus (for a bundle) its manifest and its figures recomputed
+    from its samples: a bundle comes from elsewhere, so its result.json is not taken on trust."""
+    check = check_run(folder, need_result=False)
+    check.problems += [p for p in missing_files(check) if p not in check.problems]
+    if (Path(folder) / MANIFEST).is_file():
+        problems, notes = verify_bundle(folder)
+        check.problems += problems
+        check.notes += notes
+        if check.result is not None and not check.problems:
+            v = figures_recompute(check)
+            if v.status == "FAIL":
+                check.problems.append(f"bundle: {v.reason}")
+    return check
+
+
+def archive_entry(archive: Path) -> BoardEntry:
+    """The board's row of a .tar.gz bundle (its path is the archive's)."""
+    with tempfile.TemporaryDirectory(prefix="mobeval-bundle-") as tmp:
+        try:
+            folder = unpack(archive, Path(tmp))
+        except MobevalError as exc:
+            return BoardEntry(path=str(archive), folder=archive.name, kind="?", bench="?", model="?", runner="?",
+                              marks=["damaged"], problems=[str(exc)])
+        entry = entry_from_check(full_check(folder))
+    entry.path = str(archive)
+    return entry
