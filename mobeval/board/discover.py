@@ -1,5 +1,5 @@
-"""The run folders under a directory: every folder holding a run.json (not descended into), hidden
-folders skipped."""
+"""The run folders under a directory: every folder holding a run.json or a result.json (not descended
+into), hidden folders skipped; and the submission bundles packed as .tar.gz."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from mobeval.errors import MobevalError
 
 
 def is_run_folder(path: Path) -> bool:
-    return (path / "run.json").is_file()
+    """A folder holding run.json, or result.json (a run folder that lost its run.json: shown as damaged)."""
+    return (path / "run.json").is_file() or (path / "result.json").is_file()
+
+
+def is_bundle_archive(path: Path) -> bool:
+    return path.is_file() and path.name.endswith((".tar.gz", ".tgz"))
 
 
 def run_folders(root: Path) -> list[Path]:
@@ -22,9 +27,24 @@ def run_folders(root: Path) -> list[Path]:
         return [root]
     found = []
     for here, dirs, files in os.walk(root):
-        if "run.json" in files and Path(here) != root:
+        if ("run.json" in files or "result.json" in files) and Path(here) != root:
             found.append(Path(here))
             dirs.clear()
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(found)
+
+
+def bundle_archives(root: Path) -> list[Path]:
+    """Submission bundles packed as .tar.gz at or under `root` (not inside run folders), sorted by path."""
+    root = Path(root)
+    if is_bundle_archive(root):
+        return [root]
+    found = []
+    for here, dirs, files in os.walk(root):
+        if "run.json" in files or "result.json" in files:
+            dirs.clear()
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(here) / f for f in files if is_bundle_archive(Path(here) / f)]
     return sorted(found)

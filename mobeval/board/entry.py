@@ -186,7 +186,7 @@ def entry_from_check(check: RunCheck) -> BoardEntry:
 
 
 def read_entry(folder: Path) -> BoardEntry:
-    """Check a run folder (every file) and make its row; never raises for a damaged folder."""
-    from mobeval.results.integrity import check_run
+    """Check a run folder (every file; a bundle's manifest) and make its row; never raises for a damaged folder."""
+    from mobeval.board.bundles import full_check
 
-    return entry_from_check(check_run(folder, need_result=False))
+    return entry_from_check(full_check(folder))

@@ -1,6 +1,6 @@
 """The index of runs: an SQLite file in each results directory (`.mobeval-index.sqlite`) holding each run
 folder's board row, keyed by the folder's path and a fingerprint of its files (size and mtime of
-run.json, selection.json and result.json, and the sha256 of samples.jsonl's bytes). A folder whose
+every file in it, and the sha256 of samples.jsonl's bytes). A folder whose
 fingerprint is unchanged is not checked or read again; any other is re-read. The files stay the source
 of truth: the index is a cache, rebuilt from them with --rebuild-index, and a missing, unwritable or
 unreadable index only costs the time of reading every folder."""
@@ -18,7 +18,7 @@ from mobeval.board.entry import BoardEntry, read_entry
 from mobeval.hashing import bytes_sha256
 
 INDEX_NAME = ".mobeval-index.sqlite"
-FORMAT = "1"  # of the stored rows; a different one rebuilds the index
+FORMAT = "2"  # of the stored rows and fingerprints; a different one rebuilds the index
 _FILES = ("run.json", "selection.json", "result.json")
 
 _SCHEMA = """
@@ -36,14 +36,19 @@ CREATE INDEX IF NOT EXISTS runs_bench ON runs (bench);
 
 
 def fingerprint(folder: Path) -> str:
-    """What changes when any file the board row is made from changes."""
-    parts: dict[str, object] = {}
-    for name in _FILES:
+    """What changes when any file the board row is made from changes (a file added, removed or rewritten:
+    a missing segments.jsonl or an edited bundle manifest is seen too)."""
+    parts: dict[str, object] = {name: None for name in _FILES}
+    try:
+        files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        files = []
+    for path in files:
         try:
-            st = (folder / name).stat()
-            parts[name] = [st.st_size, st.st_mtime_ns]
+            st = path.stat()
+            parts[path.name] = [st.st_size, st.st_mtime_ns]
         except FileNotFoundError:
-            parts[name] = None
+            continue
     try:
         parts["samples.jsonl"] = bytes_sha256((folder / "samples.jsonl").read_bytes())
     except FileNotFoundError:
@@ -156,10 +161,19 @@ class RunIndex:
 def board_entries(roots: list[Path], use_index: bool = True, rebuild: bool = False) -> tuple[list[BoardEntry], list[IndexStats]]:
     """Every run folder under the roots, as board rows, each root through its own index (none for a root
     that is itself a run folder: nothing is written into a run folder)."""
-    from mobeval.board.discover import is_run_folder, run_folders
+    from mobeval.board.bundles import archive_entry
+    from mobeval.board.discover import bundle_archives, is_bundle_archive, is_run_folder, run_folders
 
     entries, stats, seen = [], [], set()
     for root in roots:
+        archives = [a for a in bundle_archives(root) if a.resolve() not in seen]  # unpacked each time: no index
+        seen.update(a.resolve() for a in archives)
+        entries += [archive_entry(a) for a in archives]
+        if archives:
+            stats.append(IndexStats(None, read=len(archives), note=f"{len(archives)} bundle archive(s) under {root}, "
+                                                                    "unpacked and verified"))
+        if is_bundle_archive(Path(root)):
+            continue
         folders = [f for f in run_folders(root) if f.resolve() not in seen]
         seen.update(f.resolve() for f in folders)
         if not use_index or is_run_folder(Path(root)):

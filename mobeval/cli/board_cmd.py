@@ -21,7 +21,7 @@ class BoardFormat(str, Enum):
 
 @app.command()
 def board(
-    results_dirs: list[Path] = typer.Argument(None, help="Folders holding run folders (default: results)."),
+    results_dirs: list[Path] = typer.Argument(None, help="Folders holding run folders or submission bundles (folders or .tar.gz), or bundles themselves (default: results)."),
     bench: str = typer.Option(None, "--bench", help="Only this benchmark (its exact name)."),
     model: str = typer.Option(None, "--model", help="Only models whose alias contains this (any case)."),
     runner: str = typer.Option(None, "--runner", help="Only runners whose name contains this (any case)."),

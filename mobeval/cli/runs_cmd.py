@@ -1,4 +1,4 @@
-"""Commands that read run folders: report, compare, submit. Each checks the folder first
+"""Commands that read run folders: report, compare (submit: cli/submit_cmd.py). Each checks the folder first
 (results/integrity.py) and refuses a damaged one, saying which file and what is wrong."""
 
 from __future__ import annotations
@@ -44,30 +44,3 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
     names = [f"#{i + 1} {r.model['alias']} / {r.runner['name']}" for i, r in enumerate(results)]
     out.print(compare_table(names, results, [c.result_samples for c in checks]))
 
-
-@app.command()
-def submit(result_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
-    """Write the run's submission.csv again, for every selected question, and check it: every question
-    once, letters only. Missing questions are a problem, never a shorter file called valid."""
-    from mobeval.results.submission import check_submission, write_submission
-
-    check = _checked(result_dir, "submit", need_result=False)
-    if not check.samples:
-        fail(f"{result_dir}: no samples yet")
-    answered = list(dict.fromkeys(s.question_id for s in check.samples))
-    ids = check.selection.question_ids if check.selection else answered
-    path = check.path / "submission.csv"
-    try:
-        write_submission(path, check.samples, ids)
-    except MobevalError as exc:
-        fail(str(exc))
-    problems = check_submission(path, ids, {s.question_id: len(s.order) for s in check.samples})
-    selected = check.result.data.get("n_questions_selected") if check.result else None
-    if check.selection is None and selected is not None and selected > len(ids):
-        problems.append(f"{selected - len(ids)} of the run's {selected} selected questions have no samples")
-    if problems:
-        fail(f"{path} is not valid:\n  " + "\n  ".join(problems)
-             + ("" if check.complete else f"\nthe run is unfinished: continue it with the same command and "
-                                          f"--resume --run-dir {check.path}"))
-    out.print(f"{path}: {len(ids)} questions, valid" + ("" if check.complete else " (the run is partial)"),
-              highlight=False)

@@ -108,6 +108,12 @@ class McqKind(TaskKind):
         write_submission(path, samples, item_ids)
         return [path]
 
+    def submission_checks(self, folder: Path, samples: list[Sample], item_ids: list[str]) -> dict[str, list[str]]:
+        from mobeval.submit.challenge_csv import challenge_file_problems
+
+        return challenge_file_problems(folder / self.outputs[0], item_ids,
+                                       {s.question_id: len(s.order) for s in samples})
+
     @staticmethod
     def section_of(r: Any) -> McqSection:
         return McqSection.model_validate(r.task)
