@@ -173,3 +173,8 @@ class TaskKind(ABC):
     def write_outputs(self, folder: Path, records: list[Record], item_ids: list[str]) -> list[Path]:
         """Files written beside result.json (a submission file); the paths written."""
         return []
+
+    def submission_checks(self, folder: Path, records: list[Record], item_ids: list[str]) -> dict[str, list[str]]:
+        """`mobeval submit --check`'s checks of the kind's answer file in `folder` (its first output), one
+        list of problems per concern (empty: it passes); {} for a kind that writes no answer file."""
+        return {}
