@@ -1,11 +1,13 @@
 """`mobeval compare`: runs side by side. The envelope's rows (runner, model, speed, memory, energy) are
-the same for every kind; the task kind adds its own (accuracy, agreement with the first run)."""
+the same for every kind; the task kind adds its own (accuracy, agreement with the first run). Then each run
+against the first on the items both scored: is the accuracy difference real (measure/paired.py)?"""
 
 from __future__ import annotations
 
 from rich.table import Table
 
 from mobeval.errors import MobevalError
+from mobeval.measure.paired import compare_paired, prediction_flip_rate
 from mobeval.printing import fig
 from mobeval.results.schema import Result
 from mobeval.tasks import task_kind
@@ -38,3 +40,49 @@ def _energy(r: Result) -> str:
     if "energy" in r.energy:
         return "unavailable"
     return ", ".join(f"{f.value:.1f} J ({k.split('.')[0]})" for k, f in r.energy.items() if k.endswith(".energy"))
+
+
+PAIRED_NOTE = ("paired on the items both runs scored (keyed items): difference = accuracy of the run − accuracy of "
+               "#1, with its 95% interval from a paired bootstrap over items (10,000 resamples, seed 0); McNemar's "
+               "exact test on the items right in one run only (a/b: right in #1 only / in the run only); significant "
+               "when p < 0.05; flips: items whose prediction differs (a change between two wrong answers counts)")
+
+
+def paired_rows(kind_name: str, names: list[str], records: list[list]) -> list[list[str]]:
+    """Each run against the first on the items both scored: basis, n, accuracies, difference [95% CI],
+    flip rate, McNemar counts and p, verdict. Through the kind's `item_outcomes`."""
+    kind = task_kind(kind_name)
+    ref = kind.item_outcomes(records[0])
+    rows = []
+    for name, recs in zip(names[1:], records[1:]):
+        other = kind.item_outcomes(recs)
+        basis = next((b for b in ref if b in other), None)
+        if basis is None:
+            why = (f"the {kind.name} kind has no right/wrong per item" if not ref and not other
+                   else "no accuracy basis in common (no answer key in one run?)")
+            rows.append([name, "—", "0", "", "", "", "", "", why])
+            continue
+        a, b = ref[basis], other[basis]
+        common = [q for q in a if q in b]
+        if not common:
+            rows.append([name, basis, "0", "", "", "", "", "", "no item scored by both runs"])
+            continue
+        c = compare_paired([a[q][0] for q in common], [b[q][0] for q in common])
+        flips = prediction_flip_rate([a[q][1] for q in common], [b[q][1] for q in common])
+        rows.append([
+            name, basis, str(c.n), f"{100 * c.accuracy_a:.1f}% → {100 * c.accuracy_b:.1f}%",
+            f"{100 * c.difference:+.1f} pts [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]",
+            f"{100 * flips:.1f}%", f"{c.only_a}/{c.only_b}", f"{c.mcnemar_p:.3g}",
+            "significant" if c.significant else "not significant"])
+    return rows
+
+
+def paired_table(names: list[str], results: list[Result], records: list[list]) -> Table:
+    t = Table(title=f"Paired against {names[0]}", header_style="bold", caption=PAIRED_NOTE, caption_justify="left")
+    for col in ("run", "basis", "n", "accuracy #1 → run", "difference [95% CI]", "flips", "a/b", "McNemar p",
+                "verdict"):
+        t.add_column(col, justify="right" if col in ("n", "flips", "a/b", "McNemar p") else "left",
+                     overflow="fold")
+    for row in paired_rows(results[0].kind, names, records):
+        t.add_row(*row)
+    return t

@@ -36,4 +36,35 @@ def test_compare_cli_on_two_real_runs(tmp_path):
     res = cli.invoke(app, ["compare", *dirs], env={"COLUMNS": "160"})
     assert res.exit_code == 0, res.output
     assert "same choice as #1" in res.output and "100.0% of 4" in res.output
+    # the paired test on the same 4 questions: no difference, no flip
+    assert "Paired against #1" in res.output and "+0.0 pts [+0.0, +0.0]" in res.output
+    assert "not significant" in res.output and "McNemar" in res.output
     assert cli.invoke(app, ["compare", dirs[0]]).exit_code == 2
+
+
+def keyed(q, choice, answer=0):
+    """A question under the original order only, right when choice == answer."""
+    return Sample(q, 0, (0, 1, 2, 3), choice, answer, "f", "", "h", None, None, 1, 1, 0.1)
+
+
+def test_paired_rows_hand_computed():
+    from mobeval.compare import paired_rows
+
+    ref = [keyed(f"q{i}", 0) for i in range(10)]  # right on all 10
+    worse = [keyed(f"q{i}", 1 if i < 9 else 0) for i in range(10)]  # wrong on 9 of them
+    other = [keyed(f"q{i}", 2 if i < 1 else 0) for i in range(10)] + [keyed("extra", 0)]  # one flip; an unshared item
+    rows = paired_rows("mcq", ["#1", "#2", "#3"], [ref, worse, other])
+    assert rows[0] == ["#2", "original order", "10", "100.0% → 10.0%", "-90.0 pts [-100.0, -70.0]", "90.0%", "9/0",
+                       f"{2 * 0.5 ** 9:.3g}", "significant"]  # McNemar: 2 * P[Bin(9, 1/2) <= 0] = 0.00391
+    assert rows[1][1:4] == ["original order", "10", "100.0% → 90.0%"] and rows[1][5:] == ["10.0%", "1/0", "1",
+                                                                                          "not significant"]
+
+
+def test_debiased_is_the_paired_basis_when_both_runs_have_it():
+    from mobeval.compare import paired_rows
+
+    a = [s("q1", 0, 0), s("q1", 1, 3), s("q2", 0, 1), s("q2", 1, 1)]
+    rows = paired_rows("mcq", ["#1", "#2"], [a, a])
+    assert rows[0][1] == "debiased" and rows[0][2] == "2" and rows[0][-1] == "not significant"
+    # a run under the original order only: the original order is the basis both have
+    assert paired_rows("mcq", ["#1", "#2"], [a, [keyed("q1", 0), keyed("q2", 1)]])[0][1] == "original order"

@@ -25,22 +25,38 @@ def _checked(path: Path, action: str, need_result: bool = True):
 
 
 @app.command()
-def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<model>__<bench>__<time>).")) -> None:
+def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<model>__<bench>__<time>)."),
+           html: Path = typer.Option(None, "--html", help="Also write the run as one self-contained HTML page here "
+                                     "(tables and its kind's plots; needs Plotly: pip install -e '.[board]').")) -> None:
     """Print the report of a finished run again, from its files, without the model."""
     from mobeval.report import print_report
 
-    print_report(_checked(result_dir, "report").result, out)
+    check = _checked(result_dir, "report")
+    print_report(check.result, out)
+    if html is not None:
+        try:
+            from mobeval.board.report_html import write_report_page
+        except ImportError as exc:
+            fail(f"--html needs Plotly ({exc.name} is not installed): pip install -e '.[board]'")
+        try:
+            write_report_page(html, check)
+        except OSError as exc:
+            fail(f"--html {html}: cannot write ({exc.strerror})")
+        err.print(f"page: {html}", highlight=False, soft_wrap=True)
 
 
 @app.command()
 def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run folders; the first is the reference.")) -> None:
-    """Runs side by side: accuracy, consistency, per-question agreement, latency, memory, energy."""
-    from mobeval.compare import compare_table
+    """Runs side by side: accuracy, consistency, per-question agreement, latency, memory, energy; then each
+    run against the first on the same items: the difference with its 95% interval, flips, McNemar's p."""
+    from mobeval.compare import compare_table, paired_table
 
     if len(result_dirs) < 2:
         fail("compare needs at least two run folders")
     checks = [_checked(d, "compare") for d in result_dirs]
     results = [c.result for c in checks]
     names = [f"#{i + 1} {r.model['alias']} / {r.runner['name']}" for i, r in enumerate(results)]
-    out.print(compare_table(names, results, [c.result_samples for c in checks]))
+    records = [c.result_samples for c in checks]
+    out.print(compare_table(names, results, records))
+    out.print(paired_table(names, results, records))
 

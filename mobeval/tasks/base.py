@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Any, ClassVar, Hashable, Protocol, Sequence, runtime_checkable
 
 from pydantic import BaseModel
 from rich.console import RenderableType
@@ -173,6 +173,12 @@ class TaskKind(ABC):
     def write_outputs(self, folder: Path, records: list[Record], item_ids: list[str]) -> list[Path]:
         """Files written beside result.json (a submission file); the paths written."""
         return []
+
+    def item_outcomes(self, records: list[Record]) -> dict[str, dict[str, tuple[bool, Hashable]]]:
+        """What a paired test between two runs on the same items compares (`mobeval compare`): per basis of
+        accuracy, preferred first (mcq: "debiased", "original order"), each keyed item's (right, prediction).
+        {} for a kind with no right/wrong per item."""
+        return {}
 
     def submission_checks(self, folder: Path, records: list[Record], item_ids: list[str]) -> dict[str, list[str]]:
         """`mobeval submit --check`'s checks of the kind's answer file in `folder` (its first output), one

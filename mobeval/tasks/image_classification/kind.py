@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Hashable
 
 import numpy as np
 from pydantic import BaseModel
@@ -140,6 +140,10 @@ class ImageClassificationKind(TaskKind):
         for c, a in worst:
             t.add_row(c, a.name, str(a.n), pct(a.top1))
         return [t]
+
+    def item_outcomes(self, records: list[ImageRecord]) -> dict[str, dict[str, tuple[bool, Hashable]]]:
+        labelled = {r.image_id: r for r in records if r.label is not None}
+        return {"top-1": {i: (r.prediction == r.label, r.prediction) for i, r in labelled.items()}} if labelled else {}
 
     def compare_rows(self, names: list[str], results: list[Any],
                      records: list[list[ImageRecord]]) -> list[tuple[str, list[str]]]:

@@ -4,13 +4,13 @@ accuracy rows and breakdowns, agreement between runs, and the challenge's submis
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Hashable
 
 from pydantic import BaseModel
 from rich.console import RenderableType
 
 from mobeval.measure.latency import latency_figures, per_item, validity
-from mobeval.metrics import score, score_by
+from mobeval.metrics import debiased_choice, group_by_question, score, score_by
 from mobeval.results.figures import Figure
 from mobeval.results.schema import ScoreBlock
 from mobeval.results.submission import write_submission
@@ -107,6 +107,19 @@ class McqKind(TaskKind):
         path = folder / self.outputs[0]
         write_submission(path, samples, item_ids)
         return [path]
+
+    def item_outcomes(self, samples: list[Sample]) -> dict[str, dict[str, tuple[bool, Hashable]]]:
+        """Debiased (where every keyed question has log-probs under 2+ orderings, as the board's headline),
+        then the original order's; the prediction is the original option chosen (None: invalid)."""
+        keyed = {q: g for q, g in group_by_question(samples).items() if g[0].answer is not None}
+        out: dict[str, dict[str, tuple[bool, Hashable]]] = {}
+        debiased = {q: debiased_choice(g) for q, g in keyed.items() if len(g) > 1}
+        if keyed and len(debiased) == len(keyed) and None not in debiased.values():
+            out["debiased"] = {q: (c == keyed[q][0].answer, c) for q, c in debiased.items()}
+        original = {q: g[0] for q, g in keyed.items() if g[0].ordering == 0}
+        if original:
+            out["original order"] = {q: (s.correct, s.chosen_option) for q, s in original.items()}
+        return out
 
     def submission_checks(self, folder: Path, samples: list[Sample], item_ids: list[str]) -> dict[str, list[str]]:
         from mobeval.submit.challenge_csv import challenge_file_problems
