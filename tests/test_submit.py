@@ -88,9 +88,10 @@ def test_a_whole_mcq_run_passes_every_check_but_latency(runs):
 
 def test_checks_that_do_not_apply_to_a_kind_say_skip_and_why(runs):
     code, v = verdicts(runs["images"])
-    assert v["answer file"] == ("SKIP", "the image-classification kind writes no answer file: its submission is "
-                                        "the result and its samples")
-    assert v["outputs match samples"][0] == "SKIP" and "writes no file beside result.json" in v["outputs match samples"][1]
+    assert v["answer file"] == ("SKIP", "the image-classification kind has no challenge answer file (it writes "
+                                        "predictions.csv: see 'outputs match samples'): its submission is the result "
+                                        "and its samples")
+    assert v["outputs match samples"] == ("PASS", "predictions.csv: byte for byte what the samples give")
     for check in ("files present", "result hashes match files", "run complete", "every image once",
                   "ids match the benchmark's", "figures recompute from samples"):
         assert v[check][0] == "PASS", (check, v[check])

@@ -132,8 +132,9 @@ def kind_checks(c: RunCheck) -> list[Verdict]:
     ids = c.selection.question_ids if c.selection else list(dict.fromkeys(s.item_id for s in c.result_samples))
     found = kind.submission_checks(c.path, c.result_samples, ids)
     if not found:
-        return [_skip("answer file", f"the {kind.name} kind writes no answer file: its submission is the result "
-                                     "and its samples")]
+        files = f" (it writes {', '.join(kind.outputs)}: see 'outputs match samples')" if kind.outputs else ""
+        return [_skip("answer file", f"the {kind.name} kind has no challenge answer file{files}: its submission "
+                                     "is the result and its samples")]
     file = kind.outputs[0] if kind.outputs else "answer file"
     return [_fail(f"{file}: {concern}", problems) if problems else
             _pass(f"{file}: {concern}", f"{len(ids)} {kind.item_noun}s")
