@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -16,13 +15,13 @@ from mobeval.errors import MobevalError
 @app.command()
 def matrix(
     plan_file: Path = typer.Argument(..., help="YAML plan (see configs/matrix-example.yaml)."),
-    address: Optional[str] = typer.Option(None, "--address", help="Join this Ray cluster (e.g. 10.0.0.5:6379); "
+    address: str | None = typer.Option(None, "--address", help="Join this Ray cluster (e.g. 10.0.0.5:6379); "
                                           "default: start a local one on this machine."),
     out_dir: Path = typer.Option(Path("results/matrix"), "--out", help="The results folder: one run folder per "
                                  "job under jobs/, and matrix.json; a rerun continues the jobs found there."),
-    max_retries: Optional[int] = typer.Option(None, "--max-retries", min=0, help="Retries of a job whose worker "
+    max_retries: int | None = typer.Option(None, "--max-retries", min=0, help="Retries of a job whose worker "
                                               "or node is lost (default: the plan's max_retries, else 3)."),
-    num_cpus: Optional[int] = typer.Option(None, "--num-cpus", min=1, help="CPUs of the local cluster, i.e. "
+    num_cpus: int | None = typer.Option(None, "--num-cpus", min=1, help="CPUs of the local cluster, i.e. "
                                            "jobs at once on this machine (default: all cores); not with --address."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress; print the results folder."),
 ) -> None:

@@ -37,13 +37,30 @@ def _import_ray():
     return ray
 
 
+def _loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _token_available() -> bool:
+    """A Ray authentication token where Ray looks for one (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    return os.path.isfile(path)
+
+
 def connect(address: str | None, devices: list[str], num_cpus: int | None = None) -> Cluster:
     """Start a local cluster offering one unit of each device (no address), or join `address`."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home from a benchmark machine
-    if address is None and "ray" not in sys.modules:
+    if (address is None or _loopback(address)) and "ray" not in sys.modules:
         # Ray turns 127.0.0.1 into the machine's routable address unless it believes it is single-node
         # (its switch for Windows/macOS): a local cluster then listens on loopback only
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if address is not None and "RAY_AUTH_MODE" not in os.environ and _token_available():
+        # `ray start --head` (2.60) requires its token; ray.init sends it to an explicit address only in
+        # token mode (a cluster without authentication accepts such a client too)
+        os.environ["RAY_AUTH_MODE"] = "token"
     ray = _import_ray()
     if address is None:
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1,
@@ -55,7 +72,8 @@ def connect(address: str | None, devices: list[str], num_cpus: int | None = None
             ray.init(address=address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise MobevalError(f"--address {address}: cannot join the Ray cluster ({exc}); start one with "
-                               "`ray start --head` or leave out --address for a local one") from exc
+                               "`ray start --head`, or leave out --address for a local one; a cluster with token "
+                               "authentication needs its token here (RAY_AUTH_TOKEN or ~/.ray/auth_token)") from exc
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     return Cluster(address=address or "local", started_here=address is None, resources=ray.cluster_resources(),
                    nodes=len(nodes), driver_node=ray.get_runtime_context().get_node_id())

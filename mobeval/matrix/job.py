@@ -1,18 +1,16 @@
 """One matrix job, as it runs inside a Ray worker: a `mobeval run` in its own process, writing its run
 folder under `<out>/jobs/<job id>/`, continued with `--resume --run-dir` when an earlier attempt left one.
 
-The child `mobeval run` is tied to the worker: on Linux it gets SIGKILL when the worker dies
-(PR_SET_PDEATHSIG), so a killed worker never leaves an orphan still writing samples the next attempt
+The child `mobeval run` is tied to the worker (matrix/tied.py): on Linux it gets SIGKILL when the worker
+dies (PR_SET_PDEATHSIG), so a killed worker never leaves an orphan still writing samples the next attempt
 also writes. A child killed by a signal is a lost attempt (ChildLost, retried by Ray); a child that exits
 with an error is a failed job (its message kept, not retried: the same settings would fail again).
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +22,6 @@ import yaml
 
 from mobeval.matrix.plan import Job
 
-PR_SET_PDEATHSIG = 1
 ERROR_TAIL = 2000  # characters of a failed run's stderr kept in the job's outcome
 
 
@@ -40,13 +37,6 @@ def run_folder(folder: Path) -> Path | None:
     """The run folder an earlier attempt of this job left (the newest, should there be several)."""
     found = [p.parent for p in folder.glob("*/run.json")]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
-
-
-def _tie_to_parent() -> None:  # runs in the child between fork and exec
-    os.setpgid(0, 0)  # its own process group: a signal to the worker's group does not reach it twice
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def events(folder: Path) -> list[dict[str, Any]]:
@@ -98,14 +88,15 @@ def execute(job: dict[str, Any], out: str, cwd: str, driver_node: str | None) ->
         return _done(outcome, earlier, out_path, driver_node, node, note="already complete")
     config = folder / "job.yaml"
     config.write_text(yaml.safe_dump(spec.config(folder), sort_keys=False), encoding="utf-8")
-    cmd = [sys.executable, "-m", "mobeval", "run", "--config", str(config), "--quiet"]
+    run_cmd = [sys.executable, "-m", "mobeval", "run", "--config", str(config), "--quiet"]
     if earlier is not None:
-        cmd += ["--resume", "--run-dir", str(earlier)]
+        run_cmd += ["--resume", "--run-dir", str(earlier)]
+    cmd = [sys.executable, "-m", "mobeval.matrix.tied", str(os.getpid()), *run_cmd]  # dies with this worker
     log = folder / f"attempt{attempt + 1}.log"
     t0 = time.time()
     with open(log, "wb") as stderr:
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL,
-                                 cwd=cwd if Path(cwd).is_dir() else None, preexec_fn=_tie_to_parent)
+                                 cwd=cwd if Path(cwd).is_dir() else None, process_group=0)
         _log(folder, event="child", attempt=attempt + 1, child_pid=child.pid)
         try:
             rc = child.wait()
