@@ -204,3 +204,20 @@ def test_settings_of_a_vlm_run():
         load_config(None, {"task": "image-classification", "orderings": "original"})
     with pytest.raises(MobevalError, match="--max-tokens is used only with --method generate"):
         load_config(None, {"max_tokens": 8})  # mcq still ties it to --method generate
+
+
+def test_item_outcomes_for_paired_comparison():
+    out = task_kind("vlm").item_outcomes(hand_made_records())
+    assert list(out) == ["every ordering", "original order", "open, normalised match"]
+    assert out["every ordering"] == {"d5": (True, (1, 1, 1, 1)), "d0": (False, (0, 1, 2, None))}
+    assert out["original order"] == {"d5": (True, 1), "d0": (True, 0)}
+    assert out["open, normalised match"] == {"o3": (True, "3"), "o8": (True, "8"), "o1": (False, "7")}
+
+
+def test_paired_comparison_of_two_runs():
+    from mobeval.compare import paired_rows
+
+    recs = hand_made_records()
+    always_a = [replace(x, choice=0, correct=x.order[0] == x.answer, logprobs=None) if x.order else x for x in recs]
+    (row,) = paired_rows("vlm", ["a", "b"], [recs, always_a])
+    assert row[:4] == ["b", "every ordering", "2", "50.0% → 0.0%"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Hashable
 
 from rich.console import RenderableType
 
@@ -16,6 +17,7 @@ from mobeval.results.figures import Figure
 from mobeval.tasks.base import Row, TaskKind
 from mobeval.tasks.mcq.agreement import agreement
 from mobeval.tasks.mcq.printing import breakdown_table, letter_bars, validity_row
+from mobeval.tasks.vlm.answers import normalise
 from mobeval.tasks.vlm.performance import figures
 from mobeval.tasks.vlm.record import VlmRecord
 from mobeval.tasks.vlm.scoring import VlmSection, section
@@ -128,6 +130,25 @@ class VlmKind(TaskKind):
         if s.multiple_choice and s.multiple_choice.letter_share:
             parts.append(letter_bars(s.multiple_choice))
         return parts
+
+    def item_outcomes(self, records: list[VlmRecord]) -> dict[str, dict[str, tuple[bool, Hashable]]]:
+        """Per keyed item (right, prediction): multiple choice right under every ordering (the prediction: the
+        options chosen, in ordering order), then under the original order; open items by normalised match."""
+        groups: dict[str, list[VlmRecord]] = defaultdict(list)
+        for r in records:
+            if r.correct is not None:
+                groups[r.item_id].append(r)
+        mc = {i: sorted(g, key=lambda r: r.ordering) for i, g in groups.items() if g[0].multiple_choice}
+        out: dict[str, dict[str, tuple[bool, Hashable]]] = {}
+        if mc:
+            out["every ordering"] = {i: (all(r.correct for r in g), tuple(r.chosen_option for r in g))
+                                     for i, g in mc.items()}
+            out["original order"] = {i: (bool(g[0].correct), g[0].chosen_option)
+                                     for i, g in mc.items() if g[0].ordering == 0}
+        opened = {i: g[0] for i, g in groups.items() if not g[0].multiple_choice}
+        if opened:
+            out["open, normalised match"] = {i: (bool(r.correct), normalise(r.text)) for i, r in opened.items()}
+        return out
 
     def compare_rows(self, names: list[str], results: list[Any],
                      records: list[list[VlmRecord]]) -> list[tuple[str, list[str]]]:
