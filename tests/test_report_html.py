@@ -45,7 +45,7 @@ def pages(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
 # plot divs each kind's page has, and text its tables show
 EXPECTED = {
     "mcq": (["run-letters", "run-by-group-0", "run-latency"], ["Summary", "Per field", "accuracy, debiased"]),
-    "images": (["run-topk", "run-latency"], ["Summary", "top-1"]),
+    "images": (["run-topk", "run-per-class", "run-latency"], ["Summary", "top-1", "Per class, lowest top-1"]),
     "spectrum": (["run-by-snr-0", "run-by-snr-1", "run-latency"], ["Summary", "mean IoU"]),
 }
 
