@@ -218,6 +218,8 @@ def test_matrix_on_local_ray_completes_and_survives_a_killed_worker(tmp_path):
     runs = json.loads(board.stdout)["runs"]
     assert sorted(Path(r["path"]).parent.name for r in runs) == [JOB_A, JOB_B]
     assert all(r["items"] == 4 and r["model"] == "smollm2-135m" for r in runs)
+    marks = {Path(r["path"]).parent.name: r["marks"] for r in runs}
+    assert "killed segment" in marks[JOB_A] and "killed segment" not in marks[JOB_B]  # the board says so
 
 
 @pytest.fixture

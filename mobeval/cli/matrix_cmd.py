@@ -49,12 +49,12 @@ def matrix(
     else:
         table = Table(title=f"matrix: {len(run.results) - len(run.failed)} of {len(run.results)} jobs done in "
                             f"{run.wall_s:.0f} s on {run.cluster}", title_justify="left")
-        for col in ("job", "status", "attempts", "items", "run folder / error"):
+        for col in ("job (jobs/...)", "status", "attempts", "items", "run folder / error"):
             table.add_column(col, overflow="fold")
         for r in run.results:
             items = f"{r.items}/{r.total}" if r.total is not None else "-"
-            where = r.run if r.status == "done" else f"[red]{escape(r.error)}[/]"
-            table.add_row(r.job.id, r.status, str(r.attempts), items, where if r.status != "done" else escape(where))
+            where = escape(Path(r.run).name) if r.status == "done" else f"[red]{escape(r.error)}[/]"
+            table.add_row(r.job.id, r.status, str(r.attempts), items, where)
         out.print(table)
         out.print(f"matrix.json: {run.out / 'matrix.json'}\nboard: mobeval board {run.out}", highlight=False)
     if run.failed:

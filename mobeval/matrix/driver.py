@@ -8,23 +8,16 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mobeval.hashing import bytes_sha256
 from mobeval.matrix import cluster as ray_cluster
-from mobeval.matrix.job import ChildLost, events, execute, job_dir
+from mobeval.matrix.job import ChildLost, execute
 from mobeval.matrix.plan import Job, MatrixPlan
 from mobeval.matrix.progress import Watcher
 from mobeval.results.store import utc_now
@@ -91,8 +84,8 @@ def _gather(out: Path, files: dict[str, bytes]) -> None:
 
 
 def run_matrix(plan: MatrixPlan, jobs: list[Job], plan_path: Path, out: Path, address: str | None = None,
-               max_retries: int | None = None, console: Console | None = None, num_cpus: int | None = None,
-               on_tick: Callable[[dict[str, JobResult]], None] | None = None) -> MatrixRun:
+               max_retries: int | None = None, console: Console | None = None,
+               num_cpus: int | None = None) -> MatrixRun:
     """Every job of the plan on Ray, with progress on `console`; matrix.json written at the end (and
     whenever a job finishes, so a stopped matrix leaves its record)."""
     out = Path(out).resolve()
@@ -124,8 +117,6 @@ def run_matrix(plan: MatrixPlan, jobs: list[Job], plan_path: Path, out: Path, ad
                     _write(run, t0)
                 _refresh(results, watcher)
                 _show(bar, jobs_bar, items_bar, results)
-                if on_tick:
-                    on_tick(results)
     finally:
         ray_cluster.shutdown()
     _refresh(results, Watcher(out, list(results)))
@@ -185,8 +176,3 @@ def _write(run: MatrixRun, t0: float) -> None:
     tmp = run.out / ".matrix.json.tmp"
     tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(run.out / "matrix.json")
-
-
-def attempts_of(out: Path, job_id: str) -> list[dict[str, Any]]:
-    """The attempts log of one job (start/child/exit events), for a summary or a test."""
-    return events(job_dir(out, job_id))
