@@ -20,6 +20,7 @@ from mobeval.benchmarks.vision.sample_photos import load_sample_photos  # noqa: 
 from mobeval.errors import MobevalError  # noqa: E402
 from mobeval.quantize import QuantScheme, SqnrSum, sqnr_db  # noqa: E402
 from mobeval.quantize.calibration import calibration_info, overlap, select_calibration  # noqa: E402
+from mobeval.quantize.analysis import spread  # noqa: E402
 from mobeval.quantize.cost import accuracy_cost  # noqa: E402
 from mobeval.quantize.manifest import CalibrationInfo  # noqa: E402
 from mobeval.tasks.image_classification.items import ImageItem  # noqa: E402
@@ -65,6 +66,8 @@ def test_schemes_map_to_onnxruntime_types_and_unknown_ones_are_refused():
     assert w8["weight_type"] == QuantType.QInt8 and w8["activation_type"] == QuantType.QUInt8
     assert w8["extra_options"] == {"WeightSymmetric": False, "ActivationSymmetric": False}
     assert QuantScheme.parse("w8a16").ort_arguments()["extra_options"] == {}  # ONNX Runtime's defaults
+    assert QuantScheme.parse("w8a8", reduce_range=True).ort_arguments()["reduce_range"] is True
+    assert QuantScheme.parse("w8a8").ort_arguments()["reduce_range"] is False
     assert QuantScheme.parse("w8a16").label == "w8a16 per-channel, weights symmetric, activations asymmetric, minmax"
     with pytest.raises(MobevalError, match="--scheme w2a8: unknown quantization scheme; known: w8a8, w8a16, w4a16"):
         QuantScheme.parse("w2a8")
@@ -120,3 +123,9 @@ def test_overlap_is_found_by_id_and_by_content(tmp_path):
     shutil.copyfile(cal[0].path, copy)
     renamed = ImageItem(id="cats/a_cat.png", path=copy, label=281, class_name="tabby", source=str(tmp_path))
     assert overlap(info, [*others, renamed]) == ["cats/a_cat.png"]
+
+
+def test_layer_sqnr_images_are_spread_over_the_run():
+    assert spread(3, 16) == [0, 1, 2]
+    assert spread(400, 16)[:3] == [0, 27, 53] and spread(400, 16)[-1] == 399 and len(spread(400, 16)) == 16
+    assert spread(10, 1) == [0] and spread(5, 2) == [0, 4]

@@ -108,6 +108,10 @@ def test_a_run_on_the_calibration_images_is_refused(quantized, tmp_path):
     assert "--exclude-calibration" in text and not list(tmp_path.iterdir())
     res = invoke("run", "--task", "image-classification", "--exclude-calibration", "--output-dir", str(tmp_path))
     assert res.exit_code == 2 and "for a quantized model only" in " ".join(res.output.split())
+    res = invoke("run", "--task", "image-classification", "--model", str(quantized["path"]), "--exclude-calibration",
+                 "--shard", "1/2", "--output-dir", str(tmp_path))
+    assert res.exit_code == 2 and "run it unsharded" in " ".join(res.output.split())
+    assert not list(tmp_path.iterdir())
 
 
 def test_the_run_prints_sqnr_per_layer_and_the_accuracy_cost(quantized, tmp_path):
@@ -126,7 +130,7 @@ def test_the_run_prints_sqnr_per_layer_and_the_accuracy_cost(quantized, tmp_path
     assert result["model"]["quantization"]["scheme"]["name"] == "w8a8"
     q = result["task"]["quantization"]
     assert q["calibration_ids"] == list(CALIBRATION) and q["excluded_from_evaluation"] == 2
-    assert q["output_items"] == 3 and q["layer_items"] == 3
+    assert q["output_items"] == 3 and q["layer_items"] == 3 and q["layer_item_ids"] == list(EVALUATED)
     ranked = [r["sqnr_db"] for r in q["layers"] if not r["zero_signal"]]
     assert ranked == sorted(ranked) and len(ranked) > 50
     a = q["accuracy"]

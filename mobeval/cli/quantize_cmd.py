@@ -37,6 +37,8 @@ def quantize(
         "Weights and activations both symmetric (zero point 0), or both asymmetric. [default: ONNX Runtime's: "
         "weights symmetric, activations asymmetric]")),
     calibration_method: str = typer.Option("minmax", "--calibration-method", help="minmax | entropy | percentile."),
+    reduce_range: bool = typer.Option(False, "--reduce-range", help="7-bit weights: avoids the saturation of "
+                                      "u8s8 integer kernels on x86 CPUs without VNNI (ONNX Runtime's advice)."),
     bench: str = typer.Option("imagenet-photos", "--bench", help="Image benchmark the calibration images come from."),
     data: Optional[Path] = typer.Option(None, "--data", help="The benchmark's folder (imagefolder, imagenet)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="imagefolder: labels file."),
@@ -55,7 +57,7 @@ def quantize(
     """Quantize a vision model (static QDQ, ONNX Runtime) on calibration images of a benchmark; then
     `mobeval run --model THE.onnx` reports its SQNR per layer and accuracy cost against the float model."""
     try:
-        made = _quantize(model, scheme, per_channel, symmetric, calibration_method, bench, data, labels,
+        made = _quantize(model, scheme, per_channel, symmetric, calibration_method, reduce_range, bench, data, labels,
                          calibration, _ids(calibration_items), seed, preprocess, provider, output)
     except MobevalError as exc:
         fail(str(exc))
@@ -71,8 +73,8 @@ def quantize(
               f"{f' --data {data}' if data else ''} --exclude-calibration", highlight=False, soft_wrap=True)
 
 
-def _quantize(model_name, scheme_name, per_channel, symmetric, method, bench, data, labels, n, ids, seed,
-              preprocess, providers, output):
+def _quantize(model_name, scheme_name, per_channel, symmetric, method, reduce_range, bench, data, labels, n, ids,
+              seed, preprocess, providers, output):
     from mobeval.benchmarks import BenchOptions, bench_entry, load_benchmark
     from mobeval.models.vision import onnx_file, resolve
     from mobeval.quantize import QuantScheme, quantize_onnx, read_manifest
@@ -81,7 +83,7 @@ def _quantize(model_name, scheme_name, per_channel, symmetric, method, bench, da
     from mobeval.tasks.image_classification.preprocess import load_spec
 
     scheme = QuantScheme.parse(scheme_name, per_channel=per_channel, weight_symmetric=symmetric,
-                               activation_symmetric=symmetric, calibration_method=method)
+                               activation_symmetric=symmetric, calibration_method=method, reduce_range=reduce_range)
     if bench_entry(bench).kind != "image-classification":
         raise MobevalError(f"--bench {bench}: a {bench_entry(bench).kind} benchmark; calibration takes images")
     vision = resolve(model_name, load_spec(preprocess) if preprocess else None)

@@ -51,7 +51,8 @@ class QuantizationSection(BaseModel):
     excluded_from_evaluation: int  # calibration items left out of this run's selection
     output_sqnr_db: float  # the runner's logits vs the float model's, over every evaluated item
     output_items: int
-    layer_items: int  # items the layer SQNR ran over (the first of the run's items)
+    layer_items: int  # items the layer SQNR ran over (spread evenly over the run's items)
+    layer_item_ids: list[str] = []
     layers: list[LayerRow]  # worst first, all-zero tensors last
     weights: list[WeightRow]  # worst first
     accuracy: AccuracyCost | None  # None when no item is labelled
@@ -71,10 +72,16 @@ def float_reference(manifest: QuantManifest, where: Path) -> Path:
     return path
 
 
+def spread(n: int, k: int) -> list[int]:
+    """k indices of 0..n-1 spread evenly (all of them when k >= n)."""
+    return list(range(n)) if k >= n else sorted({round(i * (n - 1) / (k - 1)) for i in range(k)} if k > 1 else {0})
+
+
 def analyse(manifest: QuantManifest, qdq_path: Path, inputs: Sequence[np.ndarray], quant_logits: np.ndarray,
-            labels: list[int | None], *, excluded: int = 0, target: float = MLPERF_MOBILE_TARGET,
-            layer_inputs: int = LAYER_SQNR_INPUTS, seed: int = 0) -> QuantizationSection:
-    """`quant_logits` are the quantized runner's outputs on `inputs` (one row each)."""
+            labels: list[int | None], *, item_ids: Sequence[str] = (), excluded: int = 0,
+            target: float = MLPERF_MOBILE_TARGET, layer_inputs: int = LAYER_SQNR_INPUTS,
+            seed: int = 0) -> QuantizationSection:
+    """`quant_logits` are the quantized runner's outputs on `inputs` (one row each); `item_ids` name them."""
     if not inputs:
         raise MobevalError("quantization figures need at least one evaluated item")
     float_path = float_reference(manifest, qdq_path)
@@ -82,17 +89,18 @@ def analyse(manifest: QuantManifest, qdq_path: Path, inputs: Sequence[np.ndarray
     quant_logits = np.asarray(quant_logits, dtype=np.float32)
     cost = accuracy_cost(float_logits, quant_logits, labels, target, seed)
     fp, qp = float_logits.argmax(axis=1), quant_logits.argmax(axis=1)
-    n_layer = min(layer_inputs, len(inputs))
+    chosen = spread(len(inputs), layer_inputs)
     c = manifest.calibration
     return QuantizationSection(
         scheme=manifest.scheme, scheme_label=manifest.scheme.label, onnxruntime_version=manifest.onnxruntime_version,
         float_model_path=manifest.float_model_path, float_model_sha256=manifest.float_model_sha256,
         calibration_n=c.n, calibration_bench=c.bench, calibration_ids=c.ids, calibration_ids_sha256=c.ids_sha256,
         excluded_from_evaluation=excluded,
-        output_sqnr_db=sqnr_db(float_logits, quant_logits), output_items=len(inputs), layer_items=n_layer,
+        output_sqnr_db=sqnr_db(float_logits, quant_logits), output_items=len(inputs), layer_items=len(chosen),
+        layer_item_ids=[item_ids[k] for k in chosen] if item_ids else [],
         layers=[LayerRow(tensor=r.tensor, node=r.node, op_type=r.op_type, sqnr_db=r.sqnr_db,
                          qdq_sqnr_db=r.qdq_sqnr_db, elements=r.elements, zero_signal=r.zero_signal)
-                for r in layer_sqnr(float_path, qdq_path, inputs[:n_layer])],
+                for r in layer_sqnr(float_path, qdq_path, [inputs[k] for k in chosen])],
         weights=[WeightRow(name=w.name, sqnr_db=w.sqnr_db, elements=w.elements, per_channel=w.per_channel)
                  for w in weight_sqnr(float_path, qdq_path)],
         accuracy=cost, flips=int(np.sum(fp != qp)), flip_rate=float(np.mean(fp != qp)),

@@ -36,6 +36,9 @@ class QuantScheme(BaseModel):
     weight_symmetric: bool | None = None
     activation_symmetric: bool | None = None
     calibration_method: CalibrationMethodName = "minmax"
+    # 7-bit weights: ONNX Runtime's remedy for the saturation of u8s8 integer kernels on x86 CPUs
+    # without VNNI (VPMADDUBSW adds two u8·s8 products into an int16, which can overflow)
+    reduce_range: bool = False
 
     @classmethod
     def parse(cls, name: str, **kw: Any) -> QuantScheme:
@@ -61,7 +64,7 @@ class QuantScheme(BaseModel):
         w = "symmetric" if self.weight_symmetric in (None, True) else "asymmetric"
         a = "symmetric" if self.activation_symmetric else "asymmetric"
         return (f"{self.name} {'per-channel' if self.per_channel else 'per-tensor'}, weights {w}, "
-                f"activations {a}, {self.calibration_method}")
+                f"activations {a}, {self.calibration_method}{', reduce-range' if self.reduce_range else ''}")
 
     def key(self) -> str:
         """Canonical JSON of the scheme: part of the quantized model's cache key."""
@@ -82,6 +85,7 @@ class QuantScheme(BaseModel):
             "weight_type": getattr(QuantType, wtype),
             "activation_type": getattr(QuantType, atype),
             "per_channel": self.per_channel,
+            "reduce_range": self.reduce_range,
             "calibrate_method": getattr(CalibrationMethod, _ORT_METHOD[self.calibration_method]),
             "extra_options": extra,
         }

@@ -134,7 +134,7 @@ class ImagePlan(TaskPlan):
         inputs = [stack([self._input(i)]) for i in self.items]
         logits = np.concatenate([np.asarray(runner.classify(x), dtype=np.float32) for x in inputs])
         return analyse(self.quant.manifest, self.quant.path, inputs, logits, [i.label for i in self.items],
-                       excluded=self.quant.excluded, target=self.config.accuracy_target, seed=self.config.seed)
+                       item_ids=self.item_ids, excluded=self.quant.excluded, target=self.config.accuracy_target, seed=self.config.seed)
 
     def throughput(self, runner: Any) -> dict[str, dict]:
         """Images per second at each --batch-sizes value: real preprocessed images (cycled when there

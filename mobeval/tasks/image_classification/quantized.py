@@ -48,6 +48,10 @@ def lookup(model_name: str) -> tuple[Path, QuantManifest] | None:
 
 
 def check_settings(cfg: RunConfig, found: tuple[Path, QuantManifest] | None) -> None:
+    if found is not None and cfg.shard is not None:
+        # each shard would compare only its own images, and a merge keeps one shard's comparison
+        raise MobevalError(f"--shard {cfg.shard}: a quantized model's figures against its float model cover the "
+                           "whole selection; run it unsharded (use --limit for a smaller run)")
     if found is None:
         given = [k for k in QUANT_ONLY if k in cfg.model_fields_set and getattr(cfg, k) is not None]
         if given:
