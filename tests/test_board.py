@@ -47,7 +47,7 @@ from mobeval import engine
 from mobeval.config import load_config
 
 out, mode, stop = sys.argv[1], sys.argv[2], int(sys.argv[3])
-plan = engine.plan(load_config(None, {"task": "spectrum-segmentation", "limit": 17, "output_dir": out}))
+plan = engine.plan(load_config(None, {"task": "spectrum-segmentation", "runner": "energy-detector", "limit": 17, "output_dir": out}))
 run = engine.open_run_dir(plan, mode == "resume", None)
 
 def progress(done, total):
@@ -82,8 +82,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     run("mcq_original", "--limit", "6", "--orderings", "original")
     run("mcq_cyclic", "--limit", "3", "--orderings", "cyclic")
     run("images", "--task", "image-classification", "--threads", "1")
-    run("spectrum", "--task", "spectrum-segmentation", "--limit", "17")
-    run("shard", "--task", "spectrum-segmentation", "--limit", "17", "--shard", "1/2")
+    run("spectrum", "--task", "spectrum-segmentation", "--runner", "energy-detector", "--limit", "17")
+    run("shard", "--task", "spectrum-segmentation", "--runner", "energy-detector", "--limit", "17", "--shard", "1/2")
     made["v1"] = V1
 
     # the spectrum task interrupted (Ctrl-C: a partial result), then resumed and killed (samples after the
@@ -92,8 +92,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     _stop(out, "new", 5)
     (folder,) = out.iterdir()
     for name, step in (("partial", lambda: None), ("after_result", lambda: _stop(out, "resume", 8)),
-                       ("killed_segment", lambda: ok("run", "--task", "spectrum-segmentation", "--limit", "17",
-                                                    "--output-dir", str(out), "--resume", "-q"))):
+                       ("killed_segment", lambda: ok("run", "--task", "spectrum-segmentation", "--runner", "energy-detector",
+                                                    "--limit", "17", "--output-dir", str(out), "--resume", "-q"))):
         step()
         made[name] = shutil.copytree(folder, tmp_path_factory.mktemp(name) / folder.name)
     return made

@@ -211,7 +211,7 @@ def test_image_classification_two_shards_merge_to_the_unsharded_run(tmp_path):
 
 
 def test_spectrum_two_shards_merge_to_the_unsharded_run(tmp_path):
-    args = ("run", "--task", "spectrum-segmentation", "--limit", "6", "-q")
+    args = ("run", "--task", "spectrum-segmentation", "--runner", "energy-detector", "--limit", "6", "-q")
     run_ok(*args, "--output-dir", tmp_path / "whole")
     for k in (1, 2):
         run_ok(*args, "--shard", f"{k}/2", "--output-dir", tmp_path / f"s{k}")

@@ -55,7 +55,8 @@ def lines(folder: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("spectrum-run")
-    res = run_ok("run", "--task", "spectrum-segmentation", "--limit", str(LIMIT), "--output-dir", str(out))
+    res = run_ok("run", "--task", "spectrum-segmentation", "--runner", "energy-detector", "--limit", str(LIMIT),
+                 "--output-dir", str(out))
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     return folder, " ".join(res.output.split())
 
@@ -130,8 +131,8 @@ def test_a_killed_run_resumes_to_the_same_figures(run, tmp_path):
     (copy / "samples.jsonl").write_text("".join(text[:5]) + text[5][:60])  # killed mid-write
     (copy / "result.json").unlink()
     (copy / "snr_table.csv").unlink()
-    run_ok("run", "--task", "spectrum-segmentation", "--limit", str(LIMIT), "--output-dir", str(tmp_path / "out"),
-           "--resume")
+    run_ok("run", "--task", "spectrum-segmentation", "--runner", "energy-detector", "--limit", str(LIMIT),
+           "--output-dir", str(tmp_path / "out"), "--resume")
     before, after = (json.loads((p / "result.json").read_text()) for p in (folder, copy))
     assert after["status"] == "complete" and len(lines(copy)) == LIMIT
     resumed = json.loads((copy / "segments.jsonl").read_text().splitlines()[-1])
@@ -241,11 +242,12 @@ def test_captures_a_model_was_trained_on_are_refused(tmp_path):
      "runner energy-detector does not serve mcq tasks (it serves: spectrum-segmentation)"),
     (["--task", "spectrum-segmentation", "--runner", "onnxruntime"],
      ("runner onnxruntime does not serve spectrum-segmentation tasks (it serves: image-classification); "
-      "for spectrum-segmentation use --runner energy-detector")),
-    (["--task", "spectrum-segmentation", "--model", "efficientnet-lite0"],
+      "for spectrum-segmentation use --runner energy-detector or spectrum-torch or spectrum-onnxruntime")),
+    (["--task", "spectrum-segmentation", "--runner", "energy-detector", "--model", "efficientnet-lite0"],
      "--model efficientnet-lite0: runner energy-detector has no model file"),
     (["--task", "spectrum-segmentation", "--batch-sizes", "1"], "--batch-sizes: for image-classification tasks only"),
-    (["--task", "spectrum-segmentation", "--threads", "2"], "runner energy-detector does not take: threads"),
+    (["--task", "spectrum-segmentation", "--runner", "energy-detector", "--threads", "2"],
+     "runner energy-detector does not take: threads"),
     (["--bench", "synthetic-spectrum", "--data", "."],
      ("--data is not taken by benchmark synthetic-spectrum (it takes: no options); for a file of your own use "
       "--bench spectrum-captures --data DIR")),

@@ -27,6 +27,8 @@ def spectrum(
     train_empty: int = typer.Option(16, "--train-empty", help="Training captures of empty spectrum."),
     val_per_level: int = typer.Option(2, "--val-per-level", help="Validation captures per SNR level."),
     val_empty: int = typer.Option(4, "--val-empty", help="Validation captures of empty spectrum."),
+    snr: Optional[str] = typer.Option(None, "--snr", help="SNR levels in dB, comma-separated [default: -20..10 "
+                                      "in 2 dB steps]."),
     epochs: int = typer.Option(8, "--epochs"),
     batch_size: int = typer.Option(16, "--batch-size"),
     lr: float = typer.Option(3e-3, "--lr", help="Adam's peak learning rate (cosine decay to 0)."),
@@ -37,12 +39,14 @@ def spectrum(
 ) -> None:
     """Train on the generator's train split (the validation split gives the accuracy curve; the test
     split, which --bench synthetic-spectrum evaluates, is never read). Saves after every epoch."""
+    from mobeval.cli.gen_cmd import _levels
     from mobeval.models.spectrum.train import TrainConfig, train
 
     try:
         cfg = TrainConfig(net=net, width=width, seed=seed, train_per_level=train_per_level,
                           train_empty=train_empty, val_per_level=val_per_level, val_empty=val_empty, epochs=epochs,
-                          batch_size=batch_size, lr=lr, threads=threads, random_window=not fixed_window)
+                          batch_size=batch_size, lr=lr, threads=threads, random_window=not fixed_window,
+                          levels_db=_levels(snr))
         path = train(cfg, out_dir, name or f"{net}-w{width}", resume=resume,
                      log=lambda m: err.print(m, highlight=False))
     except MobevalError as exc:

@@ -43,7 +43,7 @@ KINDS: dict[str, KindEntry] = {
         "mobeval.tasks.spectrum_segmentation.kind:SpectrumSegmentationKind",
         "mobeval.tasks.spectrum_segmentation.plan:plan_spectrum",
         "IQ captures; occupancy per FFT bin, IoU per signal, false alarms, per SNR level",
-        "synthetic-spectrum", "energy-detector", "energy-detector", extra="spectrum"),
+        "synthetic-spectrum", "spectrum-torch", "cmusenet-small", extra="spectrum"),
     "vlm": KindEntry("mobeval.tasks.vlm.kind:VlmKind", "mobeval.tasks.vlm.plan:plan_vlm",
                      "image questions for vision-language models: multiple choice under orderings, or open answers",
                      "vlm-digits", "hybrid", "digits-vlm", extra="vision"),

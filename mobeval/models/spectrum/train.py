@@ -62,6 +62,7 @@ class TrainConfig:
     lr: float = 3e-3
     threads: int | None = None
     random_window: bool = True
+    levels_db: tuple[int, ...] = SNR_LEVELS_DB  # SNR levels of both splits (the weakest signal's, dB)
 
     def __post_init__(self) -> None:
         if self.net not in NETS:
@@ -73,10 +74,12 @@ class TrainConfig:
             raise MobevalError("--seed, --train-empty and --val-empty must be >= 0 and --lr > 0")
 
     def train_spec(self) -> SplitSpec:
-        return SplitSpec(seed=self.seed, split="train", per_level=self.train_per_level, empty=self.train_empty)
+        return SplitSpec(seed=self.seed, split="train", per_level=self.train_per_level, levels_db=self.levels_db,
+                         empty=self.train_empty)
 
     def val_spec(self) -> SplitSpec:
-        return SplitSpec(seed=self.seed, split="validation", per_level=self.val_per_level, empty=self.val_empty)
+        return SplitSpec(seed=self.seed, split="validation", per_level=self.val_per_level, levels_db=self.levels_db,
+                         empty=self.val_empty)
 
     def training_record(self) -> TrainingRecord:
         return TrainingRecord(generator_version=GENERATOR_VERSION, seed=self.seed, splits=("train", "validation"))
@@ -164,9 +167,18 @@ def evaluate(trainee: Trainee, data: Captures, batch_size: int, inputs: np.ndarr
 
 
 def machine() -> dict[str, Any]:
+    """The CPU as lscpu names it (where lscpu exists), its logical CPUs and Python."""
+    import subprocess
+
     from mobeval.measure.environment import _cpu_model
 
-    return {"cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version()}
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        text = ""
+    keep = ("Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket", "Hypervisor vendor", "L3 cache")
+    lscpu = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in text.splitlines()) if k.strip() in keep}
+    return {"cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "lscpu": lscpu, "python": platform.python_version()}
 
 
 def _lr(cfg: TrainConfig, step: int, total: int) -> float:
@@ -193,13 +205,16 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
     start_epoch = 1
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if ckpt["config"] != asdict(cfg):
+        if {"levels_db": SNR_LEVELS_DB} | ckpt["config"] != asdict(cfg):
             raise MobevalError(f"{ckpt_path}: was made with other settings ({ckpt['config']}); resume with the same "
                                "flags, or train into another --out")
         trainee.module.load_state_dict(ckpt["module"])
         opt.load_state_dict(ckpt["optimizer"])
         curve, start_epoch = ckpt["curve"], ckpt["epoch"] + 1
         log(f"resuming after epoch {ckpt['epoch']} from {ckpt_path}")
+    if start_epoch > cfg.epochs:
+        log(f"{ckpt_path}: all {cfg.epochs} epochs are done; nothing to train")
+        return out / f"{name}.pt"
     n_params = real_parameter_count(trainee.net)
     log(f"{cfg.net} net, width {cfg.width}, widths {trainee.net.widths}: {n_params:,} real parameters; "
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
@@ -217,7 +232,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         "config": asdict(cfg),
         "data": {"generator_version": GENERATOR_VERSION, "seed": cfg.seed, "recipe": recipe.record(),
                  "train": {"split": "train", "per_level": cfg.train_per_level, "empty": cfg.train_empty,
-                           "levels_db": list(SNR_LEVELS_DB), "captures": n},
+                           "levels_db": list(cfg.levels_db), "captures": n},
                  "validation": {"split": "validation", "per_level": cfg.val_per_level, "empty": cfg.val_empty,
                                 "captures": len(val_data.groups)},
                  "window": "a random 16,384-sample window per capture and epoch" if cfg.random_window

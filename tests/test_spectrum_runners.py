@@ -1,0 +1,102 @@
+"""The spectrum-net runners on the shipped trained weights (cmusenet-small, realnet-small): the ONNX
+export in real arithmetic agrees with the torch net on real captures, a trained net beats chance and
+the energy detector at high SNR, the bundled net is the kind's default, and a net is refused on the
+captures it was trained on."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from mobeval.benchmarks.spectrum.generate import CaptureKey, generate_capture
+from mobeval.benchmarks.spectrum.synthetic import TEST_SEED
+from mobeval.models.spectrum.store import ALIASES, alias_path, read_card
+from mobeval.runners import make_runner
+from mobeval.runners.spectrum.base import SpectrumSegmenter, resolve_model
+from mobeval.tasks import kind_entry
+from mobeval.tasks.spectrum_segmentation.features import N_BINS, label_mask
+from mobeval.tasks.spectrum_segmentation.metrics import score_capture
+
+HIGH_SNR = [generate_capture(CaptureKey(TEST_SEED, "test", 10, i)) for i in range(3)]
+
+
+def _run(runner_name, model_name, captures):
+    runner = make_runner(runner_name, resolve_model(runner_name, model_name), {"threads": 1}
+                         if runner_name != "energy-detector" else {})
+    assert isinstance(runner, SpectrumSegmenter)
+    try:
+        return [np.asarray(runner.segment(runner.prepare(c))) for c in captures], runner
+    finally:
+        runner.close()
+
+
+def _accuracy(captures, scores):
+    s = [score_capture(c, x) for c, x in zip(captures, scores)]
+    return sum(x.tp + x.tn for x in s) / sum(x.n_bins for x in s)
+
+
+@pytest.mark.parametrize("alias", list(ALIASES))
+def test_shipped_weights_are_small_trained_and_carded(alias):
+    path = alias_path(alias)
+    assert path.is_file() and path.stat().st_size < 3_000_000
+    card = read_card(path)
+    assert card["epochs"] >= 1 and card["curve"] and card["command"].startswith("mobeval train spectrum")
+    assert card["training"]["seed"] == TEST_SEED and set(card["training"]["splits"]) == {"train", "validation"}
+    assert card["machine"]["cpu"] and 0.5 < card["validation_bin_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("alias", list(ALIASES))
+def test_onnx_export_in_real_arithmetic_agrees_with_the_torch_net(alias):
+    caps = HIGH_SNR[:2] + [generate_capture(CaptureKey(TEST_SEED, "test", -10, 0))]
+    torch_scores, t = _run("spectrum-torch", alias, caps)
+    ort_scores, o = _run("spectrum-onnxruntime", alias, caps)
+    assert t.info.settings["net"] == ("complex" if alias == "cmusenet-small" else "real")
+    assert o.info.model_file.endswith(".onnx")
+    for a, b in zip(torch_scores, ort_scores):
+        assert a.shape == b.shape == (N_BINS,) and a.dtype == b.dtype == np.float32
+        assert np.max(np.abs(a - b)) < 1e-4
+        assert np.array_equal(a > 0.5, b > 0.5) or np.mean((a > 0.5) != (b > 0.5)) < 1e-4
+
+
+def test_onnx_graph_has_no_complex_tensors():
+    import onnx
+
+    from mobeval.models.spectrum.export import onnx_file
+
+    graph = onnx.load(str(onnx_file(alias_path("cmusenet-small")))).graph
+    complex_types = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
+    assert all(init.data_type not in complex_types for init in graph.initializer)
+    assert [i.name for i in graph.input] == ["iq_image"] and [o.name for o in graph.output] == ["scores"]
+
+
+@pytest.mark.parametrize("alias", list(ALIASES))
+def test_a_trained_net_beats_chance_at_high_snr(alias):
+    scores, _ = _run("spectrum-torch", alias, HIGH_SNR)
+    acc = _accuracy(HIGH_SNR, scores)
+    # chance: the better of "all occupied" and "all empty" on these captures
+    occupied = np.mean([label_mask(c).mean() for c in HIGH_SNR])
+    assert acc > max(occupied, 1 - occupied) + 0.02, (acc, occupied)
+
+
+def test_default_spectrum_run_is_the_bundled_complex_net():
+    e = kind_entry("spectrum-segmentation")
+    assert (e.default_runner, e.default_model) == ("spectrum-torch", "cmusenet-small")
+    m = resolve_model("spectrum-torch", None)
+    assert m.alias == "cmusenet-small" and m.training is not None and m.parameters["net"] == "complex"
+
+
+def test_evaluating_a_net_on_its_training_captures_is_refused(tmp_path):
+    data = tmp_path / "train-captures"
+    gen = [sys.executable, "-m", "mobeval", "gen", "spectrum", "--out", str(data), "--seed", str(TEST_SEED),
+           "--split", "train", "--captures", "1", "--snr", "10"]
+    assert subprocess.run(gen, capture_output=True, text=True).returncode == 0
+    assert json.loads((data / "spectrum-dataset.json").read_text())["description"]["generator"]["split"] == "train"
+    res = subprocess.run([sys.executable, "-m", "mobeval", "run", "--bench", "spectrum-captures", "--data", str(data),
+                          "--runner", "spectrum-torch", "--output-dir", str(tmp_path / "out")],
+                         capture_output=True, text=True)
+    assert res.returncode != 0 and "used to train this model" in res.stderr and "Traceback" not in res.stderr
