@@ -35,7 +35,7 @@ class FileFacts:
     n_weights: int
 
     @classmethod
-    def of(cls, path: Path) -> "FileFacts":
+    def of(cls, path: Path) -> FileFacts:
         reader = gguf_module().GGUFReader(str(path))
         types: dict[str, int] = {}
         n_bytes = n_weights = 0

@@ -4,9 +4,10 @@ complete is not run again; an unfinished one is continued."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from mobeval import engine
 from mobeval.config import RunConfig

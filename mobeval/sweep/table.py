@@ -15,9 +15,13 @@ from typing import Any
 
 from mobeval.board.figures import KIND_FIGURES, Estimate
 from mobeval.board.rank import pareto_front
-from mobeval.measure.paired import PairedComparison, compare_paired, prediction_flip_rate
-from mobeval.results.integrity import check_run
 from mobeval.errors import MobevalError
+from mobeval.measure.paired import (
+    PairedComparison,
+    compare_paired,
+    prediction_flip_rate,
+)
+from mobeval.results.integrity import check_run
 
 
 @dataclass(frozen=True)
