@@ -194,6 +194,30 @@ def _quantize(float_path: Path, dest: Path, scheme: QuantScheme, inputs: list[np
     except Exception as exc:  # the quantizer raises ValueError, RuntimeError, onnx errors: all one message
         raise MobevalError(f"scheme {scheme.name}: ONNX Runtime {ort_version()} cannot quantize {float_path.name} "
                            f"({type(exc).__name__}: {exc})") from exc
+    _drop_unused_initializers(dest)
+
+
+def _drop_unused_initializers(path: Path) -> None:
+    """The quantizer leaves constants it folded (a Clip's bounds) as initializers no node reads; every
+    session then warns about each one. They are removed; nothing that runs changes."""
+    import onnx
+
+    model = onnx.load(str(path))
+    used = {o.name for o in model.graph.output}
+
+    def walk(graph) -> None:
+        for node in graph.node:
+            used.update(node.input)
+            for attr in node.attribute:
+                for sub in [attr.g, *attr.graphs] if attr.type in (attr.GRAPH, attr.GRAPHS) else []:
+                    walk(sub)
+
+    walk(model.graph)
+    keep = [i for i in model.graph.initializer if i.name in used]
+    if len(keep) < len(model.graph.initializer):
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(keep)
+        onnx.save(model, str(path))
 
 
 def _check_runs(path: Path, scheme: QuantScheme, float_path: Path, x: np.ndarray, providers: list[str]) -> None:

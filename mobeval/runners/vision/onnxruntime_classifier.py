@@ -62,6 +62,7 @@ class OnnxRuntimeClassifier:
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[graph_optimization]
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # errors only: a QDQ model's fusions warn of every constant they leave unused
         options.inter_op_num_threads = 1
         if threads is not None:
             options.intra_op_num_threads = threads
