@@ -128,7 +128,7 @@ def list_runners() -> None:
                   {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
                    "gguf-folder-or-id": "alias, .gguf, folder or id",
                    "vision": "vision alias or file", "none": "none (built in)",
-                   "spectrum": "spectrum-net alias or .pt"}[e.model],
+                   "spectrum": "spectrum-net alias or .pt", "vlm": "VLM alias or .json manifest"}[e.model],
                   e.description)
     out.print(t)
 

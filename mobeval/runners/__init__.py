@@ -28,7 +28,8 @@ class RunnerEntry:
     # "vision" a vision model (alias, .onnx/.tflite/PyTorch file, hub id) that the task kind resolves.
     # "none" no model file: the runner's parameters are built in, and --model is refused.
     # "spectrum" a trained spectrum net: a bundled alias or a NAME.pt with its card (runners.spectrum.net_model).
-    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision", "none", "spectrum"]
+    # "vlm" a vision-language model: an alias (digits-vlm) or a JSON manifest of its parts (mobeval.models.vlm).
+    model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision", "none", "spectrum", "vlm"]
     description: str
     # The RUNNER_SETTINGS it takes, each with its default (None: none, or the runtime decides, e.g. all
     # cores). tests/test_settings_validation.py checks these against the constructor's signature.
@@ -77,6 +78,11 @@ REGISTRY: dict[str, RunnerEntry] = {
                                         "a trained spectrum net exported to ONNX in real arithmetic (cached), "
                                         "ONNX Runtime on the CPU",
                                         {"threads": None}, kinds=("spectrum-segmentation",)),
+    "hybrid": RunnerEntry("mobeval.runners.vlm.hybrid:HybridRunner", "vlm",
+                          "AutoNeural's split: image encoder in ONNX Runtime (an execution provider by name; float or "
+                          "integer-quantized), projector in numpy, language model in llama.cpp fed the image "
+                          "embeddings; each part timed",
+                          {"threads": None, "provider": "cpu", "n_ctx": 512, "n_batch": 512}, kinds=("vlm",)),
 }
 
 

