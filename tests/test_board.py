@@ -201,7 +201,9 @@ def test_incomplete_killed_and_tampered_runs_are_marked_never_ranked_as_whole(tm
     recs = by_key(board_json(str(root)))
     assert recs["partial"]["status"].startswith("partial 5/17") and recs["partial"]["rank"] is None
     assert "samples after result" in recs["after_result"]["status"] and recs["after_result"]["rank"] is None
-    assert recs["no_result"]["status"] == "no result" and recs["no_result"]["rank"] is None
+    # result.json removed from a run whose segment ended: a missing file, not a run killed before its result
+    assert recs["no_result"]["status"] == "damaged" and recs["no_result"]["rank"] is None
+    assert "result.json is missing" in recs["no_result"]["problems"]
     assert recs["shard"]["status"].startswith("shard 1/2") and recs["shard"]["rank"] is None  # part of the bench
     killed = recs["killed_segment"]
     assert "killed segment" in killed["status"] and killed["rank"] is not None and killed["items"] == 17

@@ -4,8 +4,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.tasks.mcq.agreement import agreement
 from mobeval.samples import Sample
+from mobeval.tasks.mcq.agreement import agreement
 
 CYCLIC = [(0, 1, 2, 3), (1, 2, 3, 0)]
 

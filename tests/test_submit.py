@@ -128,7 +128,8 @@ def test_a_missing_result_fails_run_complete(tmp_path, runs):
     run = copy(runs, "mcq", tmp_path)
     (run / "result.json").unlink()
     code, v = verdicts(run)
-    assert code == 1 and v["run complete"][0] == "FAIL" and "no result.json" in v["run complete"][1]
+    assert code == 1 and v["run complete"][0] == "FAIL" and "it was removed" in v["run complete"][1]
+    assert v["files present"] == ("FAIL", "result.json is missing: restore it from the original run")
     assert v["latency valid"] == ("SKIP", "no result.json (see 'run complete')")
 
 
@@ -191,7 +192,7 @@ def test_a_bundle_holds_the_run_its_environment_and_hashes(tmp_path, runs):
         (runs["mcq"] / "result.json").read_text())["environment"]
     assert {c["check"]: c["status"] for c in manifest["checks"]}["latency valid"] == "FAIL"
     # the bundle is itself a run folder that passes the same checks
-    code, v = verdicts(out)
+    _, v = verdicts(out)
     assert [c for c, (s, _) in v.items() if s == "FAIL"] == ["latency valid"]
     # never over an existing path
     res = invoke("submit", str(runs["mcq"]), "--bundle", str(out))

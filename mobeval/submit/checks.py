@@ -19,7 +19,7 @@ from typing import Literal
 from mobeval.errors import MobevalError
 from mobeval.report import killed_segments
 from mobeval.results.integrity import RunCheck, check_run
-from mobeval.submit.files import missing_files
+from mobeval.submit.files import expected_files, missing_files
 from mobeval.tasks import task_kind
 
 Status = Literal["PASS", "FAIL", "SKIP"]
@@ -53,8 +53,7 @@ def files_present(c: RunCheck) -> Verdict:
     missing = missing_files(c)
     if missing:
         return _fail(name, missing)
-    return _pass(name, "run.json, selection.json, samples.jsonl, segments.jsonl, result.json"
-                 + ("" if c.result is None else "".join(f", {o}" for o in task_kind(c.result.kind).outputs)))
+    return _pass(name, ", ".join(expected_files(c)))
 
 
 def hashes_match(c: RunCheck) -> Verdict:
@@ -78,8 +77,10 @@ def run_complete(c: RunCheck) -> Verdict:
     name = "run complete"
     r = c.result
     if r is None:
-        return _fail(name, ["no result.json: the run was killed before it finished a segment; continue it with "
-                            f"the same command and --resume --run-dir {c.path}"])
+        why = ("no result.json, though segments.jsonl records a segment that ended: it was removed"
+               if "result.json" in expected_files(c) else "no result.json: the run was killed before it finished "
+                                                          "a segment")
+        return _fail(name, [f"{why}; continue it with the same command and --resume --run-dir {c.path}"])
     problems = []
     if r.status != "complete":
         problems.append(f"result.json says {r.status}: {r.data.get('n_items_selected')} items selected, "
@@ -233,19 +234,20 @@ def figures_recompute(c: RunCheck) -> Verdict:
     kind = task_kind(r.kind)
     records = c.result_samples
     problems = []
+    edited = ("its samples or result.json changed (see 'result hashes match files')" if c.problems
+              else "result.json was edited")
     section = kind.section(records).model_dump(mode="json")
     section.update({k: v for k, v in _offline_fields(c).items() if section.get(k, 0) is None})
     recorded = kind.section_model.model_validate(r.task).model_dump(mode="json")
     if not _same(section, recorded):
         keys = [k for k in section if not _same(section.get(k), recorded.get(k))]
-        problems.append(f"result.json's task figures ({', '.join(keys)}) are not what its samples give: "
-                        "result.json was edited")
+        problems.append(f"result.json's task figures ({', '.join(keys)}) are not what its samples give: {edited}")
     perf = {k: f.model_dump(mode="json") for k, f in kind.performance(records).items()}
     differ = [k for k, f in perf.items() if k not in r.performance
               or not _same(f, r.performance[k].model_dump(mode="json"))]
     if differ:
         problems.append(f"result.json's performance figures ({', '.join(differ[:4])}) are not what its samples "
-                        "give: result.json was edited")
+                        f"give: {edited}")
     if problems:
         return _fail(name, problems)
     return _pass(name, f"the {kind.name} section and {len(perf)} speed figures of result.json are what its "

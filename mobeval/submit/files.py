@@ -1,6 +1,7 @@
 """The files a run folder must hold: run.json always; selection.json where the run recorded one; once a
 result is written, samples.jsonl, result.json, segments.jsonl and the task kind's outputs (the challenge's
-submission.csv). A missing one is a problem for `submit --check` and for the board."""
+submission.csv); result.json too once segments.jsonl records a segment that ended (a run killed before its
+first result has none). A missing one is a problem for `submit --check` and for the board."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ def expected_files(check: RunCheck) -> list[str]:
         names.append("selection.json")
     if r is not None:
         names += ["samples.jsonl", "result.json", "segments.jsonl", *task_kind(r.kind).outputs]
+    elif _segment_ended(check):  # a segment that ended wrote its result.json right after: it was removed
+        names += ["samples.jsonl", "result.json"]
     return names
+
+
+def _segment_ended(check: RunCheck) -> bool:
+    try:
+        return bool(check.run.segments())
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def missing_files(check: RunCheck) -> list[str]:
