@@ -69,6 +69,8 @@ settings: {limit: 3}
     assert all(j.settings == {"limit": 3, "threads": 4} for j in phone)
     assert jobs[0].resource == "device:a"
     assert {j.model for j in jobs} == {"smollm2-135m", "gemma3-270m", "/models/gemma-q8.gguf"}
+    _, by_file = load_plan(write(tmp_path, "models: [/models/qwen-q8_0.gguf]\nbenchmarks: [everyday-mobile]\n"))
+    assert by_file[0].id == "qwen-q8_0__file__everyday-mobile__default__local"  # a file: its name, not its path
     _, kept = load_plan(write(tmp_path, text + "quantizations: [Q8_0, Q4_1]\n"))
     assert {(j.model_name, j.quantization) for j in kept} == {("smollm2-135m", "Q4_1"), ("gemma", "Q8_0")}
     cfg = kept[0].config(tmp_path / "out")
@@ -278,10 +280,14 @@ def test_matrix_joins_a_cluster_and_refuses_a_device_no_node_offers(tmp_path, ra
     assert "offers the device(s) pixel-8" in said and f"ray start --address {ray_head}" in said, said
     assert "device:pixel-8" in said
 
-    ok = matrix(base + "devices: [cpu-a]\n", "ok.yaml")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # a job whose run fails on its own is failed with the run's message, not retried; the other job runs
+    ok = matrix(base.replace("[smollm2-135m]", f"[smollm2-135m, {tmp_path / 'no-such.gguf'}]")
+                + "devices: [cpu-a]\n", "ok.yaml")
+    assert ok.returncode == 1, ok.stdout + ok.stderr
     doc = json.loads((tmp_path / "out-ok.yaml" / "matrix.json").read_text())
-    assert doc["summary"]["done"] == 1 and doc["cluster"].startswith(f"the Ray cluster at {ray_head}")
-    assert "node:127.0.0.1" in doc["cluster_resources"]
-    (job,) = doc["jobs"]
-    assert check_run(tmp_path / "out-ok.yaml" / job["run"]).complete
+    assert doc["summary"]["done"] == 1 and doc["summary"]["failed"] == 1
+    assert doc["cluster"].startswith(f"the Ray cluster at {ray_head}") and "node:127.0.0.1" in doc["cluster_resources"]
+    done, failed = doc["jobs"]
+    assert check_run(tmp_path / "out-ok.yaml" / done["run"]).complete
+    assert failed["attempts"] == 1 and "no such file" in failed["error"], failed
+    assert "no such file" in " ".join(ok.stdout.split())  # the summary shows why

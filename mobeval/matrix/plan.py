@@ -128,7 +128,7 @@ def _model_cells(plan: MatrixPlan, where: str) -> list[tuple[str, str, str]]:
     cells = []
     for i, m in enumerate(plan.models):
         options = {_quant_of(m): m} if isinstance(m, str) else m.quantizations
-        name = m if isinstance(m, str) else m.name
+        name = m.name if isinstance(m, ModelEntry) else Path(m).stem if m.endswith(".gguf") or "/" in m else m
         kept = {q: ref for q, ref in options.items() if plan.quantizations is None or q in plan.quantizations}
         if not kept:
             raise MobevalError(f"{where}: models[{i}] ({name}) has none of the quantizations {plan.quantizations} "
