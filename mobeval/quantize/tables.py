@@ -11,6 +11,7 @@ from mobeval.printing import pct
 from mobeval.quantize.analysis import QuantizationSection
 
 TOP_LAYERS = 15
+FOLDED = {"Clip", "Relu"}  # activations the QDQ quantizer removes, its Q/DQ range clipping instead
 
 
 def db(x: float) -> str:
@@ -79,4 +80,7 @@ def quantization_tables(s: QuantizationSection, top: int = TOP_LAYERS) -> list[T
         layers.add_column(col, justify="right" if right else "left")
     for k, r in enumerate(shown, 1):
         layers.add_row(str(k), r.tensor, r.op_type, db(r.sqnr_db), db(r.qdq_sqnr_db))
+    if any(r.op_type in FOLDED for r in shown):
+        layers.caption = ("own Q/DQ: the tensor before vs after its own quantize/dequantize pair; ONNX Runtime folds "
+                          f"{'/'.join(sorted(FOLDED))} into that pair's range, so for them it includes the activation")
     return [cost, layers]
