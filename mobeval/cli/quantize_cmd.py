@@ -34,8 +34,8 @@ def quantize(
     per_channel: bool = typer.Option(True, "--per-channel/--per-tensor", help="One weight scale per output "
                                      "channel, or one per tensor."),
     symmetric: Optional[bool] = typer.Option(None, "--symmetric/--asymmetric", show_default=False, help=(
-        "Weights and activations both symmetric (zero point 0), or both asymmetric. [default: ONNX Runtime's: "
-        "weights symmetric, activations asymmetric]")),
+        "Weights and activations both symmetric (zero point 0), or both asymmetric (default: ONNX Runtime's, "
+        "weights symmetric and activations asymmetric).")),
     calibration_method: str = typer.Option("minmax", "--calibration-method", help="minmax | entropy | percentile."),
     reduce_range: bool = typer.Option(False, "--reduce-range", help="7-bit weights: avoids the saturation of "
                                       "u8s8 integer kernels on x86 CPUs without VNNI (ONNX Runtime's advice)."),
