@@ -8,15 +8,18 @@ Encoders (real trained weights only):
   scripts/train_contrast_encoders.py (mobeval/models/contrast/*.json say how); calibrated on 128 training
   digits, evaluated on the 500 held-out ones. No package reachable offline ships trained ViT weights.
 
-Each encoder x scheme is quantized with ONNX Runtime's static QDQ quantizer (MinMax calibration, weights
-per-channel symmetric, activations per-tensor asymmetric) on a calibration split disjoint from the evaluation
-split (checked). Figures, x the float model's tensor and y the quantized model's, over all evaluation items:
+Each encoder x scheme is quantized by mobeval.quantize.quantize_onnx (ONNX Runtime's static QDQ quantizer, MinMax
+calibration, weights per-channel symmetric, activations per-tensor asymmetric) on a calibration split disjoint
+from the evaluation split (checked). The quantized model runs twice: with graph optimisation off ("exact QDQ":
+each op in float between exact Q/DQ pairs, the integer arithmetic with wide accumulators, as an NPU computes it)
+and as the CPU EP runs it by default (8-bit groups fused into its integer kernels). Figures, x the float model's
+tensor and y the quantized model's, over all evaluation items:
 - SQNR (dB) = 20*log10(||x|| / ||x - y||) (onnxruntime.quantization.qdq_loss_debug's definition), of the
   encoder output (the pooled features the classifier reads) and of the logits.
 - RMS error (%) = ||x - y|| / ||x|| * 100 = 100 * 10^(-SQNR/20): AutoNeural's "RMS error" (its 45 dB and 28 dB
   are 0.56% and 3.98%).
 - mean layer SQNR: the mean over every activation tensor ONNX Runtime's qdq_loss_debug matches between the
-  two models (its "xmodel_err"), on the first --layer-items evaluation items; the lowest one is named.
+  two models (its "xmodel_err"), on the first --layer-items evaluation items; the five lowest are listed.
 - top-1 float vs quantized on the evaluation items, their paired difference with a 95% bootstrap interval and
   McNemar's p (mobeval.measure.paired.compare_paired), and the prediction flip rate.
 - latency: median ms per image (batch 1, ONNX Runtime CPU execution provider, --threads), float and quantized
@@ -204,7 +207,7 @@ QUANTIZER_SETTINGS = {
     "weights": "per-channel, symmetric, signed (rank-1 weights such as LayerNorm scales: per tensor)",
     "activations": "per-tensor, asymmetric, unsigned",
     "ops": "quantize_static's default op set (the op types of its QDQ and QLinear registries); the op types "
-           "of each model left in float are listed per encoder (float_op_types)",
+           "of each model left in float, and those folded away, are listed per scheme (float_op_types, folded_op_types)",
 }
 
 
@@ -226,15 +229,17 @@ def rms_error_pct(sqnr: float) -> float:
     return 100.0 * 10 ** (-sqnr / 20)
 
 
-def float_op_types(float_path: Path, qdq_path: Path) -> list[str]:
-    """Op types of the float model whose nodes take no dequantized input in the QDQ model (left in float)."""
+def op_types_not_quantized(float_path: Path, qdq_path: Path) -> tuple[list[str], list[str]]:
+    """(left in float, folded away): op types of the float model whose nodes in the QDQ model take no dequantized
+    input, and op types the QDQ model no longer has (ReLU/Clip folded into the range of the tensor before them)."""
     import onnx
 
     graph = onnx.load(str(qdq_path), load_external_data=False).graph
     dq_out = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
     float_ops = {n.op_type for n in onnx.load(str(float_path), load_external_data=False).graph.node}
+    qdq_ops = {n.op_type for n in graph.node}
     fed = {n.op_type for n in graph.node if any(i in dq_out for i in n.input)}
-    return sorted(float_ops - fed)
+    return sorted((float_ops & qdq_ops) - fed), sorted(float_ops - qdq_ops)
 
 
 def producer_op(qdq_path: Path, output: str) -> str:
@@ -330,7 +335,8 @@ class SchemeResult:
     worst_layers: list[dict]  # lowest accumulated SQNR first
     layers_matched: int
     mean_weight_sqnr_db: float
-    float_op_types: list[str]
+    float_op_types: list[str]  # op types left in float in the QDQ model
+    folded_op_types: list[str]  # op types the QDQ model no longer has
     latency_ms: dict
     model_bytes: dict
     quantize_seconds: float
@@ -392,6 +398,7 @@ def measure_case(case: Case, schemes: list[str], args, workdir: Path, log: Calla
                   if np.isfinite(r.sqnr_db)]
         with quiet_quantizer_logs():
             weights = [w.sqnr_db for w in weight_sqnr(float_path, qpath) if np.isfinite(w.sqnr_db)]
+        left_float, folded = op_types_not_quantized(float_path, qpath)
         log(f"{case.name} {name}: timing")
         result.schemes.append(SchemeResult(
             scheme=name, scheme_label=scheme.label, top1_float=float(np.mean(correct_f)),
@@ -401,7 +408,7 @@ def measure_case(case: Case, schemes: list[str], args, workdir: Path, log: Calla
                            "qdq_sqnr_db": round(r.qdq_sqnr_db, 3)} for r in layers[:5]],
             layers_matched=len(layers),
             mean_weight_sqnr_db=round(float(np.mean(weights)), 3) if weights else float("nan"),
-            float_op_types=float_op_types(float_path, qpath),
+            float_op_types=left_float, folded_op_types=folded,
             latency_ms=latency_ms(float_sess, quant_sess, case.eval_x, args.latency_images),
             model_bytes={"float": float_path.stat().st_size, "quantized": qpath.stat().st_size},
             quantize_seconds=round(quantize_s, 2),
