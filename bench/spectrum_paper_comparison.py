@@ -31,7 +31,12 @@ from mobeval.measure.environment import _cpu_model
 from mobeval.models.spectrum.store import alias_path, read_card
 from mobeval.runners import make_runner
 from mobeval.runners.spectrum.base import resolve_model
-from mobeval.tasks.spectrum_segmentation.metrics import MetricSettings, by_snr, group_figures, score_capture
+from mobeval.tasks.spectrum_segmentation.metrics import (
+    MetricSettings,
+    by_snr,
+    group_figures,
+    score_capture,
+)
 
 SYSTEMS = (("complex net (cmusenet-small)", "spectrum-torch", "cmusenet-small"),
            ("real net (realnet-small)", "spectrum-torch", "realnet-small"),

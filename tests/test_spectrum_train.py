@@ -11,13 +11,20 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mobeval.benchmarks.spectrum.generate import CaptureKey, generate_capture, refuse_training_overlap
+from mobeval.benchmarks.spectrum.generate import (
+    CaptureKey,
+    generate_capture,
+    refuse_training_overlap,
+)
 from mobeval.errors import DataError, MobevalError
 from mobeval.models.spectrum.loss import focal_loss, spectrum_focal_loss
-from mobeval.models.spectrum.real_arithmetic import RealArithmeticResNet, as_complex_logits
+from mobeval.models.spectrum.real_arithmetic import (
+    RealArithmeticResNet,
+    as_complex_logits,
+)
 from mobeval.models.spectrum.resnet import complex_resnet, real_input, real_resnet
 from mobeval.models.spectrum.store import load_net, read_card, save_net
-from mobeval.models.spectrum.train import Trainee, TrainConfig, images, train
+from mobeval.models.spectrum.train import TrainConfig, Trainee, images, train
 from mobeval.runners.spectrum.net_model import resolve_net
 from mobeval.tasks.spectrum_segmentation.features import label_mask, spectrum_image
 

@@ -16,7 +16,7 @@ gen_app = typer.Typer(no_args_is_help=True, help="Write a generated dataset to f
 app.add_typer(gen_app, name="gen")
 
 
-def _levels(text: Optional[str]) -> tuple[int, ...]:
+def _levels(text: str | None) -> tuple[int, ...]:
     from mobeval.benchmarks.spectrum.generate import SNR_LEVELS_DB
 
     if text is None:
@@ -41,7 +41,12 @@ def spectrum(
     """Generate captures (benchmarks.spectrum.generate: the CMuSeNet recipe, deterministic by seed) and
     write them; every capture's meta-data records the generator version, seed, split and recipe."""
     from mobeval.benchmarks.spectrum.capture_io import write_dataset
-    from mobeval.benchmarks.spectrum.generate import GENERATOR_VERSION, Recipe, SplitSpec, generate_split
+    from mobeval.benchmarks.spectrum.generate import (
+        GENERATOR_VERSION,
+        Recipe,
+        SplitSpec,
+        generate_split,
+    )
 
     try:
         if captures < 0 or empty < 0:

@@ -38,10 +38,19 @@ from typing import Any
 import numpy as np
 
 from mobeval.benchmarks.spectrum.generate import (
-    GENERATOR_VERSION, SNR_LEVELS_DB, Recipe, SplitSpec, TrainingRecord, generate_capture,
+    GENERATOR_VERSION,
+    SNR_LEVELS_DB,
+    Recipe,
+    SplitSpec,
+    TrainingRecord,
+    generate_capture,
 )
 from mobeval.errors import MobevalError
-from mobeval.tasks.spectrum_segmentation.features import N_BINS, label_mask, spectrum_image
+from mobeval.tasks.spectrum_segmentation.features import (
+    N_BINS,
+    label_mask,
+    spectrum_image,
+)
 
 from .store import save_net, training_json
 
@@ -173,7 +182,7 @@ def machine() -> dict[str, Any]:
     from mobeval.measure.environment import _cpu_model
 
     try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         text = ""
     keep = ("Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket", "Hypervisor vendor", "L3 cache")
@@ -186,8 +195,9 @@ def _lr(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command: str | None = None,
-          log: Callable[[str], None] = print, recipe: Recipe = Recipe()) -> Path:
+          log: Callable[[str], None] = print, recipe: Recipe | None = None) -> Path:
     """Train; returns the path of NAME.pt. See the module docstring for the files written."""
+    recipe = recipe or Recipe()
     import torch
 
     from . import loss as losses

@@ -7,7 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from mobeval.errors import MobevalError
-from mobeval.models.spectrum.store import ALIASES, alias_path, read_card, training_record
+from mobeval.models.spectrum.store import (
+    ALIASES,
+    alias_path,
+    read_card,
+    training_record,
+)
 from mobeval.runners.spectrum.base import SegmenterModel
 
 DEFAULT_ALIAS = "cmusenet-small"

@@ -40,9 +40,9 @@ class OnnxRuntimeSegmenter:
             name=NAME, backend_version=f"onnxruntime {ort.__version__}", model_file=str(path),
             settings={"threads": threads if threads is not None else "default (physical cores)",
                       "provider": "CPUExecutionProvider", "exported_from": str(model.path)},
-            notes=["the net exported to ONNX in real arithmetic (complex layers as real convolutions on the real "
-                   "and imaginary halves); score per bin = sigmoid of the (real part of the) output; prepare = FFT "
-                   "of the first 16,384 samples, fftshift, / max |.|, as two float32 channels"],
+            notes=[("the net exported to ONNX in real arithmetic (complex layers as real convolutions on the real "
+                    "and imaginary halves); score per bin = sigmoid of the (real part of the) output; prepare = FFT "
+                    "of the first 16,384 samples, fftshift, / max |.|, as two float32 channels")],
         )
 
     def prepare(self, capture: Capture) -> np.ndarray:

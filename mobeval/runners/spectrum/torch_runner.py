@@ -34,8 +34,8 @@ class TorchSegmenter:
             name=NAME, backend_version=f"torch {torch.__version__}", model_file=str(model.path),
             settings={"threads": threads if threads is not None else f"torch default ({torch.get_num_threads()})",
                       "net": "complex" if self.net.complex_valued else "real", "widths": list(self.net.widths)},
-            notes=[f"{kind} net in eager mode under inference_mode; score per bin = sigmoid of the "
-                   "(real part of the) output; prepare = FFT of the first 16,384 samples, fftshift, / max |.|"],
+            notes=[(f"{kind} net in eager mode under inference_mode; score per bin = sigmoid of the "
+                    "(real part of the) output; prepare = FFT of the first 16,384 samples, fftshift, / max |.|")],
         )
 
     def prepare(self, capture: Capture):
