@@ -26,7 +26,7 @@ def gguf_module():
         import gguf
     except ImportError as exc:
         raise MobevalError("mobeval sweep writes an F16 GGUF with the `gguf` package, which is not installed: "
-                           "pip install gguf  (tested with 0.19.0)") from exc
+                           "pip install -e '.[sweep]'  (gguf 0.19.0)") from exc
     return gguf
 
 
