@@ -71,7 +71,7 @@ def test_submit_refuses_cut_samples_and_keeps_the_valid_submission(run):
     # without a result to compare with, the selection still says what is missing
     (run / "result.json").unlink()
     res = invoke("submit", str(run))
-    assert res.exit_code == 2 and has(res.output, "4 of the 8 selected questions missing")
+    assert res.exit_code == 2 and has(res.output, "4 of the 8 selected questions have no row")
     assert has(res.output, "--resume --run-dir")
 
 
@@ -155,7 +155,7 @@ def test_samples_written_after_the_result_are_a_note_then_resume_completes(tmp_p
     res = invoke("report", str(run))
     assert res.exit_code == 0 and has(res.output, "3 sample(s) were written after result.json")
     res = invoke("submit", str(run))
-    assert res.exit_code == 2 and has(res.output, "1 of the 6 selected questions missing")
+    assert res.exit_code == 2 and has(res.output, "1 of the 6 selected questions have no row")
 
     res = invoke("run", "--limit", "6", "--orderings", "original", "--output-dir", str(tmp_path), "--resume", "-q")
     assert res.exit_code == 0, res.output

@@ -37,28 +37,6 @@ def write_submission(path: Path, samples: list[Sample], question_ids: list[str])
 
 def check_submission(path: Path, expected_ids: list[str], n_options: dict[str, int]) -> list[str]:
     """Problems with a submission file; empty when it is valid (every question once, letters only)."""
-    problems = []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except OSError as exc:
-        return [f"{path}: {exc.strerror}"]
-    if not rows or rows[0] != HEADER:
-        return [f"{path}: header must be {','.join(HEADER)}"]
-    seen: dict[str, int] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if len(row) != 2:
-            problems.append(f"row {n}: expected 2 columns, got {len(row)}")
-            continue
-        qid, letter = row
-        if qid in seen:
-            problems.append(f"row {n}: question {qid} already on row {seen[qid]}")
-        seen[qid] = n
-        if qid not in n_options:
-            problems.append(f"row {n}: unknown question {qid}")
-        elif letter not in LETTERS[: n_options[qid]]:
-            problems.append(f"row {n}: answer {letter!r} is not a letter of the options")
-    missing = [q for q in expected_ids if q not in seen]
-    if missing:
-        problems.append(f"{len(missing)} of the {len(expected_ids)} selected questions missing (first: {missing[0]})")
-    return problems
+    from mobeval.submit.challenge_csv import challenge_file_problems  # it imports HEADER from here
+
+    return [p for problems in challenge_file_problems(path, expected_ids, n_options).values() for p in problems]
