@@ -8,6 +8,7 @@ prompt) so a runner can refuse parts that do not belong together.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,19 @@ import numpy as np
 from mobeval.errors import RunnerError
 
 ARRAYS = ("mean", "std", "w1", "b1", "w2", "b2")
+_controller = None
+
+
+def _one_blas_thread():
+    """A context limiting BLAS to one thread (threadpoolctl, a scikit-learn dependency); none where it is missing."""
+    global _controller
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext()
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -39,11 +53,14 @@ class Projector:
         return int(self.w2.shape[1])
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        """(..., features) -> (..., n_embd), float32."""
+        """(..., features) -> (..., n_embd), float32. The matrix products run on one BLAS thread: a few
+        image tokens are too small to split, and OpenBLAS's threads on a busy CPU made them 40x slower
+        (35 ms instead of 0.9 ms for 4 tokens, measured on the 2-core AMD EPYC)."""
         x = (np.asarray(features, np.float32) - self.mean) / self.std
-        h = x @ self.w1 + self.b1
-        h = 0.5 * h * (1.0 + np.tanh(np.float32(0.7978845608028654) * (h + np.float32(0.044715) * h**3)))
-        return np.ascontiguousarray(h @ self.w2 + self.b2, dtype=np.float32)
+        with _one_blas_thread():
+            h = x @ self.w1 + self.b1
+            h = 0.5 * h * (1.0 + np.tanh(np.float32(0.7978845608028654) * (h + np.float32(0.044715) * h**3)))
+            return np.ascontiguousarray(h @ self.w2 + self.b2, dtype=np.float32)
 
 
 def save(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -55,7 +72,7 @@ def save(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Non
 def load(path: Path) -> Projector:
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k].astype(np.float32) for k in ARRAYS}
+            arrays = {k: np.ascontiguousarray(z[k], dtype=np.float32) for k in ARRAYS}
             meta = json.loads(str(z["meta"]))
     except (OSError, KeyError, ValueError) as exc:
         raise RunnerError(f"{path}: not a projector file (an .npz with {', '.join(ARRAYS)} and meta): {exc}") from exc
