@@ -46,7 +46,7 @@ def main() -> None:
     held = [i for i in range(len(digits.target)) if is_eval_index(i)]
     calib_idx = sorted(rng.choice(train, args.calibration, replace=False).tolist())
     sqnr_idx = sorted(rng.choice(held, args.sqnr_images, replace=False).tolist())
-    pixels = lambda idx: [spec.apply(render_digit(digits.images[i])) for i in idx]  # noqa: E731
+    pixels = lambda idx: [spec.apply(render_digit(digits.images[i])) for i in idx]
     quant = quantize_onnx(ref.files["encoder"], QuantScheme.parse(args.scheme), pixels(calib_idx),
                           calibration_info={"ids": [f"digits-{i:05d}" for i in calib_idx], "bench": "digits (train pool)"},
                           source_model={"vlm": "digits-vlm", "part": "encoder"})

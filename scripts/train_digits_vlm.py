@@ -36,9 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, QUESTION, is_eval_index, render_digit
+from mobeval.benchmarks.vlm.digits import (
+    OPEN_QUESTION,
+    QUESTION,
+    is_eval_index,
+    render_digit,
+)
 from mobeval.hashing import file_sha256, text_sha256
-from mobeval.models.registry import cache_dir, resolve as resolve_lm
+from mobeval.models.registry import cache_dir
+from mobeval.models.registry import resolve as resolve_lm
 from mobeval.models.vlm import manifest_dir
 from mobeval.models.vlm_encoder import ENCODER_ALIASES, digits_preprocess, encoder_onnx
 from mobeval.runners.vlm import projector as projector_io
@@ -188,7 +194,7 @@ def stage_b(proj, lm, feats, labels, tokenize, end_id, tokens_each, args, log) -
     for step in range(args.steps):
         idx = torch.randint(0, len(feats), (args.batch,), generator=g).tolist()
         is_open = rng.random() < args.open_share  # a batch is all one question type: equal lengths, no padding
-        examples, answers = [], []
+        examples = []
         for i in idx:
             d = int(labels[i])
             if is_open:
@@ -309,7 +315,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    log = lambda msg: print(msg, flush=True)
     started = time.perf_counter()
 
     digits = load_digits()

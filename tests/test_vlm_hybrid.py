@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +15,17 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("PIL")
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, QUESTION, is_eval_index, render_digit  # noqa: E402
-from mobeval.errors import ModelNotAvailable, RunnerError  # noqa: E402
-from mobeval.models.vlm import manifest_dir, resolve  # noqa: E402
-from mobeval.runners import REGISTRY, check_kind  # noqa: E402
-from mobeval.runners.vlm.base import IMAGE_MARKER, VlmQuery, VlmRunner  # noqa: E402
-from mobeval.tasks.vlm.prompt import INSTRUCTION  # noqa: E402
+from mobeval.benchmarks.vlm.digits import (
+    OPEN_QUESTION,
+    QUESTION,
+    is_eval_index,
+    render_digit,
+)
+from mobeval.errors import ModelNotAvailable, RunnerError
+from mobeval.models.vlm import manifest_dir, resolve
+from mobeval.runners import REGISTRY, check_kind
+from mobeval.runners.vlm.base import IMAGE_MARKER, VlmQuery, VlmRunner
+from mobeval.tasks.vlm.prompt import INSTRUCTION
 
 LETTERS = ("A", "B", "C", "D")
 N_IMAGES = 12

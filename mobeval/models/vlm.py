@@ -104,7 +104,8 @@ def _from_manifest(path: Path, alias: str, source: str) -> VlmModelRef:
 def _part_file(part: str, value: str, manifest: Path) -> tuple[Path, str]:
     """A part's file: a path (relative to the manifest) with the right suffix, or an alias of its kind."""
     if part == "lm" and not value.lower().endswith(".gguf"):
-        from mobeval.models.registry import catalog, resolve as resolve_lm
+        from mobeval.models.registry import catalog
+        from mobeval.models.registry import resolve as resolve_lm
 
         if value in catalog():
             spec, lm_path = resolve_lm(value, fetch=False)

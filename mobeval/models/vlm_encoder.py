@@ -14,7 +14,8 @@ from pathlib import Path
 
 from mobeval.errors import RunnerError
 from mobeval.hashing import text_sha256
-from mobeval.models.vision import ONNX_OPSET, export_cache_dir, load_torch, resolve as resolve_vision
+from mobeval.models.vision import ONNX_OPSET, export_cache_dir, load_torch
+from mobeval.models.vision import resolve as resolve_vision
 from mobeval.tasks.image_classification.preprocess import PreprocessSpec
 
 ENCODER_INPUT, ENCODER_OUTPUT = "pixels", "features"

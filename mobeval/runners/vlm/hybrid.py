@@ -91,8 +91,8 @@ class HybridRunner:
         self.last_engine: EngineTimes | None = None
         quantized = _is_qdq(ref.files["encoder"])
         notes = [
-            "timings: wall clock around each part in this process; llama.cpp's and ONNX Runtime's own timers of "
-            "the same parts are in bench/vlm_hybrid_overhead.py",
+            ("timings: wall clock around each part in this process; llama.cpp's and ONNX Runtime's own timers of "
+             "the same parts are in bench/vlm_hybrid_overhead.py"),
             "decode_tokens counts the end-of-turn token when the model generates one (it is not in the text)",
         ]
         if self.encoder.providers_used[0] != self.encoder.provider:
@@ -167,7 +167,7 @@ class HybridRunner:
             decode_positions=total_engine.positions - prefill_engine.positions,
         )
         text = self.lm.detokenize([t for t in tokens if not self.lm.is_eog(t)])
-        ms = lambda a, b: (b - a) * 1000  # noqa: E731
+        ms = lambda a, b: (b - a) * 1000
         timings = VlmTimings(
             preprocess_ms=ms(t0, t1), encode_ms=ms(t1, t2), prefill_ms=ms(t3, t4), ttft_ms=ms(t0, t5),
             decode_ms=ms(t5, t6), prompt_tokens=lay.total_tokens, image_tokens=lay.image_tokens,

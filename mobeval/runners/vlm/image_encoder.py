@@ -22,7 +22,10 @@ class OrtEncoder:
             import onnxruntime as ort
         except ImportError as exc:
             raise RunnerError("the hybrid runner's encoder needs onnxruntime: pip install 'mobeval[vision]'") from exc
-        from mobeval.runners.vision.onnxruntime_classifier import PROVIDERS, provider_name
+        from mobeval.runners.vision.onnxruntime_classifier import (
+            PROVIDERS,
+            provider_name,
+        )
 
         full = provider_name(provider)
         if full not in ort.get_available_providers():

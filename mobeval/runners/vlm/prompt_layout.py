@@ -8,8 +8,8 @@ first), so training and evaluation see exactly the same token ids around the ima
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mobeval.errors import RunnerError
 from mobeval.runners.vlm.base import IMAGE_MARKER
