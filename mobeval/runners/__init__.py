@@ -82,7 +82,7 @@ REGISTRY: dict[str, RunnerEntry] = {
                           "AutoNeural's split: image encoder in ONNX Runtime (an execution provider by name; float or "
                           "integer-quantized), projector in numpy, language model in llama.cpp fed the image "
                           "embeddings; each part timed",
-                          {"threads": None, "provider": "cpu", "n_ctx": 512, "n_batch": 512}, kinds=("vlm",)),
+                          {"threads": None, "provider": "cpu", "n_batch": 512}, kinds=("vlm",)),
 }
 
 

@@ -34,6 +34,9 @@ from mobeval.runners.vlm.prompt_layout import CHATML_USER, layout
 from mobeval.tasks.image_classification.preprocess import PreprocessSpec
 
 
+CONTEXT = 1024  # positions: one question with its images (4 per digits-vlm image) is far shorter
+
+
 @dataclass(frozen=True)
 class EngineTimes:
     """The same query's parts as the runtimes' own timers saw them (ms)."""
@@ -63,7 +66,7 @@ def _is_qdq(path: Path) -> bool:
 
 class HybridRunner:
     def __init__(self, model: VlmModelRef | str, provider: str = "cpu", threads: int | None = None,
-                 n_ctx: int = 512, n_batch: int = 512):
+                 n_batch: int = 512):
         ref = model if isinstance(model, VlmModelRef) else resolve(str(model))
         self.ref = ref
         self.projector = projector_io.load(ref.files["projector"])
@@ -78,7 +81,7 @@ class HybridRunner:
                 f"{ref.files['encoder']} gives {self.encoder.features} features per image token but the projector "
                 f"{ref.files['projector']} takes {self.projector.in_features}: parts of different models"
             )
-        self.lm = LlamaEmbdLM(ref.files["lm"], threads=threads, n_ctx=n_ctx, n_batch=n_batch)
+        self.lm = LlamaEmbdLM(ref.files["lm"], threads=threads, n_ctx=CONTEXT, n_batch=n_batch)
         if self.lm.n_embd != self.projector.n_embd:
             self.lm.close()
             raise RunnerError(

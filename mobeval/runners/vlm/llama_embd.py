@@ -83,7 +83,7 @@ class LlamaEmbdLM:
 
     def _check_room(self, n: int) -> None:
         if self.pos + n > self.n_ctx:
-            raise RunnerError(f"prompt of {self.pos + n}+ positions exceeds n_ctx={self.n_ctx}: raise --n-ctx")
+            raise RunnerError(f"prompt of {self.pos + n}+ positions exceeds the context of {self.n_ctx}")
 
     def feed_tokens(self, tokens: Sequence[int], logits_last: bool) -> None:
         for start in range(0, len(tokens), self.n_batch):
