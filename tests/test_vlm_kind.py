@@ -221,3 +221,17 @@ def test_paired_comparison_of_two_runs():
     always_a = [replace(x, choice=0, correct=x.order[0] == x.answer, logprobs=None) if x.order else x for x in recs]
     (row,) = paired_rows("vlm", ["a", "b"], [recs, always_a])
     assert row[:4] == ["b", "every ordering", "2", "50.0% → 0.0%"]
+
+
+def test_the_board_reads_a_vlm_result():
+    """The board's figures of a vlm run, against the hand-computed section above."""
+    from mobeval.board.figures import KIND_FIGURES
+
+    result = _result(hand_made_records())
+    spec = KIND_FIGURES["vlm"]
+    figs = {f.key: f.extract(result.task) for f in spec.figures}
+    # one ordering-set of log-probs is missing (d0), so accuracy is the original order's: 2 of 2
+    assert (figs["accuracy"].value, figs["accuracy"].n, figs["accuracy"].basis) == (1.0, 2, "original")
+    assert figs["consistency"].value == 0.5 and figs["consistency"].n == 2
+    assert figs["open_match"].value == pytest.approx(2 / 3) and figs["open_match"].n == 3
+    assert set(spec.breakdown(result.task)) == {"digit 0", "digit 5"}

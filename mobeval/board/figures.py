@@ -112,6 +112,22 @@ def _per_snr(task: dict[str, Any]) -> dict[str, dict[str, Estimate | None]]:
     return out
 
 
+# --- image questions (vlm) --------------------------------------------------------------------------
+
+def _vlm_choice(figure: Callable[[dict[str, Any]], Estimate | None]) -> Callable[[dict[str, Any]], Estimate | None]:
+    """A multiple-choice figure of a vlm run (the text track's definitions, on its multiple-choice items)."""
+    return lambda task: figure(task.get("multiple_choice") or {})
+
+
+def _vlm_open_match(task: dict[str, Any]) -> Estimate | None:
+    o = task.get("open") or {}
+    return proportion(o.get("normalised_match"), o.get("n_keyed"), "questions", "normalised match")
+
+
+def _vlm_per_category(task: dict[str, Any]) -> dict[str, dict[str, Estimate | None]]:
+    return {c: {"accuracy": _mcq_accuracy(b)} for c, b in (task.get("per_category") or {}).items()}
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     key: str  # name in the JSON and CSV output
@@ -150,6 +166,18 @@ KIND_FIGURES: dict[str, KindFigures] = {
         latency="inference_latency_p50", latency_label="latency p50", speed=("images_per_s",),
         note="top-1 / top-5 over the labelled images, 95% Wilson intervals; latency per image: the runtime's call, "
              "batch 1, preprocessing excluded; speed: 1 / mean latency",
+    ),
+    "vlm": KindFigures(
+        figures=(FigureSpec("accuracy", "accuracy", _vlm_choice(_mcq_accuracy)),
+                 FigureSpec("consistency", "consistency", _vlm_choice(_mcq_consistency)),
+                 FigureSpec("open_match", "open match", _vlm_open_match)),
+        latency="question_latency_p50", latency_label="latency p50",
+        speed=("decode_tokens_per_s", "prefill_tokens_per_s"),
+        breakdown=_vlm_per_category, breakdown_title="category",
+        note="accuracy and consistency: the multiple-choice questions, as for mcq (debiased where the run has "
+             "log-probabilities under 2+ orderings, else the original order); open match: normalised match of the "
+             "open questions; 95% Wilson intervals over the questions; latency per question: all its orderings; "
+             "speed: decode tokens/s (tokens after the first / time after the first)",
     ),
     "spectrum-segmentation": KindFigures(
         figures=(FigureSpec("mean_iou", "mean IoU", _overall("mean_iou"), percent=False),
