@@ -173,7 +173,7 @@ def test_capture_files_give_the_records_of_the_generated_captures(run, tmp_path)
         capture_io.write_sigmf(c, tmp_path / "sigmf" / c.id)
     for layout in ("paper", "sigmf"):
         out = tmp_path / f"out-{layout}"
-        run_ok("run", "--bench", "spectrum-captures", "--data", str(tmp_path / layout), "--output-dir", str(out))
+        run_ok("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path / layout), "--output-dir", str(out))
         (got,) = out.iterdir()
         for x in lines(got):
             want = generated[x["capture_id"]]
@@ -190,7 +190,7 @@ def test_a_recording_without_an_snr_level_counts_as_unknown_not_empty(tmp_path):
     meta = json.loads(meta_path.read_text())
     del meta["global"]["mobeval:snr_level_db"]
     meta_path.write_text(json.dumps(meta))
-    run_ok("run", "--bench", "spectrum-captures", "--data", str(tmp_path / "rec"), "--output-dir", str(tmp_path / "o"))
+    run_ok("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path / "rec"), "--output-dir", str(tmp_path / "o"))
     (folder,) = (tmp_path / "o").iterdir()
     task = json.loads((folder / "result.json").read_text())["task"]
     assert list(task["per_snr"]) == ["unknown"] and task["n_empty"] == 0
@@ -203,7 +203,7 @@ def test_a_truncated_capture_file_is_an_error_naming_it(tmp_path):
     capture_io.write_dataset([c], tmp_path / "data", "paper")
     data = tmp_path / "data" / c.id / "data.dat"
     data.write_bytes(data.read_bytes()[:-3])
-    out = refused("run", "--bench", "spectrum-captures", "--data", str(tmp_path / "data"),
+    out = refused("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path / "data"),
                   "--output-dir", str(tmp_path / "out"))
     assert f"{data}:" in out and "not a whole number of 16-byte samples (truncated?)" in out
 
@@ -213,14 +213,14 @@ def test_a_capture_too_short_for_the_detector_is_an_error_naming_it(tmp_path):
     short = Capture("short", c.iq[:10_000], c.sample_rate_hz, c.centre_freq_hz, c.signals, c.noise_power,
                     c.snr_level_db, dict(c.source))
     capture_io.write_paper_capture(short, tmp_path / "data" / "short")
-    out = refused("run", "--bench", "spectrum-captures", "--data", str(tmp_path / "data"),
+    out = refused("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path / "data"),
                   "--output-dir", str(tmp_path / "out"))
     assert f"capture short ({tmp_path / 'data' / 'short'}): the energy detector reads 16384 samples; " \
            "the capture has 10000" in out
 
 
 def test_an_empty_folder_is_an_error_naming_it(tmp_path):
-    out = refused("run", "--bench", "spectrum-captures", "--data", str(tmp_path), "--output-dir", str(tmp_path / "o"))
+    out = refused("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path), "--output-dir", str(tmp_path / "o"))
     assert f"--data {tmp_path}: no captures found" in out
 
 
