@@ -50,27 +50,33 @@ class ComplexBatchNorm2d(nn.Module):
         self.register_buffer("running_cov", torch.tensor([0.5, 0.0, 0.5]).repeat(channels, 1).T.contiguous())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        xr, xi = z.real, z.imag
-        shape = (1, -1, 1, 1)
-        if self.training:
-            mr, mi = xr.mean(dim=(0, 2, 3)), xi.mean(dim=(0, 2, 3))
-            cr, ci = xr - mr.view(shape), xi - mi.view(shape)
-            vrr, vii, vri = (cr * cr).mean(dim=(0, 2, 3)), (ci * ci).mean(dim=(0, 2, 3)), (cr * ci).mean(dim=(0, 2, 3))
-            with torch.no_grad():
-                m = self.momentum
-                self.running_mean.mul_(1 - m).add_(m * torch.stack([mr, mi]))
-                self.running_cov.mul_(1 - m).add_(m * torch.stack([vrr, vri, vii]))
-        else:
-            mr, mi = self.running_mean
-            vrr, vri, vii = self.running_cov
-            cr, ci = xr - mr.view(shape), xi - mi.view(shape)
-        vrr, vii = vrr + self.eps, vii + self.eps
-        # inverse square root of [[vrr, vri], [vri, vii]]
-        s = torch.sqrt(vrr * vii - vri * vri)
-        t = torch.sqrt(vrr + vii + 2 * s)
-        inv = 1 / (s * t)
-        wrr, wii, wri = ((vii + s) * inv).view(shape), ((vrr + s) * inv).view(shape), (-vri * inv).view(shape)
-        yr, yi = wrr * cr + wri * ci, wri * cr + wii * ci
-        grr, gri, gii = (g.view(shape) for g in self.gamma)
-        br, bi = (b.view(shape) for b in self.beta)
-        return torch.complex(grr * yr + gri * yi + br, gri * yr + gii * yi + bi)
+        return torch.complex(*whiten_halves(self, z.real, z.imag))
+
+
+def whiten_halves(bn: nn.Module, xr: torch.Tensor, xi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ComplexBatchNorm2d's arithmetic on the real and imaginary parts: (Re, Im) of its output. `bn` holds
+    its parameters and buffers (the complex layer, or its real-arithmetic twin); in training the running
+    statistics are updated. Indexing rather than unpacking the buffers keeps the ONNX export traceable."""
+    shape = (1, -1, 1, 1)
+    if bn.training:
+        mr, mi = xr.mean(dim=(0, 2, 3)), xi.mean(dim=(0, 2, 3))
+        cr, ci = xr - mr.view(shape), xi - mi.view(shape)
+        vrr, vii, vri = (cr * cr).mean(dim=(0, 2, 3)), (ci * ci).mean(dim=(0, 2, 3)), (cr * ci).mean(dim=(0, 2, 3))
+        with torch.no_grad():
+            m = bn.momentum
+            bn.running_mean.mul_(1 - m).add_(m * torch.stack([mr, mi]))
+            bn.running_cov.mul_(1 - m).add_(m * torch.stack([vrr, vri, vii]))
+    else:
+        mr, mi = bn.running_mean[0], bn.running_mean[1]
+        vrr, vri, vii = bn.running_cov[0], bn.running_cov[1], bn.running_cov[2]
+        cr, ci = xr - mr.view(shape), xi - mi.view(shape)
+    vrr, vii = vrr + bn.eps, vii + bn.eps
+    # inverse square root of [[vrr, vri], [vri, vii]]
+    s = torch.sqrt(vrr * vii - vri * vri)
+    t = torch.sqrt(vrr + vii + 2 * s)
+    inv = 1 / (s * t)
+    wrr, wii, wri = ((vii + s) * inv).view(shape), ((vrr + s) * inv).view(shape), (-vri * inv).view(shape)
+    yr, yi = wrr * cr + wri * ci, wri * cr + wii * ci
+    grr, gri, gii = (bn.gamma[i].view(shape) for i in range(3))
+    br, bi = bn.beta[0].view(shape), bn.beta[1].view(shape)
+    return grr * yr + gri * yi + br, gri * yr + gii * yi + bi

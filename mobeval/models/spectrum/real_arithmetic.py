@@ -22,7 +22,7 @@ from torch import nn
 
 from mobeval.tasks.spectrum_segmentation.features import N_BINS
 
-from .complex_layers import ComplexBatchNorm2d, CReLU
+from .complex_layers import ComplexBatchNorm2d, CReLU, whiten_halves
 from .resnet import BasicBlock, SpectrumResNet
 
 
@@ -71,29 +71,7 @@ class RealBatchNorm(nn.Module):
         self.register_buffer("running_cov", bn.running_cov.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xr, xi = _halves(x)
-        shape = (1, -1, 1, 1)
-        if self.training:
-            mr, mi = xr.mean(dim=(0, 2, 3)), xi.mean(dim=(0, 2, 3))
-            cr, ci = xr - mr.view(shape), xi - mi.view(shape)
-            vrr, vii, vri = (cr * cr).mean(dim=(0, 2, 3)), (ci * ci).mean(dim=(0, 2, 3)), (cr * ci).mean(dim=(0, 2, 3))
-            with torch.no_grad():
-                m = self.momentum
-                self.running_mean.mul_(1 - m).add_(m * torch.stack([mr, mi]))
-                self.running_cov.mul_(1 - m).add_(m * torch.stack([vrr, vri, vii]))
-        else:
-            mr, mi = self.running_mean[0], self.running_mean[1]
-            vrr, vri, vii = self.running_cov[0], self.running_cov[1], self.running_cov[2]
-            cr, ci = xr - mr.view(shape), xi - mi.view(shape)
-        vrr, vii = vrr + self.eps, vii + self.eps
-        s = torch.sqrt(vrr * vii - vri * vri)
-        t = torch.sqrt(vrr + vii + 2 * s)
-        inv = 1 / (s * t)
-        wrr, wii, wri = ((vii + s) * inv).view(shape), ((vrr + s) * inv).view(shape), (-vri * inv).view(shape)
-        yr, yi = wrr * cr + wri * ci, wri * cr + wii * ci
-        grr, gri, gii = (self.gamma[i].view(shape) for i in range(3))
-        br, bi = self.beta[0].view(shape), self.beta[1].view(shape)
-        return torch.cat([grr * yr + gri * yi + br, gri * yr + gii * yi + bi], dim=1)
+        return torch.cat(whiten_halves(self, *_halves(x)), dim=1)
 
     def write_back(self, bn: nn.Module) -> None:
         for name in ("gamma", "beta", "running_mean", "running_cov"):
