@@ -22,7 +22,7 @@ from mobeval.errors import MobevalError
 from mobeval.models import DEFAULT_MODEL
 from mobeval.tasks import kind_entry
 from mobeval.orderings import DEFAULT_MAX_PROMPTS, validate_spec
-from mobeval.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, check_settings, entry, flag
+from mobeval.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, all_entries, check_settings, entry, flag
 
 MAX_N_CTX = 1 << 20  # a context beyond a million tokens is a typo, not a setting
 RENAMED = {"n_threads": "threads", "columns": "column"}  # old config key -> its flag's name; still accepted
@@ -187,7 +187,7 @@ class RunConfig(BaseModel):
                     users = [n for n, ks in KIND_SETTINGS.items() if all(k in ks for k in wrong)]
                     raise MobevalError(f"{', '.join(flag(k) for k in wrong)}: for {' and '.join(users)} tasks only; "
                                        f"this run is {self.task} (--bench {self.bench})")
-        check_settings(self.runner, {k: getattr(self, k) for k in RUNNER_SETTINGS if k in given})
+        check_settings(self.runner, {k: getattr(self, k) for k in RUNNER_SETTINGS if k in given}, self.task)
         kind_of = {k for keys in KIND_SETTINGS.values() for k in keys}
         for key, needs, value in DEPENDS:
             if needs in kind_of and needs not in mine:
@@ -195,7 +195,7 @@ class RunConfig(BaseModel):
             if key in given and getattr(self, needs) != value:
                 raise MobevalError(f"{flag(key)} is used only with {flag(needs)} {value} (this run: "
                                    f"{flag(needs)} {getattr(self, needs)}); drop it or set {flag(needs)} {value}")
-        for key, default in entry(self.runner).settings.items():
+        for key, default in entry(self.runner, self.task).settings.items():
             if getattr(self, key) is None and default is not None:
                 object.__setattr__(self, key, default)  # not marked as given
         return self
@@ -224,7 +224,7 @@ class RunConfig(BaseModel):
         """The runner settings given, or defaulted for the chosen runner, as constructor keywords, plus
         chat and seed. A default filled for another runner is left out, so a copy with only `runner`
         changed (model_copy) still passes check_settings; make_runner passes each runner those it takes."""
-        taken, given = entry(self.runner).settings, self.model_fields_set
+        taken, given = entry(self.runner, self.task).settings, self.model_fields_set
         return {**{KEYWORDS.get(k, k): getattr(self, k) for k in RUNNER_SETTINGS if k in given or k in taken},
                 "chat": self.chat, "seed": self.seed}
 
@@ -237,11 +237,12 @@ class RunConfig(BaseModel):
 def runner_default_text(key: str) -> str | None:
     """A runner setting's default per runner, e.g. "2048 (llama.cpp)", "all cores (llama.cpp, transformers)"."""
     by_value: dict[str, list[str]] = {}
-    for name, e in REGISTRY.items():
+    for name, e in all_entries():
         if key in e.settings:
             d = e.settings[key]
             text = "all cores" if key == "threads" and d is None else ("none" if d is None else str(d))
-            by_value.setdefault(text, []).append(name)
+            label = name if e.kinds == REGISTRY[name].kinds else f"{name} for {', '.join(e.kinds)}"
+            by_value.setdefault(text, []).append(label)
     return "; ".join(f"{text} ({', '.join(names)})" for text, names in by_value.items()) or None
 
 

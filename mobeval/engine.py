@@ -90,7 +90,7 @@ class Plan:
 def plan(cfg: RunConfig) -> Plan:
     """Load the data and find the model; everything that can fail before the model loads."""
     check_kind(cfg.runner, cfg.task)
-    check_settings(cfg.runner, cfg.runner_settings())
+    check_settings(cfg.runner, cfg.runner_settings(), cfg.task)
     whole = Plan(cfg, plan_task(cfg))
     return whole if cfg.shard_parts is None else sharded(whole, *cfg.shard_parts)
 
@@ -140,7 +140,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
     mem = PeakMemorySampler().start()
     t0 = time.perf_counter()
     try:
-        runner = make_runner(p.config.runner, p.task.runner_model, p.config.runner_settings())
+        runner = make_runner(p.config.runner, p.task.runner_model, p.config.runner_settings(), p.config.task)
     except BaseException:
         mem.stop()
         raise

@@ -42,26 +42,29 @@ class LocalServer:
 
 
 def server_command(model: Path, port: int, n_ctx: int, threads: int, api_key: str | None,
-                   binary: Path | None) -> list[str]:
-    """llama-cpp-python's server (`binary` None) or llama-server at `binary`, on 127.0.0.1:`port`."""
+                   binary: Path | None, mmproj: Path | None = None) -> list[str]:
+    """llama-cpp-python's server (`binary` None) or llama-server at `binary`, on 127.0.0.1:`port`; with
+    `mmproj`, a vision model (llama-cpp-python: its libmtmd chat handler, the GGUF's chat template)."""
     if binary is None:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch",
                str(threads), "--verbose", "False"]
+        cmd += ["--chat_format", "mtmd", "--clip_model_path", str(mmproj)] if mmproj else []
         return cmd + (["--api_key", api_key] if api_key else [])
     cmd = [str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port), "--ctx-size",
            str(n_ctx), "--threads", str(threads), "--threads-batch", str(threads), "--parallel", "1"]
+    cmd += ["--mmproj", str(mmproj)] if mmproj else []
     return cmd + (["--api-key", api_key] if api_key else [])
 
 
 def start_server(model: Path, log: Path, port: int | None = None, n_ctx: int = 2048, threads: int = 2,
                  api_key: str | None = None, binary: Path | None = None, extra_args: Sequence[str] = (),
-                 timeout_s: float = 120) -> LocalServer:
+                 timeout_s: float = 120, mmproj: Path | None = None) -> LocalServer:
     """Start the server, its output appended to `log`, and wait until GET /v1/models answers 200.
     `extra_args` go to the server as they are (for llama-server, `--flash-attn off` gives in-process
     llama.cpp's numerics: its default, auto, turns flash attention on)."""
     port = port or free_port()
-    cmd = server_command(model, port, n_ctx, threads, api_key, binary) + list(extra_args)
+    cmd = server_command(model, port, n_ctx, threads, api_key, binary, mmproj) + list(extra_args)
     with open(log, "ab") as out:
         try:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

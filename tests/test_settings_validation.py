@@ -18,7 +18,8 @@ from mobeval.errors import MobevalError
 from mobeval.orderings import check_prompt_count, orderings_per_question
 from mobeval.prompts import load_template
 from mobeval.results.store import RunDir, utc_now
-from mobeval.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, _runner_class
+from mobeval.runners import (KEYWORDS, REGISTRY, RUNNER_SETTINGS, _runner_class, all_entries, check_kind,
+                             check_settings, entry)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 cli = CliRunner()
@@ -93,14 +94,27 @@ def test_switching_runner_drops_only_defaults_of_the_old_one():
         load_config(None, {"n_ctx": 512}).with_changes(runner="transformers")  # given: still an error
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
-def test_registry_settings_are_the_constructors_keywords_and_defaults(name):
-    """The defaults --help and the README show are the ones each runner uses: checked, so they cannot drift."""
-    params = inspect.signature(_runner_class(name)).parameters
+@pytest.mark.parametrize("name,kind", [(n, e.kinds[0]) for n, e in all_entries()])
+def test_registry_settings_are_the_constructors_keywords_and_defaults(name, kind):
+    """The defaults --help and the README show are the ones each runner (and each kind's variant of it)
+    uses: checked, so they cannot drift."""
+    params = inspect.signature(_runner_class(name, kind)).parameters
     keyword = {**{k: k for k in RUNNER_SETTINGS}, **{KEYWORDS.get(k, k): k for k in RUNNER_SETTINGS}}
     takes = {keyword[p]: v.default for p, v in params.items() if p in keyword}
     empty = inspect.Parameter.empty
-    assert {k: (None if d is empty else d) for k, d in takes.items()} == dict(REGISTRY[name].settings)
+    assert {k: (None if d is empty else d) for k, d in takes.items()} == dict(entry(name, kind).settings)
+
+
+def test_a_runner_name_serves_each_kind_with_its_variant():
+    """`--runner openai` on image questions is the openai runner's vlm variant; its settings are checked
+    against that variant (--concurrency is the text runner's only)."""
+    assert entry("openai", "vlm").target.endswith("OpenAIVlmRunner") and entry("openai", "mcq") is REGISTRY["openai"]
+    check_kind("transformers", "vlm")
+    with pytest.raises(MobevalError, match="runner hybrid does not serve mcq"):
+        check_kind("hybrid", "mcq")
+    with pytest.raises(MobevalError, match=r"runner openai does not take: concurrency"):
+        check_settings("openai", {"concurrency": 4}, "vlm")
+    check_settings("openai", {"concurrency": 4}, "mcq")
 
 
 # -- item 1: ranges, each error naming the flag -------------------------------------------------------
@@ -179,7 +193,7 @@ def test_help_shows_every_default():
         shown = default_text(key)
         if shown:
             assert f"[default: {shown}]" in text, key
-    assert "[default: 2048 (llama.cpp)]" in text and "[default: cyclic]" in text and "[default: 5]" in text
+    assert "[default: 2048 (llama.cpp); 4096 (llama.cpp-mtmd)]" in text and "[default: cyclic]" in text and "[default: 5]" in text
 
 
 def test_readme_lists_every_config_key():

@@ -113,23 +113,27 @@ def list_benches() -> None:
     out.print(t)
 
 
+MODEL_ARGUMENT = {  # what --model names, per RunnerEntry.model
+    "gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
+    "gguf-folder-or-id": "alias, .gguf, folder or id", "vision": "vision alias or file", "none": "none (built in)",
+    "spectrum": "spectrum-net alias or .pt", "vlm": "VLM alias or .json manifest",
+    "vlm-mtmd": "VLM alias, .json manifest, or .gguf with an mmproj*.gguf beside it",
+    "vlm-folder-or-id": "VLM alias, folder or hub id",
+}
+
+
 @list_app.command("runners")
 def list_runners() -> None:
     """Every runner."""
-    from mobeval.runners import REGISTRY
+    from mobeval.runners import all_entries
 
     t = Table(header_style="bold")
     t.add_column("runner", no_wrap=True)
     t.add_column("tasks", no_wrap=True)
     t.add_column("model", no_wrap=True)
     t.add_column("what", overflow="fold")
-    for name, e in REGISTRY.items():
-        t.add_row(name, ", ".join(e.kinds),
-                  {"gguf": "alias or .gguf", "endpoint": "--endpoint", "folder-or-id": "folder or id",
-                   "gguf-folder-or-id": "alias, .gguf, folder or id",
-                   "vision": "vision alias or file", "none": "none (built in)",
-                   "spectrum": "spectrum-net alias or .pt", "vlm": "VLM alias or .json manifest"}[e.model],
-                  e.description)
+    for name, e in all_entries():
+        t.add_row(name, ", ".join(e.kinds), MODEL_ARGUMENT[e.model], e.description)
     out.print(t)
 
 

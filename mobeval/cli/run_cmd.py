@@ -122,7 +122,7 @@ def run(
     try:
         cfg = load_config(config, overrides)
         env_key = os.environ.get("MOBEVAL_API_KEY")
-        if env_key and cfg.api_key is None and runner_entry(cfg.runner).remote:  # local runners never see it
+        if env_key and cfg.api_key is None and runner_entry(cfg.runner, cfg.task).remote:  # local runners never see it
             cfg = cfg.with_changes(api_key=env_key)
         secrets += [cfg.api_key, *url_secrets(cfg.endpoint)]
         plan = engine.plan(cfg)

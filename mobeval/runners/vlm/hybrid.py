@@ -22,17 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mobeval.errors import RunnerError
 from mobeval.models.vlm import VlmModelRef, resolve
 from mobeval.runners.vlm import projector as projector_io
 from mobeval.runners.vlm.base import VlmAnswer, VlmInfo, VlmQuery, VlmTimings
+from mobeval.runners.vlm.greedy import CandidateIds, answer_from
 from mobeval.runners.vlm.image_encoder import OrtEncoder
 from mobeval.runners.vlm.llama_embd import LlamaEmbdLM
 from mobeval.runners.vlm.prompt_layout import CHATML_USER, layout
 from mobeval.tasks.image_classification.preprocess import PreprocessSpec
-
 
 CONTEXT = 1024  # positions: one question with its images (4 per digits-vlm image) is far shorter
 
@@ -46,12 +44,6 @@ class EngineTimes:
     decode_ms: float  # llama.cpp's time for the tokens after the first
     prefill_positions: int
     decode_positions: int
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    x = logits.astype(np.float64)
-    m = x.max()
-    return x - (m + np.log(np.exp(x - m).sum()))
 
 
 def _is_qdq(path: Path) -> bool:
@@ -90,7 +82,7 @@ class HybridRunner:
             )
         self.prefix = meta.get("prefix", CHATML_USER[0])
         self.suffix = meta.get("suffix", CHATML_USER[1])
-        self._candidate_ids: dict[tuple[str, ...], list[int]] = {}
+        self._candidates = CandidateIds(self.lm)
         self.last_engine: EngineTimes | None = None
         quantized = _is_qdq(ref.files["encoder"])
         notes = [
@@ -119,20 +111,6 @@ class HybridRunner:
             notes=notes + ([] if self.lm.build.note is None else [self.lm.build.note]),
         )
 
-    def _candidates(self, candidates: tuple[str, ...]) -> list[int]:
-        if candidates not in self._candidate_ids:
-            firsts = []
-            for c in candidates:
-                ids = self.lm.piece_ids(c)
-                if not ids:
-                    raise RunnerError(f"candidate {c!r} has no tokens")
-                firsts.append(ids[0])
-            if len(set(firsts)) != len(firsts):
-                raise RunnerError(f"candidates {candidates} do not all begin with different tokens; they cannot "
-                                  "be told apart by the first answer token")
-            self._candidate_ids[candidates] = firsts
-        return self._candidate_ids[candidates]
-
     def answer(self, query: VlmQuery) -> VlmAnswer:
         if not query.images:
             raise RunnerError(f"item {query.item_id}: the hybrid runner needs at least one image")
@@ -156,28 +134,21 @@ class HybridRunner:
         logits = self.lm.last_logits()
         t4 = time.perf_counter()
         prefill_engine = self.lm.engine()
-        logprobs = _log_softmax(logits) if cand_ids else None
-        tokens = [int(np.argmax(logits))]
-        t5 = time.perf_counter()
-        while len(tokens) < max(query.max_tokens, 1) and not self.lm.is_eog(tokens[-1]):
-            self.lm.feed_tokens([tokens[-1]], logits_last=True)
-            tokens.append(int(np.argmax(self.lm.last_logits())))
-        t6 = time.perf_counter()
+        gen = answer_from(self.lm, logits, cand_ids, query.max_tokens)
+        t5, t6 = gen.first_token_at, gen.done_at
         total_engine = self.lm.engine()
         self.last_engine = EngineTimes(
             encoder_run_ms=ort_ms, prefill_ms=prefill_engine.ms, decode_ms=total_engine.ms - prefill_engine.ms,
             prefill_positions=prefill_engine.positions,
             decode_positions=total_engine.positions - prefill_engine.positions,
         )
-        text = self.lm.detokenize([t for t in tokens if not self.lm.is_eog(t)])
         ms = lambda a, b: (b - a) * 1000
         timings = VlmTimings(
             preprocess_ms=ms(t0, t1), encode_ms=ms(t1, t2), prefill_ms=ms(t3, t4), ttft_ms=ms(t0, t5),
             decode_ms=ms(t5, t6), prompt_tokens=lay.total_tokens, image_tokens=lay.image_tokens,
-            decode_tokens=len(tokens),
+            decode_tokens=gen.tokens,
         )
-        cand = tuple(float(logprobs[i]) for i in cand_ids) if logprobs is not None else None
-        return VlmAnswer(text=text, timings=timings, candidate_logprobs=cand)
+        return VlmAnswer(text=gen.text, timings=timings, candidate_logprobs=gen.candidate_logprobs)
 
     def close(self) -> None:
         lm = getattr(self, "lm", None)

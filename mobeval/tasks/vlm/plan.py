@@ -66,10 +66,15 @@ class VlmPlan(TaskPlan):
     def runner_model(self) -> Any:
         return self.model
 
+    @property
+    def remote(self) -> bool:
+        return self.model.remote
+
     def identity(self) -> dict[str, Any]:
         c = self.config
         return {
             "model_sha256": self.model.sha256,
+            **({"model": self.model.alias, "served_at": self.model.source} if self.model.remote else {}),
             "selection_sha256": text_sha256(json.dumps(
                 {"items": [i.fingerprint() for i in self.items], "data_sha256": self.dataset.data_sha256},
                 ensure_ascii=False, sort_keys=True)),
@@ -82,8 +87,8 @@ class VlmPlan(TaskPlan):
     def model_info(self) -> dict[str, Any]:
         m = self.model
         return {
-            "alias": m.alias, "name": m.name, "source": m.source, "origin": m.source, "remote": False,
-            "path": None, "format": "+".join(f.suffix.lstrip(".") for f in m.files.values()),
+            "alias": m.alias, "name": m.name, "source": m.source, "origin": m.source, "remote": m.remote,
+            "path": m.location, "format": "+".join(dict.fromkeys(f.suffix.lstrip(".") for f in m.files.values())),
             "size_bytes": m.size_bytes, "sha256": m.sha256,
             "parts": {p: {"path": str(f), "sha256": m.part_sha256.get(p), "size_bytes": f.stat().st_size,
                           "origin": m.origins.get(p)} for p, f in m.files.items()},
@@ -156,11 +161,27 @@ def make_record(item: VlmItem, ordering: int, order: tuple[int, ...], prompt: st
 
 def plan_vlm(cfg: RunConfig) -> VlmPlan:
     """Load the questions and resolve the model's parts: everything that can fail before the model loads."""
-    from mobeval.models.vlm import resolve
-
     dataset = load_benchmark(cfg.bench, BenchOptions(data=cfg.data))
     items = list(dataset.items)
     if cfg.limit is not None:
         items = stratified_sample(items, cfg.limit, cfg.seed, key=lambda i: i.category)
     check_prompt_count([len(i.options) for i in items if i.multiple_choice], cfg.orderings, cfg.max_prompts)
-    return VlmPlan(cfg, dataset, items, resolve(cfg.model_name))
+    return VlmPlan(cfg, dataset, items, model_ref(cfg))
+
+
+def model_ref(cfg: RunConfig):
+    """What --model names for this run's runner (RunnerEntry.model), resolved before anything loads."""
+    from mobeval.models import vlm
+    from mobeval.redact import redact_url
+    from mobeval.runners import entry
+
+    how = entry(cfg.runner, "vlm").model
+    if how == "endpoint":
+        if not cfg.endpoint:
+            raise MobevalError(f"--runner {cfg.runner} needs --endpoint http://HOST:PORT/v1")
+        return vlm.remote_ref(cfg.model, redact_url(cfg.endpoint))
+    # the bundled model in each runtime's format: digits-vlm is the hybrid split, digits-clip the others
+    model = cfg.model or ("digits-vlm" if how == "vlm" else "digits-clip")
+    if how == "vlm-folder-or-id":
+        return vlm.folder_ref(model)
+    return vlm.resolve(model, vlm.MTMD_PARTS if how == "vlm-mtmd" else vlm.PARTS)
