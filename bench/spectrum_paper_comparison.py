@@ -27,7 +27,7 @@ import numpy as np
 
 from mobeval.benchmarks.spectrum.generate import refuse_training_overlap
 from mobeval.benchmarks.spectrum.synthetic import synthetic_set
-from mobeval.measure.environment import _cpu_model
+from mobeval.measure.environment import cpu_model
 from mobeval.models.spectrum.store import alias_path, read_card
 from mobeval.runners import make_runner
 from mobeval.runners.spectrum.base import resolve_model
@@ -128,7 +128,7 @@ def main() -> None:
     print(f"complex net reaches the real net's final validation accuracy ({100 * real_final:.2f}%) at epoch "
           f"{reach if reach else 'never, within its epochs'}")
 
-    machine = {"cpu": _cpu_model(), "logical_cpus": __import__("os").cpu_count()}
+    machine = {"cpu": cpu_model(), "logical_cpus": __import__("os").cpu_count()}
     out = {"captures": len(captures), "data": data.description, "machine": machine, "results": results,
            "gain_complex_minus_real_points_per_snr": gains, "epoch_curves": curves,
            "complex_reaches_real_final_at_epoch": reach, "paper": PAPER}

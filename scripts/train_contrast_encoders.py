@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -36,13 +35,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mobeval.measure.environment import cpu_model
 from mobeval.models.vision_arch.digits import (
     INPUT_SIZE,
+    MAX_SHIFT,
     PREPROCESSING,
     SPLIT_RULE,
     DigitsSplit,
     load_split,
     preprocess,
+    random_shift,
 )
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "mobeval" / "models" / "contrast"
@@ -51,7 +53,6 @@ BATCH = 64
 LR = 2e-3
 WEIGHT_DECAY = 0.05
 LABEL_SMOOTHING = 0.1
-MAX_SHIFT = 1  # augmentation: random translation of the 8x8 digit by up to this many pixels
 
 
 class DSBlock(nn.Module):
@@ -153,26 +154,6 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "vit_digits": (ViT, ("vision transformer: 4x4 patches (64 tokens), dim 64, depth 4, 4 heads, MLP ratio 2, "
                          "pre-norm LayerNorm, softmax attention, GELU, learned positions, mean-pooled tokens + LayerNorm")),
 }
-
-
-def machine_name() -> str:
-    """lscpu's "Model name" (platform.processor() as a fallback)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
-
-
-def random_shift(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Translate each 8x8 image by an integer offset in [-MAX_SHIFT, MAX_SHIFT]^2 (zero fill)."""
-    n, _, h, w = images.shape
-    padded = F.pad(images, (MAX_SHIFT,) * 4)
-    offsets = torch.randint(0, 2 * MAX_SHIFT + 1, (n, 2), generator=gen)
-    return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
 
 
 def train(name: str, split: DigitsSplit, epochs: int, seed: int) -> nn.Module:
@@ -283,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             "versions": {"torch": torch.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__,
                          "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
                          "python": platform.python_version()},
-            "machine": machine_name(),
+            "machine": cpu_model(),
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": "python scripts/train_contrast_encoders.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),

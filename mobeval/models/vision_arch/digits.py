@@ -29,6 +29,17 @@ PREPROCESSING = (f"pixels / 16 (0..1), then (x - 0.5) / 0.5; 8x8 upsampled to {I
                  "torch.nn.functional.interpolate(mode='bilinear', align_corners=False)")
 
 
+MAX_SHIFT = 1  # training augmentation: random translation of the 8x8 digit by up to this many pixels
+
+
+def random_shift(images: torch.Tensor, gen: torch.Generator, max_shift: int = MAX_SHIFT) -> torch.Tensor:
+    """Translate each (C, 8, 8) image by an integer offset in [-max_shift, max_shift]^2 (zero fill)."""
+    n, _, h, w = images.shape
+    padded = F.pad(images, (max_shift,) * 4)
+    offsets = torch.randint(0, 2 * max_shift + 1, (n, 2), generator=gen)
+    return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
+
+
 @dataclass(frozen=True)
 class DigitsSplit:
     """Images (N, 1, 8, 8) float32 in 0..16, labels (N,) int64, and the dataset indices of each half."""
