@@ -38,29 +38,49 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_digits_vlm import (  # noqa: E402  (the digits-vlm script's prompt and LM helpers)
-    LETTERS,
-    cpu_name,
-    llama_tokenizer,
-    load_lm,
-    make_example,
-    mcq_options,
-    mcq_prompt,
-    open_prompt,
-    verdict,
-)
+from train_digits_vlm import llama_tokenizer, load_lm, make_example  # noqa: E402  (digits-vlm's LM helpers)
 
-from mobeval.benchmarks.vlm.digits import is_eval_index, render_digit  # noqa: E402
+from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, QUESTION, is_eval_index, render_digit  # noqa: E402
+from mobeval.measure.environment import cpu_model  # noqa: E402
 from mobeval.models import vlm_llava as V  # noqa: E402
 from mobeval.models.registry import resolve as resolve_lm  # noqa: E402
 from mobeval.runners.vlm.base import IMAGE_MARKER  # noqa: E402
 from mobeval.runners.vlm.prompt_layout import CHATML_USER  # noqa: E402
+from mobeval.tasks.spectrum_segmentation.metrics import wilson_interval  # noqa: E402
+from mobeval.tasks.vlm.prompt import INSTRUCTION  # noqa: E402
 
 LM = "smollm2-135m"
 NAME = "digits-clip (SigLIP-style ViT + LLaVA-1.5 MLP projector trained here + SmolLM2-135M-Instruct Q4_1; " \
        "a handwritten-digits toy, not a general VLM)"
 FILES = {"mmproj": "digits-clip-mmproj.gguf", "hf_vision": "digits-clip-vision.safetensors",
          "hf_config": "digits-clip-vision.json", "card": "digits-clip.card.json", "manifest": "digits-clip.json"}
+
+
+LETTERS = "ABCD"
+
+
+def mcq_prompt(options: list[int]) -> str:
+    """The bundled vlm-digits set's multiple-choice prompt (mobeval/tasks/vlm/prompt.py's layout)."""
+    return "\n".join([IMAGE_MARKER, QUESTION] + [f"{LETTERS[i]}. {o}" for i, o in enumerate(options)] + [INSTRUCTION])
+
+
+def open_prompt() -> str:
+    return f"{IMAGE_MARKER}\n{OPEN_QUESTION}"
+
+
+def mcq_options(digit: int, rng: random.Random) -> list[int]:
+    options = rng.sample([d for d in range(10) if d != digit], 3) + [digit]
+    rng.shuffle(options)
+    return options
+
+
+def verdict(mcq_right: int, open_right: int, n: int) -> str:
+    """Above chance only where the 95% Wilson interval's lower bound clears it."""
+    parts = []
+    for name, right, chance in (("multiple choice", mcq_right, 0.25), ("open", open_right, 0.1)):
+        low = wilson_interval(right, n)[0]
+        parts.append(f"{name}: {'above' if low > chance else 'NOT above'} chance (95% lower bound {low:.2f} vs {chance})")
+    return "; ".join(parts)
 
 
 # -- data ----------------------------------------------------------------------------------------------
@@ -393,7 +413,7 @@ def main() -> None:
                               "note": "torch: the shipped f16 weights in float32 with the LM dequantized from Q4_1; "
                                       "libmtmd: the mmproj + the Q4_1 GGUF in llama.cpp; same questions and options"},
         "command": "python " + " ".join(sys.argv),
-        "machine": {"cpu": cpu_name(), "threads": args.threads, "python": platform.python_version()},
+        "machine": {"cpu": cpu_model(), "threads": args.threads, "python": platform.python_version()},
         "versions": {p: version(p) for p in ("torch", "transformers", "gguf", "safetensors", "llama_cpp_python",
                                              "scikit-learn")},
         "lm_sha256": lm_spec.sha256,
