@@ -72,33 +72,18 @@ def test_registered_for_vlm():
         check_kind("hybrid", "mcq")
 
 
-NOT_WORKING = ("the shipped projector is at chance on held-out multiple choice (its card: stage B ran 50 steps on a "
-               "loaded shared CPU); retrain with more --steps, then this passes and the xfail must go")
-
-
-@pytest.mark.xfail(strict=True, reason=NOT_WORKING)
-def test_answers_held_out_digits_well_above_chance(runner, held_out):
-    assert isinstance(runner, VlmRunner)
-    right = 0
-    for path, digit, options in held_out:
-        a = runner.answer(VlmQuery(path.stem, (path,), mcq(options), LETTERS, max_tokens=2))
-        assert a.candidate_logprobs is not None and len(a.candidate_logprobs) == 4
-        assert all(lp <= 0 for lp in a.candidate_logprobs)
-        right += options[int(np.argmax(a.candidate_logprobs))] == digit
-    # chance is 1/4: 3 of 12. P(>= 8 of 12 by chance) < 0.003
-    assert right >= 8, f"{right}/{len(held_out)} right"
-
-
 def test_open_question_digit_well_above_chance(runner, held_out):
     """The open question, scored by the digits' log-probabilities as the first answer token: the shipped
-    projector's card puts it at 35% on 40 held-out images (chance 10%)."""
+    projector's card puts it at 77.5% on the 360 held-out images (chance 10%). (Multiple choice is at
+    chance, as the language model alone is with the digit given as text: the card's text_control.)"""
+    assert isinstance(runner, VlmRunner)
     digits = tuple(str(d) for d in range(10))
     right = 0
     for p, d, _ in held_out:
         a = runner.answer(VlmQuery(p.stem, (p,), f"{IMAGE_MARKER}\n{OPEN_QUESTION}", digits, max_tokens=2))
         right += int(np.argmax(a.candidate_logprobs)) == d
-    # chance is 1/10: P(>= 4 of 12 by chance) = 0.026
-    assert right >= 4, f"{right}/{len(held_out)} right"
+    # chance is 1/10: P(>= 6 of 12 by chance) = 0.0005
+    assert right >= 6, f"{right}/{len(held_out)} right"
 
 
 def test_candidate_logprobs_are_the_models_own(runner, held_out):

@@ -18,9 +18,12 @@ run time of the same query, for the overhead check (bench/vlm_hybrid_overhead.py
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mobeval.errors import RunnerError
 from mobeval.models.vlm import VlmModelRef, resolve
@@ -149,6 +152,23 @@ class HybridRunner:
             decode_tokens=gen.tokens,
         )
         return VlmAnswer(text=gen.text, timings=timings, candidate_logprobs=gen.candidate_logprobs)
+
+    def image_features(self, images: tuple[Path, ...]) -> np.ndarray:
+        """The encoder's image-token features (before the projector), (N, tokens, features)."""
+        return self.encoder.encode(self.encoder.pixels(images))
+
+    @contextmanager
+    def encoder_swapped(self, path: Path):
+        """The same runner with another encoder file (e.g. a quantized encoder's float model) for a while."""
+        kept = self.encoder
+        self.encoder = OrtEncoder(path, kept.preprocess, provider=kept.provider, threads=self.lm.threads)
+        try:
+            if (self.encoder.tokens, self.encoder.features) != (kept.tokens, kept.features):
+                raise RunnerError(f"{path} gives {self.encoder.tokens}x{self.encoder.features} image features, "
+                                  f"the runner's encoder {kept.tokens}x{kept.features}")
+            yield self
+        finally:
+            self.encoder = kept
 
     def close(self) -> None:
         lm = getattr(self, "lm", None)

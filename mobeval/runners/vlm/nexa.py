@@ -19,7 +19,13 @@ from importlib import import_module
 
 from mobeval.errors import RunnerError
 from mobeval.models.vlm import VlmModelRef
-from mobeval.runners.vlm.base import IMAGE_MARKER, VlmAnswer, VlmInfo, VlmQuery, VlmTimings
+from mobeval.runners.vlm.base import (
+    IMAGE_MARKER,
+    VlmAnswer,
+    VlmInfo,
+    VlmQuery,
+    VlmTimings,
+)
 
 INSTALL = ("pip install nexaai  (NexaAI's SDK: its native library is downloaded from NexaAI at install time; "
            "see https://github.com/NexaAI/nexa-sdk for the NPUs and plugins it supports)")

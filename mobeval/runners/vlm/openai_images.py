@@ -27,7 +27,13 @@ from mobeval.models.vlm import VlmModelRef
 from mobeval.redact import redact_url
 from mobeval.runners.letters import parse_letters, reply_text
 from mobeval.runners.openai_http import TOP_LOGPROBS, OpenAIRunner
-from mobeval.runners.vlm.base import IMAGE_MARKER, VlmAnswer, VlmInfo, VlmQuery, VlmTimings
+from mobeval.runners.vlm.base import (
+    IMAGE_MARKER,
+    VlmAnswer,
+    VlmInfo,
+    VlmQuery,
+    VlmTimings,
+)
 
 
 def data_url(path: Path) -> str:

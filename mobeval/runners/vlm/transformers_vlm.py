@@ -21,7 +21,13 @@ import numpy as np
 from mobeval.errors import RunnerError
 from mobeval.models.vlm import VlmModelRef, folder_ref
 from mobeval.runners.transformers_hf import import_backend
-from mobeval.runners.vlm.base import IMAGE_MARKER, VlmAnswer, VlmInfo, VlmQuery, VlmTimings
+from mobeval.runners.vlm.base import (
+    IMAGE_MARKER,
+    VlmAnswer,
+    VlmInfo,
+    VlmQuery,
+    VlmTimings,
+)
 
 VISION_MODULES = ("vision_tower", "visual", "vision_model")  # the first of these found is the encoder
 PROJECTOR_MODULES = ("multi_modal_projector", "connector", "mm_projector", "merger")

@@ -18,6 +18,7 @@ from mobeval.tasks.base import Row, TaskKind
 from mobeval.tasks.mcq.agreement import agreement
 from mobeval.tasks.mcq.printing import breakdown_table, letter_bars, validity_row
 from mobeval.tasks.vlm.answers import normalise
+from mobeval.tasks.vlm.encoder_cost import EncoderCost
 from mobeval.tasks.vlm.performance import figures
 from mobeval.tasks.vlm.record import VlmRecord
 from mobeval.tasks.vlm.scoring import VlmSection, section
@@ -92,6 +93,8 @@ class VlmKind(TaskKind):
                 ("open answers, normalised match", pct(o.normalised_match),
                  "lowercase, no punctuation, articles or extra spaces"),
             ]
+        if s.encoder_quantization:
+            rows += quantization_rows(s.encoder_quantization)
         return rows
 
     def performance_rows(self, r: Any) -> list[Row]:
@@ -194,6 +197,18 @@ class VlmKind(TaskKind):
                             "" if r.chosen_option is None else LETTERS[r.chosen_option],
                             r.text, "" if r.correct is None else int(r.correct)])
         return [path]
+
+
+def quantization_rows(q: EncoderCost) -> list[Row]:
+    """The quantized encoder's SQNR and, per outcome, what it cost against the float encoder."""
+    rows: list[Row] = [("encoder SQNR vs float", f"{q.encoder_sqnr_db:.1f} dB",
+                        f"image-token features, {q.images} images of this run")]
+    for name, c in q.outcomes.items():
+        rows.append((f"quantized encoder: accuracy change ({name})",
+                     f"{c.difference * 100:+.1f} pts [{c.ci_low * 100:+.1f}, {c.ci_high * 100:+.1f}]",
+                     f"float {pct(c.accuracy_float)} -> quantized {pct(c.accuracy_quantized)} on {c.items} items; "
+                     f"95% paired bootstrap; McNemar p={c.mcnemar_p:.2f}; {c.flip_rate:.0%} changed answer"))
+    return rows
 
 
 def _problem(r: VlmRecord, replicas: int | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Sequence
 
@@ -20,8 +20,15 @@ from mobeval.errors import MobevalError, RunnerError
 from mobeval.hashing import text_sha256
 from mobeval.orderings import check_prompt_count, orderings_for
 from mobeval.runners.vlm.base import VlmAnswer, VlmQuery
-from mobeval.tasks.base import TaskPlan
+from mobeval.tasks.base import OFFLINE_SECTION, TaskPlan
 from mobeval.tasks.vlm.answers import choose, exact_match, normalised_match
+from mobeval.tasks.vlm.encoder_cost import (
+    EncoderCost,
+    FloatEncoder,
+    features_sqnr,
+    float_twin,
+    outcome_costs,
+)
 from mobeval.tasks.vlm.prompt import INSTRUCTION, build_prompt, letters
 from mobeval.tasks.vlm.record import VlmRecord
 
@@ -37,6 +44,8 @@ class VlmPlan(TaskPlan):
     dataset: VlmSet
     items: list[VlmItem]
     model: Any  # mobeval.models.vlm.VlmModelRef: the parts' files, their hashes and sizes
+    float_encoder: FloatEncoder | None = None  # a quantized encoder's float model, for its cost
+    _asked: dict[str, list[VlmRecord]] = field(default_factory=dict, repr=False)  # this process's records
 
     @property
     def item_ids(self) -> list[str]:
@@ -106,9 +115,38 @@ class VlmPlan(TaskPlan):
         }
 
     def evaluate(self, runner: Any, item_ids: Sequence[str]) -> list[list[VlmRecord]]:
+        out = self._answers(runner, item_ids)
+        self._asked.update(zip(item_ids, out))
+        return out
+
+    def _answers(self, runner: Any, item_ids: Sequence[str]) -> list[list[VlmRecord]]:
         by_id = {i.id: i for i in self.items}
         return [[self._ask(runner, by_id[i], k, order) for k, order in enumerate(self._orders[i])]
                 for i in item_ids]
+
+    def offline_phase(self, runner: Any) -> dict[str, dict]:
+        """With a quantized encoder (and a runner that can swap it, `hybrid`): every question again with its
+        float model, for what the quantization cost (mobeval.tasks.vlm.encoder_cost)."""
+        if self.float_encoder is None or not hasattr(runner, "encoder_swapped"):
+            return {}
+        from mobeval.tasks.vlm.kind import VlmKind
+
+        ids = self.item_ids
+        missing = [i for i in ids if i not in self._asked]  # items of earlier segments (--resume)
+        quant = [r for i in ids for r in (self._asked.get(i) or self._answers(runner, [i])[0])]
+        images = sorted({p for i in self.items for p in i.images})
+        q_feats = [runner.image_features((p,)) for p in images]
+        with runner.encoder_swapped(self.float_encoder.path) as twin:
+            flt = [r for recs in self._answers(twin, ids) for r in recs]
+            f_feats = [twin.image_features((p,)) for p in images]
+        kind = VlmKind()
+        cost = EncoderCost(
+            float_encoder=str(self.float_encoder.path), float_encoder_sha256=self.float_encoder.sha256,
+            images=len(images), encoder_sqnr_db=features_sqnr(f_feats, q_feats),
+            outcomes=outcome_costs(kind.item_outcomes(flt), kind.item_outcomes(quant), self.config.seed),
+            reasked_quantized=len(missing),
+        )
+        return {OFFLINE_SECTION: {"encoder_quantization": cost.model_dump(mode="json")}}
 
     def _ask(self, runner: Any, item: VlmItem, ordering: int, order: tuple[int, ...]) -> VlmRecord:
         prompt = build_prompt(item, order)
@@ -166,7 +204,8 @@ def plan_vlm(cfg: RunConfig) -> VlmPlan:
     if cfg.limit is not None:
         items = stratified_sample(items, cfg.limit, cfg.seed, key=lambda i: i.category)
     check_prompt_count([len(i.options) for i in items if i.multiple_choice], cfg.orderings, cfg.max_prompts)
-    return VlmPlan(cfg, dataset, items, model_ref(cfg))
+    model = model_ref(cfg)
+    return VlmPlan(cfg, dataset, items, model, float_twin(model))
 
 
 def model_ref(cfg: RunConfig):

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from mobeval.metrics import score
 from mobeval.results.schema import ScoreBlock
+from mobeval.tasks.vlm.encoder_cost import EncoderCost
 from mobeval.tasks.vlm.record import VlmRecord
 
 
@@ -35,6 +36,7 @@ class VlmSection(BaseModel):
     multiple_choice: ScoreBlock | None = None
     per_category: dict[str, ScoreBlock] = {}  # multiple choice, per item category (when there are several)
     open: OpenScores | None = None
+    encoder_quantization: EncoderCost | None = None  # with a quantized encoder: its cost (offline phase)
 
 
 def _block(records: list[VlmRecord]) -> ScoreBlock:
