@@ -37,6 +37,7 @@ class OrtEncoder:
         options = ort.SessionOptions()
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: graph clean-up warnings are not the user's business
         if threads is not None:
             options.intra_op_num_threads = threads
         providers = [full] if full == "CPUExecutionProvider" else [full, "CPUExecutionProvider"]
