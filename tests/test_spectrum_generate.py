@@ -41,7 +41,7 @@ def test_levels_and_recipe_defaults():
     with pytest.raises(DataError):
         Recipe(modulations=("OOK",))
     with pytest.raises(DataError):
-        Recipe(fading="rayleigh")
+        Recipe(fading="fast")  # none, rayleigh and rician exist (tests/test_spectrum_fading.py)
 
 
 def test_captures_follow_the_recipe(captures):

@@ -37,6 +37,9 @@ def spectrum(
                                       "in 2 dB steps]."),
     empty: int = typer.Option(0, "--empty", help="Captures of empty spectrum, besides."),
     fmt: str = typer.Option("paper", "--format", help="paper (data.dat + meta-data.json) or sigmf."),
+    fading: str = typer.Option("none", "--fading", help="none (AWGN), rayleigh or rician: flat block fading, one "
+                               "gain per signal and capture, E|h|^2 = 1."),
+    rician_k_db: float = typer.Option(6.0, "--rician-k-db", help="Rician K-factor in dB (with --fading rician)."),
 ) -> None:
     """Generate captures (benchmarks.spectrum.generate: the CMuSeNet recipe, deterministic by seed) and
     write them; every capture's meta-data records the generator version, seed, split and recipe."""
@@ -55,7 +58,7 @@ def spectrum(
             raise MobevalError(f"--out {out_dir}: exists and is not empty; choose a new folder")
         spec = SplitSpec(seed=seed, split=split, per_level=captures, levels_db=_levels(snr), empty=empty)
         total = len(list(spec.capture_keys()))
-        recipe = Recipe()
+        recipe = Recipe(fading=fading, rician_k_db=rician_k_db)
         t0 = time.perf_counter()
 
         def made():
@@ -69,7 +72,9 @@ def spectrum(
                                      "recipe": recipe.record()},
                        "command": f"mobeval gen spectrum --out {out_dir} --seed {seed} --captures {captures} "
                                   f"--split {split} --empty {empty} --format {fmt}"
-                                  + (f" --snr {snr}" if snr else "")}
+                                  + (f" --snr {snr}" if snr else "")
+                                  + ("" if fading == "none" else f" --fading {fading}")
+                                  + (f" --rician-k-db {rician_k_db:g}" if fading == "rician" else "")}
         manifest = write_dataset(made(), out_dir, fmt, description)
     except MobevalError as exc:
         fail(str(exc))

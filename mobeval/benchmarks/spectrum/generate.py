@@ -63,7 +63,8 @@ class Recipe:
     power_db_range: tuple[float, float] = (0.0, 20.0)
     gmsk_bt: float = 0.3
     fsk_modulation_index: float = 1.0
-    fading: str = "none"
+    fading: str = "none"  # "none" (AWGN), or flat block fading per signal: "rayleigh", "rician"
+    rician_k_db: float = 6.0  # the Rician K-factor (line-of-sight power over scattered power), dB
 
     def __post_init__(self) -> None:
         unknown = set(self.modulations) - set(MODULATIONS)
@@ -71,11 +72,33 @@ class Recipe:
             raise DataError(f"unknown modulation(s) {sorted(unknown)}; known: {', '.join(MODULATIONS)}")
         if not 0 <= self.min_signals <= self.max_signals:
             raise DataError(f"need 0 <= min_signals <= max_signals, got {self.min_signals}, {self.max_signals}")
-        if self.fading != "none":
-            raise DataError(f"fading {self.fading!r} is not implemented; only 'none' (AWGN)")
+        if self.fading not in FADING:
+            raise DataError(f"fading {self.fading!r}: one of {', '.join(FADING)}")
 
     def record(self) -> dict:
-        return asdict(self) | {"generator_version": GENERATOR_VERSION}
+        """Every parameter; the K-factor only where it is used, so an AWGN recipe's record (and the
+        hashes made of it) is what it was before fading existed."""
+        kept = asdict(self)
+        if self.fading != "rician":
+            kept.pop("rician_k_db")
+        return kept | {"generator_version": GENERATOR_VERSION}
+
+
+FADING = ("none", "rayleigh", "rician")
+
+
+def fading_gains(n: int, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
+    """One complex gain per signal, E|h|^2 = 1 (flat block fading over the capture). Rayleigh: h ~ CN(0, 1).
+    Rician with K = 10^(rician_k_db / 10): h = sqrt(K / (K + 1)) e^{j phi} + sqrt(1 / (K + 1)) CN(0, 1),
+    phi uniform. "none": all ones."""
+    if recipe.fading == "none":
+        return np.ones(n, dtype=complex)
+    scattered = (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
+    if recipe.fading == "rayleigh":
+        return scattered
+    k = 10 ** (recipe.rician_k_db / 10)
+    los = np.exp(1j * rng.uniform(0, 2 * np.pi, n))
+    return np.sqrt(k / (k + 1)) * los + np.sqrt(1 / (k + 1)) * scattered
 
 
 # --- keys and ids -----------------------------------------------------------------------------------
@@ -248,15 +271,19 @@ def generate_capture(key: CaptureKey, recipe: Recipe = Recipe()) -> Capture:
     noise_power = 1.0 if key.snr_db is None else float(10 ** ((powers_db.min() - key.snr_db) / 10))
     t = np.arange(n) / fs
     iq = np.sqrt(noise_power / 2) * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
+    # the fading draws come from their own stream, so an AWGN capture is the same with or without this code
+    gains = fading_gains(n_signals, recipe, np.random.default_rng(key.seed_sequence().spawn(1)[0]))
     signals, details = [], []
-    for (lo, hi), p_db in zip(bands, powers_db):
+    for (lo, hi), p_db, h in zip(bands, powers_db, gains):
         modulation = str(rng.choice(recipe.modulations))
         wave, params = baseband_waveform(modulation, hi - lo, n, recipe, rng)
         centre = (lo + hi) / 2
-        iq += np.sqrt(10 ** (p_db / 10)) * wave * np.exp(2j * np.pi * centre * t)
+        iq += h * np.sqrt(10 ** (p_db / 10)) * wave * np.exp(2j * np.pi * centre * t)
         snr = float(p_db - 10 * np.log10(noise_power))
         signals.append(Signal(recipe.centre_freq_hz + lo, recipe.centre_freq_hz + hi, modulation, float(p_db), snr))
-        details.append(params | {"in_band_snr_db": snr + 10 * np.log10(fs / (hi - lo))})
+        fade = {} if recipe.fading == "none" else {"fading_gain_db": float(20 * np.log10(abs(h))),
+                                                    "fading_phase_rad": float(np.angle(h))}
+        details.append(params | {"in_band_snr_db": snr + 10 * np.log10(fs / (hi - lo))} | fade)
     source = {
         "kind": "synthetic",
         "generator_version": GENERATOR_VERSION,
@@ -264,7 +291,8 @@ def generate_capture(key: CaptureKey, recipe: Recipe = Recipe()) -> Capture:
         "split": key.split,
         "index": key.index,
         "recipe": recipe.record(),
-        "snr_definition": "signal power / noise power over the full sample rate",
+        "snr_definition": "signal power / noise power over the full sample rate"
+                          + ("" if recipe.fading == "none" else "; transmit power, before the fading gain (average SNR)"),
         "signals": details,
     }
     return Capture(key.id, iq.astype(np.complex64), fs, recipe.centre_freq_hz, tuple(signals), noise_power,
