@@ -36,6 +36,18 @@ from mobeval.runners.vlm.greedy import CandidateIds, answer_from
 from mobeval.runners.vlm.llama_embd import LlamaEmbdLM
 
 CONTEXT = 4096  # positions; real VLMs spend hundreds to thousands of tokens on one image
+_LOG_SINK: list = []  # the ctypes log callback must outlive every call into the libraries
+
+
+def quiet_logs(mtmd) -> None:
+    """Drop llama.cpp's and libmtmd's log lines (clip.cpp prints every encode, mtmd every prompt)."""
+    import llama_cpp
+
+    if not _LOG_SINK:
+        _LOG_SINK.append(llama_cpp.llama_log_callback(lambda level, text, user_data: None))
+        llama_cpp.llama_log_set(_LOG_SINK[0], None)
+        mtmd.mtmd_log_set(_LOG_SINK[0], None)
+        mtmd.mtmd_helper_log_set(_LOG_SINK[0], None)
 
 
 class MtmdRunner:
@@ -51,6 +63,8 @@ class MtmdRunner:
             raise RunnerError(f"this llama-cpp-python has no libmtmd ({exc}); llama.cpp-mtmd needs "
                               "llama-cpp-python==0.3.36 built with its multimodal library") from exc
         self.mtmd = mtmd
+        quiet_logs(mtmd)
+        self._no_callback = mtmd.mtmd_helper_post_decode_callback()  # NULL: no per-batch callback
         params = mtmd.mtmd_context_params_default()
         params.use_gpu = False
         params.print_timings = False
@@ -176,7 +190,7 @@ class MtmdRunner:
             embd = m.mtmd_get_output_embd(self.ctx)
             new_pos = ctypes.c_int32(0)
             rc = m.mtmd_helper_decode_image_chunk(self.ctx, self.lm.ctx, chunk, embd, self.lm.pos, 0,
-                                                  self.lm.n_batch, ctypes.byref(new_pos), None, None)
+                                                  self.lm.n_batch, ctypes.byref(new_pos), self._no_callback, None)
             if rc != 0:
                 raise RunnerError(f"item {query.item_id}: llama_decode of image chunk {i} failed (code {rc})")
             self.lm.pos = int(new_pos.value)
