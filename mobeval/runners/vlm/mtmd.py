@@ -69,6 +69,9 @@ class MtmdRunner:
         params.use_gpu = False
         params.print_timings = False
         params.n_threads = self.lm.threads
+        # the vision tower attends as the language model's context does (libmtmd's default is "auto", which
+        # turns flash attention on here and moves the image embeddings; llama.cpp's own servers pass the LM's)
+        params.flash_attn_type = self.lm.llm.context_params.flash_attn_type
         self.ctx = mtmd.mtmd_init_from_file(str(ref.files["mmproj"]).encode(), self.lm.llm._model.model, params)
         if not self.ctx:
             self.lm.close()
@@ -93,6 +96,7 @@ class MtmdRunner:
             backend_version=f"llama-cpp-python {self.lm.version} (libmtmd)",
             model_files={part: str(path) for part, path in ref.files.items()},
             settings={"threads": self.lm.threads, "n_ctx": self.lm.n_ctx, "n_batch": n_batch, "chat_turn": turn,
+                      "flash_attn_type": int(params.flash_attn_type),
                       "media_marker": self.marker,
                       **({} if self.lm.build.use_extra_bufts else {"extra_bufts": "off"})},
             notes=["timings: wall clock around each part in this process; encode is mtmd_encode_chunk (vision "

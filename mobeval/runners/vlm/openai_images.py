@@ -93,6 +93,7 @@ class OpenAIVlmRunner(OpenAIRunner):
         first_at = None
         first_logprobs: dict | None = None
         final: dict = {}
+        events = 0
         with self._client.stream("POST", f"{self.endpoint}/chat/completions", json=body) as r:
             if r.status_code >= 400:
                 r.read()
@@ -101,6 +102,10 @@ class OpenAIVlmRunner(OpenAIRunner):
                 if not line.startswith("data:") or line[5:].strip() == "[DONE]":
                     continue
                 chunk = json.loads(line[5:])
+                events += 1
+                if chunk.get("error"):
+                    raise RunnerError(self._scrub(f"the server at {self._where} failed mid-answer: "
+                                                  f"{str(chunk['error'])[:300]}"))
                 choices = chunk.get("choices") or []
                 if first_logprobs is None and choices and (choices[0].get("logprobs") or {}).get("content"):
                     first_logprobs = chunk
@@ -110,6 +115,9 @@ class OpenAIVlmRunner(OpenAIRunner):
                 if chunk.get("usage") or chunk.get("timings"):
                     final = chunk
         end = time.perf_counter()
+        if not events:  # llama-cpp-python's server answers 200, then drops the stream when its handler fails
+            raise RunnerError(f"the server at {self._where} ended the stream without an answer (no event); its log "
+                              "says why (e.g. a chat template that cannot render image content parts)")
         return {"text": "".join(texts), "chunks": len(texts), "t0": t0, "first": first_at or end, "end": end,
                 "logprobs": first_logprobs, "final": final}
 
