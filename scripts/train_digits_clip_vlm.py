@@ -38,16 +38,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_digits_vlm import llama_tokenizer, load_lm, make_example  # noqa: E402  (digits-vlm's LM helpers)
+from train_digits_vlm import llama_tokenizer, load_lm, make_example
 
-from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, QUESTION, is_eval_index, render_digit  # noqa: E402
-from mobeval.measure.environment import cpu_model  # noqa: E402
-from mobeval.models import vlm_llava as V  # noqa: E402
-from mobeval.models.registry import resolve as resolve_lm  # noqa: E402
-from mobeval.runners.vlm.base import IMAGE_MARKER  # noqa: E402
-from mobeval.runners.vlm.prompt_layout import CHATML_USER  # noqa: E402
-from mobeval.tasks.spectrum_segmentation.metrics import wilson_interval  # noqa: E402
-from mobeval.tasks.vlm.prompt import INSTRUCTION  # noqa: E402
+from mobeval.benchmarks.vlm.digits import (
+    OPEN_QUESTION,
+    QUESTION,
+    is_eval_index,
+    render_digit,
+)
+from mobeval.measure.environment import cpu_model
+from mobeval.models import vlm_llava as V
+from mobeval.models.registry import resolve as resolve_lm
+from mobeval.runners.vlm.base import IMAGE_MARKER
+from mobeval.runners.vlm.prompt_layout import CHATML_USER
+from mobeval.tasks.spectrum_segmentation.metrics import wilson_interval
+from mobeval.tasks.vlm.prompt import INSTRUCTION
 
 LM = "smollm2-135m"
 NAME = "digits-clip (SigLIP-style ViT + LLaVA-1.5 MLP projector trained here + SmolLM2-135M-Instruct Q4_1; " \
@@ -300,7 +305,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    log = lambda msg: print(msg, flush=True)
     started = time.perf_counter()
     cfg = V.DigitsClipConfig()
 

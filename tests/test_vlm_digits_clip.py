@@ -15,10 +15,10 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("llama_cpp.mtmd_cpp")
 pytest.importorskip("sklearn")
 
-from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, is_eval_index, render_digit  # noqa: E402
-from mobeval.models import vlm_llava as V  # noqa: E402
-from mobeval.models.registry import resolve  # noqa: E402
-from mobeval.runners.vlm.prompt_layout import CHATML_USER  # noqa: E402
+from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, is_eval_index, render_digit
+from mobeval.models import vlm_llava as V
+from mobeval.models.registry import resolve
+from mobeval.runners.vlm.prompt_layout import CHATML_USER
 
 HELD_OUT = [0, 5, 10, 15, 20]  # dataset indices in the evaluation pool
 assert all(is_eval_index(i) for i in HELD_OUT)
