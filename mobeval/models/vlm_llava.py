@@ -328,20 +328,6 @@ def _build_hf_folder(out: Path, files: DigitsClipFiles, gguf_path: Path) -> None
 
 
 # -- libmtmd (llama.cpp's multimodal library) ---------------------------------------------------------
-_LOG_SINK: list = []  # the ctypes callback must outlive every call into the libraries
-
-
-def _quiet(mtmd) -> None:
-    """Drop llama.cpp's and libmtmd's log lines (clip.cpp prints every encode)."""
-    import llama_cpp
-
-    if not _LOG_SINK:
-        _LOG_SINK.append(llama_cpp.llama_log_callback(lambda level, text, user_data: None))
-        llama_cpp.llama_log_set(_LOG_SINK[0], None)
-        mtmd.mtmd_log_set(_LOG_SINK[0], None)
-        mtmd.mtmd_helper_log_set(_LOG_SINK[0], None)
-
-
 class MtmdProbe:
     """The mmproj + the text GGUF in libmtmd, as a runner drives them: embeddings of one image and the
     greedy answer to a ChatML user turn with one image (for the training script's evaluation and tests)."""
@@ -352,9 +338,10 @@ class MtmdProbe:
         import llama_cpp.mtmd_cpp as mtmd
 
         from mobeval.runners.vlm.llama_embd import LlamaEmbdLM
+        from mobeval.runners.vlm.mtmd import quiet_logs
 
         self.ctypes, self.m = ctypes, mtmd
-        _quiet(mtmd)
+        quiet_logs(mtmd)
         self.lm = LlamaEmbdLM(lm_gguf, threads=threads, n_ctx=512, n_batch=512)
         params = mtmd.mtmd_context_params_default()
         params.use_gpu = False
