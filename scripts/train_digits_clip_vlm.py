@@ -37,22 +37,27 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_digits_vlm import llama_tokenizer, load_lm, make_example
-
 from mobeval.benchmarks.vlm.digits import (
-    OPEN_QUESTION,
-    QUESTION,
     is_eval_index,
     render_digit,
 )
 from mobeval.measure.environment import cpu_model
 from mobeval.models import vlm_llava as V
 from mobeval.models.registry import resolve as resolve_lm
+from mobeval.models.vlm_stage1 import (
+    LETTERS,
+    llama_tokenizer,
+    load_lm,
+    make_example,
+    mcq_options,
+    mcq_prompt,
+    open_prompt,
+    stage_a,
+    stage_b,
+    verdict,
+)
 from mobeval.runners.vlm.base import IMAGE_MARKER
 from mobeval.runners.vlm.prompt_layout import CHATML_USER
-from mobeval.tasks.spectrum_segmentation.metrics import wilson_interval
-from mobeval.tasks.vlm.prompt import INSTRUCTION
 
 LM = "smollm2-135m"
 NAME = "digits-clip (SigLIP-style ViT + LLaVA-1.5 MLP projector trained here + SmolLM2-135M-Instruct Q4_1; " \
@@ -60,32 +65,6 @@ NAME = "digits-clip (SigLIP-style ViT + LLaVA-1.5 MLP projector trained here + S
 FILES = {"mmproj": "digits-clip-mmproj.gguf", "hf_vision": "digits-clip-vision.safetensors",
          "hf_config": "digits-clip-vision.json", "card": "digits-clip.card.json", "manifest": "digits-clip.json"}
 
-
-LETTERS = "ABCD"
-
-
-def mcq_prompt(options: list[int]) -> str:
-    """The bundled vlm-digits set's multiple-choice prompt (mobeval/tasks/vlm/prompt.py's layout)."""
-    return "\n".join([IMAGE_MARKER, QUESTION] + [f"{LETTERS[i]}. {o}" for i, o in enumerate(options)] + [INSTRUCTION])
-
-
-def open_prompt() -> str:
-    return f"{IMAGE_MARKER}\n{OPEN_QUESTION}"
-
-
-def mcq_options(digit: int, rng: random.Random) -> list[int]:
-    options = rng.sample([d for d in range(10) if d != digit], 3) + [digit]
-    rng.shuffle(options)
-    return options
-
-
-def verdict(mcq_right: int, open_right: int, n: int) -> str:
-    """Above chance only where the 95% Wilson interval's lower bound clears it."""
-    parts = []
-    for name, right, chance in (("multiple choice", mcq_right, 0.25), ("open", open_right, 0.1)):
-        low = wilson_interval(right, n)[0]
-        parts.append(f"{name}: {'above' if low > chance else 'NOT above'} chance (95% lower bound {low:.2f} vs {chance})")
-    return "; ".join(parts)
 
 
 # -- data ----------------------------------------------------------------------------------------------
@@ -150,70 +129,6 @@ def train_tower(cfg, images, labels, eval_images, eval_labels, args, log):
 
 
 # -- 2. the projector --------------------------------------------------------------------------------------
-def stage_a(proj, feats, labels, digit_embeddings, steps, seed) -> float:
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    target = digit_embeddings[torch.from_numpy(labels)]
-    opt = torch.optim.AdamW(proj.parameters(), lr=1e-3, weight_decay=0.0)
-    cos = torch.tensor(0.0)
-    for _ in range(steps):
-        idx = torch.randint(0, len(feats), (64,), generator=g)
-        out = proj(feats[idx])
-        cos = torch.nn.functional.cosine_similarity(out, target[idx, None, :], dim=-1).mean()
-        norm = ((out.norm(dim=-1) - target[idx, None, :].norm(dim=-1)) ** 2).mean()
-        loss = (1 - cos) + 0.1 * norm
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return float(cos)
-
-
-def stage_b(proj, lm, feats, labels, tokenize, end_id, tokens_each, args, log) -> list[dict]:
-    import torch
-
-    rng = random.Random(args.seed)
-    g = torch.Generator().manual_seed(args.seed)
-    embed = lm.get_input_embeddings()
-    open_ex = {d: make_example(tokenize, open_prompt(), str(d), end_id, tokens_each) for d in range(10)}
-    opt = torch.optim.AdamW(proj.parameters(), lr=args.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 10) * 0.5 * (1 + np.cos(np.pi * min(s, args.steps) / args.steps)))
-    history = []
-    t0 = time.perf_counter()
-    for step in range(args.steps):
-        idx = torch.randint(0, len(feats), (args.batch,), generator=g).tolist()
-        is_open = rng.random() < args.open_share  # one question form per batch: equal lengths, no padding
-        examples = []
-        for i in idx:
-            d = int(labels[i])
-            if is_open:
-                examples.append(open_ex[d])
-            else:
-                options = mcq_options(d, rng)
-                examples.append(make_example(tokenize, mcq_prompt(options), LETTERS[options.index(d)], end_id,
-                                             tokens_each))
-        pre = torch.tensor([e.pre for e in examples])
-        post = torch.tensor([e.post + [e.targets[0]] for e in examples])
-        targets = torch.tensor([e.targets for e in examples])
-        inputs = torch.cat([embed(pre), proj(feats[idx]), embed(post)], dim=1)
-        logits = lm.lm_head(lm.model(inputs_embeds=inputs).last_hidden_state[:, -2:])
-        loss_answer = torch.nn.functional.cross_entropy(logits[:, 0], targets[:, 0])
-        loss_end = torch.nn.functional.cross_entropy(logits[:, 1], targets[:, 1])
-        loss = loss_answer + 0.25 * loss_end
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        acc = float((logits[:, 0].argmax(-1) == targets[:, 0]).float().mean())
-        history.append({"type": "open" if is_open else "mcq", "loss_answer": float(loss_answer), "acc": acc})
-        if (step + 1) % args.log_every == 0 or step == 0:
-            recent = history[-args.log_every:]
-            log(f"stage B step {step + 1}/{args.steps} {time.perf_counter() - t0:.0f}s loss_answer "
-                f"{np.mean([h['loss_answer'] for h in recent]):.3f} batch acc {np.mean([h['acc'] for h in recent]):.2f}")
-    return history
-
-
 # -- 3. evaluation ------------------------------------------------------------------------------------------
 def eval_questions(indices, labels, seed):
     """The held-out questions, seeded: (index, digit, mcq options) per image."""
