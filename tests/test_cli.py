@@ -139,14 +139,16 @@ def test_kill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_ctrl_c_keeps_a_partial_result_and_resume_refuses_a_different_run(tmp_path):
-    proc = _start(ARGS, tmp_path)
+    # 48 questions x 4 orderings: enough left to run after the first 8 samples that the interrupt lands
+    # mid-run even when this process polls slowly on a busy machine
+    proc = _start(["--limit", "48", "--orderings", "cyclic"], tmp_path)
     d = _wait_for_samples(tmp_path, 8, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "--resume" in stderr
     result = json.loads((d / "result.json").read_text())
     assert result["status"] == "partial" and result["task"]["scores"]["n_questions"] >= 2
-    res = cli.invoke(app, ["run", "--limit", "24", "--orderings", "original", "--output-dir", str(tmp_path), "--resume"])
+    res = cli.invoke(app, ["run", "--limit", "48", "--orderings", "original", "--output-dir", str(tmp_path), "--resume"])
     assert res.exit_code == 2 and "differs from this one in" in res.output and "orderings" in res.output
 
 
