@@ -95,9 +95,13 @@ def test_errors_are_one_clear_line(tmp_path, monkeypatch, args, message):
 
 
 def _start(args, out_dir):
+    """`mobeval run` in a child process that takes Ctrl-C as a terminal would deliver it: SIGINT set back to its
+    default, since a test suite started in the background inherits it ignored (and Python then never raises
+    KeyboardInterrupt)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "mobeval", "run", *args, "--output-dir", str(out_dir), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_samples(out_dir: Path, n: int, proc, timeout=120):
