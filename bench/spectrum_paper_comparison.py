@@ -12,8 +12,9 @@ reading the same captures:
 - accuracy against training epochs, from the curves the weights' cards recorded (validation split);
 - latency per capture (the runner's segment call; p50), on this machine.
 
-Usage: python bench/spectrum_paper_comparison.py [--per-level 5] [--empty 10] [--threads N]
-Writes bench/results/spectrum_paper_comparison.json.
+Usage: python bench/spectrum_paper_comparison.py [--per-level 5] [--empty 10] [--threads N] [--fading F]
+Writes bench/results/spectrum_paper_comparison.json (with --fading rayleigh|rician: ..._FADING.json, the
+same captures with flat block fading per signal; the nets were trained on AWGN captures).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.benchmarks.spectrum.generate import refuse_training_overlap
+from mobeval.benchmarks.spectrum.generate import FADING, Recipe, refuse_training_overlap
 from mobeval.benchmarks.spectrum.synthetic import synthetic_set
 from mobeval.measure.environment import cpu_model
 from mobeval.models.spectrum.store import alias_path, read_card
@@ -54,14 +55,19 @@ def main() -> None:
     ap.add_argument("--per-level", type=int, default=5)
     ap.add_argument("--empty", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=Path("bench/results/spectrum_paper_comparison.json"))
+    ap.add_argument("--fading", choices=FADING, default="none",
+                    help="flat block fading per signal in the test captures (the nets were trained on AWGN)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="[default: bench/results/spectrum_paper_comparison[_FADING].json]")
     args = ap.parse_args()
+    suffix = "" if args.fading == "none" else f"_{args.fading}"
+    args.out = args.out or Path(f"bench/results/spectrum_paper_comparison{suffix}.json")
 
-    data = synthetic_set(per_level=args.per_level, empty=args.empty)
+    data = synthetic_set(per_level=args.per_level, empty=args.empty, recipe=Recipe(fading=args.fading))
     t0 = time.perf_counter()
     captures = [data.capture(r) for r in data.refs]
     print(f"{len(captures)} captures generated in {time.perf_counter() - t0:.0f} s "
-          f"(seed 14, test split, {args.per_level} per SNR level, {args.empty} empty)")
+          f"(seed 14, test split, {args.per_level} per SNR level, {args.empty} empty, fading {args.fading})")
     ours, paper_def = MetricSettings(), MetricSettings(widen_bins=1)
     results = {}
     for label, runner_name, model_name in SYSTEMS:

@@ -164,6 +164,39 @@ def test_server_without_logprobs_says_to_use_generate():
         stub.shutdown()
 
 
+class BrokenStreamServer(NoLogprobsServer):
+    """Streams a 200 whose events are an error (BODY "error") or nothing at all (BODY "")."""
+
+    BODY = ""
+
+    def do_POST(self):
+        if self.path != "/v1/completions":
+            return self.do_GET()
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        data = (b'data: {"choices": [{"text": " Par", "index": 0}]}\n\n'
+                b'data: {"error": {"message": "slot 0 crashed"}}\n\n' if self.BODY == "error" else b"")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.parametrize("body, message", [("error", "failed mid-answer: .*slot 0 crashed"),
+                                           ("", "ended the stream without an answer")])
+def test_a_broken_stream_is_an_error_not_an_empty_answer(body, message):
+    handler = type("Broken", (BrokenStreamServer,), {"BODY": body})
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    r = OpenAIRunner(None, f"http://127.0.0.1:{stub.server_address[1]}/v1")
+    try:
+        with pytest.raises(RunnerError, match=message):
+            r.generate([GenerateRequest(prompt="Capital of France?", max_tokens=4)])
+    finally:
+        r.close()
+        stub.shutdown()
+
+
 cli = CliRunner()
 
 

@@ -60,3 +60,24 @@ def test_each_signal_arrives_with_its_recorded_gain_and_the_labels_do_not_move()
 def test_unknown_fading_is_refused():
     with pytest.raises(DataError, match="fading 'nakagami': one of none, rayleigh, rician"):
         Recipe(fading="nakagami")
+
+
+@pytest.mark.parametrize("bench, fading", [("synthetic-spectrum-rayleigh", "rayleigh"),
+                                           ("synthetic-spectrum-rician", "rician")])
+def test_fading_benchmarks_are_the_awgn_captures_faded(bench, fading):
+    """The fading benchmarks hold the AWGN benchmark's captures (same ids, bands and modulations) with
+    each signal scaled by its recorded gain, and say so in the recipe they record."""
+    from mobeval.benchmarks import BENCHMARKS
+    from mobeval.benchmarks.spectrum import synthetic
+
+    assert BENCHMARKS[bench].kind == "spectrum-segmentation"
+    faded = getattr(synthetic, "load_" + fading)(None)
+    plain = synthetic.load(None)
+    assert faded.name == bench and [r.id for r in faded.refs] == [r.id for r in plain.refs]
+    assert faded.description["generator"]["recipe"]["fading"] == fading
+    assert faded.data_sha256 != plain.data_sha256
+    ref = next(r for r in faded.refs if r.snr_level_db == 0.0)
+    a, b = faded.make(ref), plain.make(ref)
+    assert [(s.lower_edge_hz, s.upper_edge_hz, s.modulation) for s in a.signals] == \
+           [(s.lower_edge_hz, s.upper_edge_hz, s.modulation) for s in b.signals]
+    assert all("fading_gain_db" in d for d in a.source["signals"]) and not np.array_equal(a.iq, b.iq)

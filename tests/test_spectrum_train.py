@@ -146,6 +146,21 @@ def test_resume_continues_an_interrupted_run(tmp_path):
     assert [p["epoch"] for p in card["curve"]] == [1, 2] and card["complete"] and card["epochs"] == 2
 
 
+def test_training_on_faded_captures_records_the_recipe_and_resume_keeps_it(tmp_path):
+    """--fading reaches the training captures (the card's recipe says so) and a resume with another
+    recipe is refused, so one run never mixes AWGN and faded captures."""
+    from mobeval.benchmarks.spectrum.generate import Recipe
+
+    cfg = TrainConfig(net="real", width=2, seed=23, train_per_level=2, train_empty=0, val_per_level=1, val_empty=0,
+                      epochs=1, batch_size=2, levels_db=(10,))
+    rayleigh = Recipe(fading="rayleigh")
+    path = train(cfg, tmp_path, "f", log=lambda m: None, command="test", recipe=rayleigh)
+    assert read_card(path)["data"]["recipe"]["fading"] == "rayleigh"
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["recipe"] == rayleigh.record()
+    with pytest.raises(MobevalError, match="another recipe"):
+        train(cfg, tmp_path, "f", resume=True, log=lambda m: None, recipe=Recipe())
+
+
 def test_a_net_without_its_card_or_not_a_net_is_refused(tmp_path):
     p = save_net(real_resnet(2), tmp_path / "x.pt")
     with pytest.raises(DataError, match="x.json: missing"):

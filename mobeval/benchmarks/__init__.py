@@ -77,6 +77,22 @@ BENCHMARKS: dict[str, BenchmarkEntry] = {
         "(-20..10 dB) and 10 of empty spectrum",
         (), kind="spectrum-segmentation",
     ),
+    "synthetic-spectrum-rayleigh": BenchmarkEntry(
+        "mobeval.benchmarks.spectrum.synthetic:load_rayleigh",
+        "synthetic-spectrum's captures with Rayleigh flat block fading per signal (offline)",
+        (), kind="spectrum-segmentation",
+    ),
+    "synthetic-spectrum-rician": BenchmarkEntry(
+        "mobeval.benchmarks.spectrum.synthetic:load_rician",
+        "synthetic-spectrum's captures with Rician flat block fading per signal, K = 6 dB (offline)",
+        (), kind="spectrum-segmentation",
+    ),
+    "torchsig-wideband": BenchmarkEntry(
+        "mobeval.benchmarks.spectrum.torchsig_wideband:load",
+        "TorchSig 2.2.0's wideband generator (pip install 'mobeval[torchsig]'), offline: 3 captures per TorchSig "
+        "SNR level (0..20 dB), 1-10 signals of its classes",
+        (), kind="spectrum-segmentation",
+    ),
     "spectrum-captures": BenchmarkEntry(
         "mobeval.benchmarks.spectrum.files:load",
         "capture files (--data DIR): the CMuSeNet layout (data.dat + meta-data.json) or SigMF",

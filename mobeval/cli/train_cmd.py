@@ -35,11 +35,15 @@ def spectrum(
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads [default: torch's]."),
     fixed_window: bool = typer.Option(False, "--fixed-window", help="Train on the first 16,384 samples only "
                                       "(default: a random window per capture and epoch)."),
+    fading: str = typer.Option("none", "--fading", help="none (AWGN), rayleigh or rician: flat block fading per "
+                               "signal in the training and validation captures."),
+    rician_k_db: float = typer.Option(6.0, "--rician-k-db", help="Rician K-factor in dB (with --fading rician)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
 ) -> None:
     """Train on the generator's train split (the validation split gives the accuracy curve; the test
     split, which --bench synthetic-spectrum evaluates, is never read). Saves after every epoch."""
     from mobeval.cli.gen_cmd import _levels
+    from mobeval.benchmarks.spectrum.generate import Recipe
     from mobeval.models.spectrum.train import TrainConfig, train
 
     try:
@@ -47,8 +51,9 @@ def spectrum(
                           train_empty=train_empty, val_per_level=val_per_level, val_empty=val_empty, epochs=epochs,
                           batch_size=batch_size, lr=lr, threads=threads, random_window=not fixed_window,
                           levels_db=_levels(snr))
+        recipe = Recipe(fading=fading, rician_k_db=rician_k_db)
         path = train(cfg, out_dir, name or f"{net}-w{width}", resume=resume,
-                     log=lambda m: err.print(m, highlight=False))
+                     log=lambda m: err.print(m, highlight=False), recipe=recipe)
     except MobevalError as exc:
         fail(str(exc))
     out.print(f"weights: {path}\ncard: {path.with_suffix('.json')}", highlight=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
@@ -188,13 +188,12 @@ class OpenAIRunner:
         return [resp for resp, _ in results]
 
     # -- generation ----------------------------------------------------------------------------------
-    def _stream_once(self, body: dict) -> tuple[dict[str, Any], float]:
-        """One streamed request: text, time to first token, the chunk carrying usage."""
-        t0 = time.perf_counter()
-        parts: list[str] = []
-        first_event = ttft = None
-        usage: dict = {}
-        with self._client.stream("POST", self._path, json=body) as r:
+    def _events(self, path: str, body: dict) -> Iterator[dict]:
+        """The parsed server-sent events of one streamed POST. An error event, or a stream that ends with
+        no event at all, is a RunnerError: llama-cpp-python's server answers 200 and then drops the
+        stream when its handler fails (its log says why)."""
+        events = 0
+        with self._client.stream("POST", path, json=body) as r:
             if r.status_code >= 400:
                 r.read()
             self._check(r)
@@ -202,12 +201,28 @@ class OpenAIRunner:
                 if not line.startswith("data:") or line[5:].strip() == "[DONE]":
                     continue
                 chunk = json.loads(line[5:])
-                first_event = first_event or time.perf_counter() - t0
-                if text := reply_text(chunk):
-                    ttft = ttft or time.perf_counter() - t0
-                    parts.append(text)
-                if chunk.get("usage") or chunk.get("timings"):
-                    usage = chunk
+                events += 1
+                if chunk.get("error"):
+                    raise RunnerError(self._scrub(f"the server at {self._where} failed mid-answer: "
+                                                  f"{str(chunk['error'])[:300]}"))
+                yield chunk
+        if not events:
+            raise RunnerError(f"the server at {self._where} ended the stream without an answer (no event); its log "
+                              "says why (e.g. a chat template that cannot render the request)")
+
+    def _stream_once(self, body: dict) -> tuple[dict[str, Any], float]:
+        """One streamed request: text, time to first token, the chunk carrying usage."""
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        first_event = ttft = None
+        usage: dict = {}
+        for chunk in self._events(self._path, body):
+            first_event = first_event or time.perf_counter() - t0
+            if text := reply_text(chunk):
+                ttft = ttft or time.perf_counter() - t0
+                parts.append(text)
+            if chunk.get("usage") or chunk.get("timings"):
+                usage = chunk
         latency = time.perf_counter() - t0
         return {"text": "".join(parts), "chunks": len(parts), "usage": usage,
                 "ttft": ttft or first_event or latency}, latency

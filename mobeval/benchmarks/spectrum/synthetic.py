@@ -7,6 +7,10 @@ one signal to 0.2 s for ten; empty spectrum 3 ms), so a bare run takes about 10 
 at a time. The ids spell out generator version, seed, split, level and index (generate.CaptureKey),
 and the result records the recipe and its sha256. A model trained on this seed's train and validation
 splits can be evaluated here: the test split is a different random stream by construction.
+
+`synthetic-spectrum-rayleigh` and `synthetic-spectrum-rician` (K = 6 dB) are the same split with flat
+block fading per signal (generate.fading_gains): the signals, noise and SNR draws are those of the AWGN
+set, each signal then scaled by its own complex gain, so the three sets differ only by the fading.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def recipe_sha256(recipe: Recipe) -> str:
 
 
 def synthetic_set(seed: int = TEST_SEED, per_level: int = PER_LEVEL, empty: int = EMPTY,
-                  recipe: Recipe | None = None) -> SpectrumSet:
+                  recipe: Recipe | None = None, name: str = "synthetic-spectrum") -> SpectrumSet:
     recipe = recipe or Recipe()
     spec = SplitSpec(seed=seed, split=SPLIT, per_level=per_level, empty=empty)
     keys = {k.id: k for k in spec.capture_keys()}
@@ -45,7 +49,7 @@ def synthetic_set(seed: int = TEST_SEED, per_level: int = PER_LEVEL, empty: int 
                       "recipe_sha256": digest},
     }
     return SpectrumSet(
-        name="synthetic-spectrum", refs=refs,
+        name=name, refs=refs,
         sources=[f"mobeval generator v{GENERATOR_VERSION}, seed {seed}, split {SPLIT} (made on the fly)"],
         description=description,
         data_sha256=text_sha256(json.dumps(description, sort_keys=True)),
@@ -56,4 +60,17 @@ def synthetic_set(seed: int = TEST_SEED, per_level: int = PER_LEVEL, empty: int 
 def load(options) -> SpectrumSet:
     """The `synthetic-spectrum` benchmark (takes no options)."""
     return synthetic_set()
+
+
+RICIAN_K_DB = 6.0
+
+
+def load_rayleigh(options) -> SpectrumSet:
+    """`synthetic-spectrum-rayleigh`: the same captures' recipe with Rayleigh flat block fading per signal."""
+    return synthetic_set(recipe=Recipe(fading="rayleigh"), name="synthetic-spectrum-rayleigh")
+
+
+def load_rician(options) -> SpectrumSet:
+    """`synthetic-spectrum-rician`: Rician flat block fading per signal, K = 6 dB."""
+    return synthetic_set(recipe=Recipe(fading="rician", rician_k_db=RICIAN_K_DB), name="synthetic-spectrum-rician")
 

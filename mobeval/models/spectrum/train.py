@@ -218,6 +218,10 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         if {"levels_db": SNR_LEVELS_DB} | ckpt["config"] != asdict(cfg):
             raise MobevalError(f"{ckpt_path}: was made with other settings ({ckpt['config']}); resume with the same "
                                "flags, or train into another --out")
+        # checkpoints written before the recipe was saved in them were all made with the default recipe
+        if ckpt.get("recipe", Recipe().record()) != recipe.record():
+            raise MobevalError(f"{ckpt_path}: was trained on captures of another recipe ({ckpt.get('recipe')}); "
+                               "resume with the same --fading, or train into another --out")
         trainee.module.load_state_dict(ckpt["module"])
         opt.load_state_dict(ckpt["optimizer"])
         curve, start_epoch = ckpt["curve"], ckpt["epoch"] + 1
@@ -285,7 +289,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         curve.append(point)
         log(f"epoch {epoch}: train loss {point['train_loss']:.4f}, validation per-bin accuracy "
             f"{100 * figures['val_bin_accuracy']:.2f}% ({point['epoch_s']:.0f} s)")
-        blob = {"config": asdict(cfg), "epoch": epoch, "module": trainee.module.state_dict(),
+        blob = {"config": asdict(cfg), "recipe": recipe.record(), "epoch": epoch, "module": trainee.module.state_dict(),
                 "optimizer": opt.state_dict(), "curve": curve}
         tmp = ckpt_path.with_name("checkpoint.pt.tmp")
         out.mkdir(parents=True, exist_ok=True)

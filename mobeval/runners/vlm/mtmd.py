@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import ctypes
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -134,6 +136,20 @@ class MtmdRunner:
                               "differ in number, 2 = image preprocessing failed)")
         return chunks
 
+    @contextmanager
+    def _chunks(self, query: VlmQuery) -> Iterator:
+        """The query's images decoded and its prompt tokenized into libmtmd input chunks, freed on exit."""
+        bitmaps = self._bitmaps(query)
+        try:
+            chunks = self._tokenize(query, bitmaps)
+        finally:
+            for b in bitmaps:
+                self.mtmd.mtmd_bitmap_free(b)
+        try:
+            yield chunks
+        finally:
+            self.mtmd.mtmd_input_chunks_free(chunks)
+
     def _text_tokens(self, chunk) -> list[int]:
         n = ctypes.c_size_t()
         ptr = self.mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
@@ -145,17 +161,9 @@ class MtmdRunner:
         cand_ids = self._candidates(query.candidates) if query.candidates else []
         self.lm.reset()
         t0 = time.perf_counter()
-        bitmaps = self._bitmaps(query)
-        try:
-            chunks = self._tokenize(query, bitmaps)
-        finally:
-            for b in bitmaps:
-                self.mtmd.mtmd_bitmap_free(b)
-        t1 = time.perf_counter()
-        try:
+        with self._chunks(query) as chunks:
+            t1 = time.perf_counter()
             encode_s, image_tokens, total_tokens = self._prefill(query, chunks)
-        finally:
-            self.mtmd.mtmd_input_chunks_free(chunks)
         logits = self.lm.last_logits()
         t2 = time.perf_counter()
         gen = answer_from(self.lm, logits, cand_ids, query.max_tokens)
@@ -205,14 +213,8 @@ class MtmdRunner:
     def image_embeddings(self, image) -> np.ndarray:
         """libmtmd's embeddings of one image file, (tokens, n_embd): for checks against another runtime."""
         q = VlmQuery(item_id="embeddings", images=(image,), prompt=IMAGE_MARKER + " ")
-        bitmaps = self._bitmaps(q)
-        try:
-            chunks = self._tokenize(q, bitmaps)
-        finally:
-            for b in bitmaps:
-                self.mtmd.mtmd_bitmap_free(b)
-        try:
-            m = self.mtmd
+        m = self.mtmd
+        with self._chunks(q) as chunks:
             for i in range(m.mtmd_input_chunks_size(chunks)):
                 chunk = m.mtmd_input_chunks_get(chunks, i)
                 if m.mtmd_input_chunk_get_type(chunk) != m.MTMD_INPUT_CHUNK_TYPE_TEXT:
@@ -221,8 +223,6 @@ class MtmdRunner:
                         raise RunnerError(f"libmtmd failed to encode {image}")
                     ptr = m.mtmd_get_output_embd(self.ctx)
                     return np.ctypeslib.as_array(ptr, shape=(n * self.lm.n_embd,)).reshape(n, self.lm.n_embd).copy()
-        finally:
-            self.mtmd.mtmd_input_chunks_free(chunks)
         raise RunnerError(f"libmtmd made no image chunk of {image}")
 
     def close(self) -> None:

@@ -16,7 +16,6 @@ included); the server does not say how many of them are the image's.
 from __future__ import annotations
 
 import base64
-import json
 import mimetypes
 import time
 from pathlib import Path
@@ -93,31 +92,16 @@ class OpenAIVlmRunner(OpenAIRunner):
         first_at = None
         first_logprobs: dict | None = None
         final: dict = {}
-        events = 0
-        with self._client.stream("POST", f"{self.endpoint}/chat/completions", json=body) as r:
-            if r.status_code >= 400:
-                r.read()
-            self._check(r)
-            for line in r.iter_lines():
-                if not line.startswith("data:") or line[5:].strip() == "[DONE]":
-                    continue
-                chunk = json.loads(line[5:])
-                events += 1
-                if chunk.get("error"):
-                    raise RunnerError(self._scrub(f"the server at {self._where} failed mid-answer: "
-                                                  f"{str(chunk['error'])[:300]}"))
-                choices = chunk.get("choices") or []
-                if first_logprobs is None and choices and (choices[0].get("logprobs") or {}).get("content"):
-                    first_logprobs = chunk
-                if text := reply_text(chunk):
-                    first_at = first_at or time.perf_counter()
-                    texts.append(text)
-                if chunk.get("usage") or chunk.get("timings"):
-                    final = chunk
+        for chunk in self._events(f"{self.endpoint}/chat/completions", body):
+            choices = chunk.get("choices") or []
+            if first_logprobs is None and choices and (choices[0].get("logprobs") or {}).get("content"):
+                first_logprobs = chunk
+            if text := reply_text(chunk):
+                first_at = first_at or time.perf_counter()
+                texts.append(text)
+            if chunk.get("usage") or chunk.get("timings"):
+                final = chunk
         end = time.perf_counter()
-        if not events:  # llama-cpp-python's server answers 200, then drops the stream when its handler fails
-            raise RunnerError(f"the server at {self._where} ended the stream without an answer (no event); its log "
-                              "says why (e.g. a chat template that cannot render image content parts)")
         return {"text": "".join(texts), "chunks": len(texts), "t0": t0, "first": first_at or end, "end": end,
                 "logprobs": first_logprobs, "final": final}
 

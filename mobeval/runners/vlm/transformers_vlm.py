@@ -87,6 +87,9 @@ class TransformersVlmRunner:
                 where, dtype=getattr(torch, torch_dtype), local_files_only=local).eval()
         except (OSError, ValueError) as exc:
             reach = "" if local else " (a hub id needs the network, or the model in the Hugging Face cache)"
+            if "torchaudio" in str(exc):  # transformers' processors import torchaudio where it is installed
+                reach = (" (torchaudio is installed but its native library does not load with this torch; it comes "
+                         "with torchsig: pip uninstall torchaudio, or keep TorchSig in its own environment)")
             raise RunnerError(f"transformers could not load the image-text-to-text model {where}{reach}: "
                               f"{str(exc).splitlines()[0]}") from exc
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
