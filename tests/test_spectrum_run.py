@@ -144,6 +144,11 @@ def test_a_killed_run_resumes_to_the_same_figures(run, tmp_path):
     shown = " ".join(res.output.split())
     assert "bins predicted differently vs #1" in shown and f"0.00% of {LIMIT * 16384:,} bins ({LIMIT} captures)" in shown
     assert re.search(r"predicted-mask IoU vs #1 \(mean\) │ — │ 1\.000 │", shown), shown
+    # the per-SNR table: each group's per-bin accuracy of both runs, and the difference (0 for a resumed copy)
+    assert "Per SNR level of the weakest signal" in shown
+    for group, figs in before["task"]["per_snr"].items():
+        acc = 100 * figs["figures"]["bin_accuracy"]["value"]
+        assert re.search(rf"│ {re.escape(group)} │ {acc:.1f} .*? │ {acc:.1f} .*? │ \+0\.0 │", shown), (group, shown)
 
 
 def _record(cid: str, runs: tuple, n_bins: int = 20) -> SpectrumRecord:

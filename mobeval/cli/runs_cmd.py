@@ -50,6 +50,7 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
     """Runs side by side: accuracy, consistency, per-question agreement, latency, memory, energy; then each
     run against the first on the same items: the difference with its 95% interval, flips, McNemar's p."""
     from mobeval.compare import compare_table, paired_table
+    from mobeval.tasks import task_kind
 
     if len(result_dirs) < 2:
         fail("compare needs at least two run folders")
@@ -58,5 +59,7 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
     names = [f"#{i + 1} {r.model['alias']} / {r.runner['name']}" for i, r in enumerate(results)]
     records = [c.result_samples for c in checks]
     out.print(compare_table(names, results, records))
+    for table in task_kind(results[0].kind).compare_tables(names, results):
+        out.print(table)
     out.print(paired_table(names, results, records))
 

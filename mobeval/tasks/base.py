@@ -170,6 +170,10 @@ class TaskKind(ABC):
                      records: list[list[Record]]) -> list[tuple[str, list[str]]]:
         """Rows of `mobeval compare` (the first run, `names[0]`, is the reference): label, one value per run."""
 
+    def compare_tables(self, names: list[str], results: list[Any]) -> list[RenderableType]:
+        """Tables `mobeval compare` prints after the side-by-side rows (a breakdown per run)."""
+        return []
+
     def write_outputs(self, folder: Path, records: list[Record], item_ids: list[str]) -> list[Path]:
         """Files written beside result.json (a submission file); the paths written."""
         return []

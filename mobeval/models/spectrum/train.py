@@ -256,8 +256,8 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         "optimizer": f"Adam, lr {cfg.lr:g} with cosine decay to 0 over {total} steps, batch {cfg.batch_size}",
         "training": training_json(cfg.training_record()),
         "machine": machine(), "torch": torch.__version__,
-        "note": "a small configuration trained on a shared 2-core CPU in minutes, not the paper's size "
-                "(ResNet-18 width 64, 4,000 training captures per SNR level)",
+        "note": "a small configuration trained on a CPU, not the paper's size (ResNet-18 width 64, 4,000 "
+                "training captures per SNR level)",
     }
     step = (start_epoch - 1) * steps_per_epoch
     for epoch in range(start_epoch, cfg.epochs + 1):

@@ -236,6 +236,37 @@ class SpectrumSegmentationKind(TaskKind):
         ]
         return rows
 
+    def compare_tables(self, names: list[str], results: list[Any]) -> list[RenderableType]:
+        """Per SNR group, each run's per-bin accuracy and mean IoU (95% intervals), and each run's
+        per-bin accuracy minus the first run's, in points."""
+        sections = [SpectrumSection.model_validate(r.task) for r in results]
+        groups = list(dict.fromkeys(g for s in sections for g in s.per_snr))
+        t = Table(title="Per SNR level of the weakest signal: per-bin accuracy % | mean IoU (95% intervals)",
+                  header_style="bold")
+        t.add_column("SNR dB")
+        for name in names:
+            t.add_column(name, justify="right", overflow="fold")
+        for name in names[1:]:
+            t.add_column(f"{name.split(' ')[0]} − #1 (points)", justify="right")
+
+        def acc(s: SpectrumSection, g: str) -> EstimateModel | None:
+            return s.per_snr[g].figures.get("bin_accuracy") if g in s.per_snr else None
+
+        for g in groups:
+            cells = []
+            for s in sections:
+                gf = s.per_snr.get(g)
+                cells.append("—" if gf is None else
+                             f"{_cell(acc(s, g))} | {_cell(gf.figures.get('mean_iou'), percent=False)}")
+            ref = acc(sections[0], g)
+            diffs = []
+            for s in sections[1:]:
+                other = acc(s, g)
+                diffs.append("—" if ref is None or other is None or ref.value is None or other.value is None
+                             else f"{100 * (other.value - ref.value):+.1f}")
+            t.add_row(g, *cells, *diffs)
+        return [t]
+
     def write_outputs(self, folder: Path, records: list[SpectrumRecord], item_ids: list[str]) -> list[Path]:
         """snr_table.csv: one row per figure and SNR group (metrics.snr_table), the overall figures last
         under snr_db 'all'."""
