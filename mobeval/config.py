@@ -47,6 +47,7 @@ KIND_SETTINGS = {
     "mcq": ("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
     "image-classification": ("batch_sizes", "preprocess", "exclude_calibration", "accuracy_target"),
     "vlm": ("max_tokens", "orderings", "max_prompts"),
+    "spectrum-segmentation": ("batch_sizes",),
 }
 # Settings that only mean something under another setting's value: (key, needs key, needs value); checked
 # only where the task uses the needed setting (vlm answers take --max-tokens without --method)
@@ -107,8 +108,9 @@ class RunConfig(BaseModel):
     channels_last: bool | None = _d("torch: NHWC (channels-last) weights and inputs.")
     preprocess: str | None = _d("image-classification: preprocessing preset name or JSON file (default: the "
                                 "model's own).")
-    batch_sizes: list[int] = _d("image-classification: batch sizes for the throughput pass after the "
-                                "single-stream one (comma-separated; empty: none).", default_factory=list)
+    batch_sizes: list[int] = _d("image-classification, spectrum-segmentation: batch sizes for the throughput "
+                                "pass after the single-stream one (comma-separated; empty: none).",
+                                default_factory=list)
     exclude_calibration: bool = _d("image-classification, a quantized model: leave out the images that calibrated "
                                    "it (without this, a run that would evaluate one is refused).", False)
     accuracy_target: float = _d("image-classification, a quantized model: share of the float model's top-1 it "

@@ -92,7 +92,7 @@ settings: {limit: 3}
     ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\ndevices: ['my phone']\n", "a device name is letters"),
     ("models: [smollm2-135m]\nbenchmarks: [no-such-bench]\n", "job smollm2-135m__q4_1__no-such-bench__default__local"),
     ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nrunners: [llama.cpp]\nsettings: {batch_sizes: [1]}\n",
-     "--batch-sizes: for image-classification tasks only"),
+     "--batch-sizes: for image-classification and spectrum-segmentation tasks only"),
     ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nquantizations: [Q8_0]\n",
      "models[0] (smollm2-135m) has none of the quantizations ['Q8_0'] (it has Q4_1)"),
     ("models: [{name: m, quantizations: {}}]\nbenchmarks: [everyday-mobile]\n", "models[0].quantizations"),

@@ -250,7 +250,7 @@ def test_captures_a_model_was_trained_on_are_refused(tmp_path):
       "for spectrum-segmentation use --runner energy-detector or spectrum-torch or spectrum-onnxruntime")),
     (["--task", "spectrum-segmentation", "--runner", "energy-detector", "--model", "efficientnet-lite0"],
      "--model efficientnet-lite0: runner energy-detector has no model file"),
-    (["--task", "spectrum-segmentation", "--batch-sizes", "1"], "--batch-sizes: for image-classification tasks only"),
+    (["--task", "vlm", "--batch-sizes", "1"], "--batch-sizes: for image-classification and spectrum-segmentation tasks only"),
     (["--task", "spectrum-segmentation", "--runner", "energy-detector", "--threads", "2"],
      "runner energy-detector does not take: threads"),
     (["--bench", "synthetic-spectrum", "--data", "."],

@@ -135,3 +135,35 @@ def test_evaluating_a_net_on_its_training_captures_is_refused(tmp_path):
                           "--runner", "spectrum-torch", "--output-dir", str(tmp_path / "out")],
                          capture_output=True, text=True, check=False)
     assert res.returncode != 0 and "used to train this model" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("runner_name", ["spectrum-torch", "spectrum-onnxruntime"])
+def test_a_batch_scores_each_capture_as_alone(runner_name):
+    """segment_batch (the --batch-sizes throughput pass) gives each capture the scores segment gives it."""
+    caps = HIGH_SNR[:2] + [generate_capture(CaptureKey(TEST_SEED, "test", None, 0))]
+    runner = make_runner(runner_name, resolve_model(runner_name, "realnet-small"), {"threads": 1})
+    try:
+        prepared = [runner.prepare(c) for c in caps]
+        alone = np.stack([np.asarray(runner.segment(x)) for x in prepared])
+        batched = runner.segment_batch(prepared)
+    finally:
+        runner.close()
+    assert batched.shape == (3, N_BINS)
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+
+
+def test_batch_sizes_give_captures_per_second_in_the_result(tmp_path):
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    r = CliRunner().invoke(app, ["run", "--bench", "synthetic-spectrum", "--limit", "2", "--runner", "spectrum-torch",
+                                 "--model", "realnet-small", "--threads", "1", "--batch-sizes", "1,3",
+                                 "--output-dir", str(tmp_path), "--quiet"])
+    assert r.exit_code == 0, r.output
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    perf = json.loads((folder / "result.json").read_text())["performance"]
+    for b in (1, 3):
+        f = perf[f"throughput_batch_{b}"]
+        assert f["unit"] == "captures/s" and f["value"] > 0 and f["count"] >= 3
+        assert f"batches of {b}" in f["note"] and "segment_batch" in f["note"]

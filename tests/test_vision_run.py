@@ -133,7 +133,7 @@ def test_imagefolder_with_limit_is_stratified_over_classes(tmp_path):
      "runner llama.cpp does not serve image-classification tasks"),
     (["--runner", "onnxruntime"], "runner onnxruntime does not serve mcq tasks"),
     (["--task", "image-classification", "--orderings", "original"], "--orderings: for mcq and vlm tasks only"),
-    (["--batch-sizes", "1,8"], "--batch-sizes: for image-classification tasks only"),
+    (["--batch-sizes", "1,8"], "--batch-sizes: for image-classification and spectrum-segmentation tasks only"),
     (["--bench", "imagefolder"], "benchmark imagefolder needs --data"),
     (["--task", "image-classification", "--bench", "mmlu"], "--bench mmlu is a mcq benchmark, not image-classification"),
     (["--task", "image-classification", "--runner", "torch", "--provider", "cpu"], "runner torch does not take"),

@@ -12,6 +12,8 @@ constructed as `Runner(model: SegmenterModel, **settings)` and has:
   fftshifted FFT bin k of the capture's first N_BINS samples (features.bin_frequencies). A bin counts as
   occupied where its score is above the declared threshold (metrics.MetricSettings, 0.5 by default).
   This call alone is the latency mobeval reports;
+- optionally `segment_batch(inputs) -> scores` of shape (len(inputs), N_BINS): several prepared captures
+  in one call, for the throughput pass at `--batch-sizes` (without it, the pass calls `segment` per capture);
 - `close()`.
 
 `SegmenterModel` is what `--model` resolves to, before anything loads (`resolve_model`): a file a

@@ -53,5 +53,10 @@ class OnnxRuntimeSegmenter:
         (scores,) = self._session.run(None, {self._input: prepared})
         return np.asarray(scores[0], dtype=np.float32)
 
+    def segment_batch(self, prepared: list[np.ndarray]) -> np.ndarray:
+        """Scores of several prepared captures in one session run (the export's batch axis is dynamic)."""
+        (scores,) = self._session.run(None, {self._input: np.concatenate(prepared)})
+        return np.asarray(scores, dtype=np.float32)
+
     def close(self) -> None:
         self._session = None

@@ -50,5 +50,12 @@ class TorchSegmenter:
         with self._torch.inference_mode():
             return occupancy(self.net(prepared))[0].numpy().astype(np.float32)
 
+    def segment_batch(self, prepared: list) -> np.ndarray:
+        """Scores of several prepared captures in one forward pass: (batch, N_BINS)."""
+        from mobeval.models.spectrum.resnet import occupancy
+
+        with self._torch.inference_mode():
+            return occupancy(self.net(self._torch.cat(prepared))).numpy().astype(np.float32)
+
     def close(self) -> None:
         self.net = None

@@ -15,6 +15,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from mobeval.measure.latency import single_stream
+from mobeval.measure.throughput import throughput_rows
 from mobeval.printing import fig, pct
 from mobeval.quantize.analysis import QuantizationSection
 from mobeval.results.figures import Figure
@@ -120,9 +121,7 @@ class ImageClassificationKind(TaskKind):
             ("preprocessing p50", fig(perf.get("preprocess_latency_p50")), "decode, resize, crop, normalise"),
             ("images/s, single stream", fig(perf.get("images_per_s"), "{:.1f}"), "1 / mean inference latency"),
         ]
-        for key in sorted((k for k in perf if k.startswith("throughput_batch_")), key=lambda k: int(k.rsplit("_", 1)[1])):
-            rows.append((f"throughput, batch {key.rsplit('_', 1)[1]}", fig(perf[key], "{:.1f}"), perf[key].note))
-        return rows
+        return rows + throughput_rows(perf)
 
     def tables(self, r: Any) -> list[RenderableType]:
         from mobeval.quantize.tables import quantization_tables

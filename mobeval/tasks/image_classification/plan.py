@@ -17,8 +17,9 @@ from mobeval.benchmarks.vision.imagefolder import ImageFolderSet
 from mobeval.config import RunConfig
 from mobeval.errors import MobevalError, RunnerError
 from mobeval.hashing import text_sha256
+from mobeval.measure.throughput import PREFIX as THROUGHPUT_PREFIX
+from mobeval.measure.throughput import batch_throughput
 from mobeval.models.vision import VisionModel, resolve
-from mobeval.results.figures import Figure
 from mobeval.tasks.base import OFFLINE_SECTION, TaskPlan
 from mobeval.tasks.image_classification import quantized
 from mobeval.tasks.image_classification.images import open_rgb
@@ -27,7 +28,6 @@ from mobeval.tasks.image_classification.preprocess import PreprocessSpec, load_s
 from mobeval.tasks.image_classification.record import ImageRecord, encode_logits
 from mobeval.tasks.image_classification.scoring import ranks
 
-MIN_THROUGHPUT_SECONDS = 2.0  # each batch size is timed over at least this long (and 3 batches)
 
 
 @dataclass
@@ -137,9 +137,8 @@ class ImagePlan(TaskPlan):
                        item_ids=self.item_ids, excluded=self.quant.excluded, target=self.config.accuracy_target, seed=self.config.seed)
 
     def throughput(self, runner: Any) -> dict[str, dict]:
-        """Images per second at each --batch-sizes value: real preprocessed images (cycled when there
-        are fewer than the batch), one untimed batch first, then batches for at least
-        MIN_THROUGHPUT_SECONDS and 3 batches. Preprocessing is done beforehand: inference only."""
+        """Images per second at each --batch-sizes value (measure.throughput): real preprocessed images
+        (cycled when there are fewer than the batch), preprocessed beforehand: inference only."""
         sizes = self.config.batch_sizes
         if not sizes:
             return {}
@@ -147,16 +146,8 @@ class ImagePlan(TaskPlan):
         figs = {}
         for b in sizes:
             batch = stack([inputs[k % len(inputs)] for k in range(b)])
-            runner.classify(batch)
-            n, start = 0, time.perf_counter()
-            while n < 3 or time.perf_counter() - start < MIN_THROUGHPUT_SECONDS:
-                runner.classify(batch)
-                n += 1
-            seconds = time.perf_counter() - start
-            figs[f"throughput_batch_{b}"] = Figure(
-                value=b * n / seconds, unit="images/s", count=n, source="measured, offline scenario",
-                note=f"{n} batches of {b} in {seconds:.2f} s; inputs preprocessed beforehand",
-            ).model_dump()
+            figs[f"{THROUGHPUT_PREFIX}{b}"] = batch_throughput(lambda: runner.classify(batch), b, "images/s",
+                                                               "inputs preprocessed beforehand")
         return figs
 
 

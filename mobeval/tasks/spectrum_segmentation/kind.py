@@ -15,6 +15,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from mobeval.measure.latency import single_stream
+from mobeval.measure.throughput import throughput_rows
 from mobeval.printing import fig
 from mobeval.results.figures import Figure
 from mobeval.tasks.base import Row, TaskKind
@@ -186,7 +187,7 @@ class SpectrumSegmentationKind(TaskKind):
             ("prepare p50", fig(perf.get("prepare_latency_p50")), "the runner's input from the capture"),
             ("capture generation / read p50", fig(perf.get("capture_load_latency_p50")), "outside the runner"),
             ("captures/s, single stream", fig(perf.get("captures_per_s"), "{:.1f}"), "1 / mean segment latency"),
-        ]
+        ] + throughput_rows(perf)
 
     def tables(self, r: Any) -> list[RenderableType]:
         s = SpectrumSection.model_validate(r.task)

@@ -20,6 +20,8 @@ from mobeval.benchmarks.spectrum.generate import refuse_training_overlap
 from mobeval.config import RunConfig
 from mobeval.errors import DataError, MobevalError, RunnerError
 from mobeval.hashing import text_sha256
+from mobeval.measure.throughput import PREFIX as THROUGHPUT_PREFIX
+from mobeval.measure.throughput import batch_throughput
 from mobeval.runners.spectrum.base import SegmenterModel, resolve_model
 from mobeval.tasks.base import TaskPlan
 from mobeval.tasks.spectrum_segmentation.features import N_BINS
@@ -121,6 +123,25 @@ class SpectrumPlan(TaskPlan):
                 load_s=t1 - t0, prepare_s=t2 - t1, latency_s=t3 - t2,
             )])
         return out
+
+    def offline_phase(self, runner: Any) -> dict[str, dict]:
+        """Captures per second at each --batch-sizes value (measure.throughput): the run's first captures
+        (cycled when there are fewer than the batch), prepared beforehand, so the net (or detector) only.
+        A runner with `segment_batch` takes the batch in one call; one without segments the captures one
+        after another, and the figure says so."""
+        sizes = self.config.batch_sizes
+        if not sizes or not self.refs:
+            return {}
+        prepared = [runner.prepare(self.dataset.capture(r)) for r in self.refs[: max(sizes)]]
+        batched = hasattr(runner, "segment_batch")
+        note = ("captures prepared beforehand; one segment_batch call per batch" if batched else
+                "captures prepared beforehand; the runner has no batched call: one segment call per capture")
+        figs = {}
+        for b in sizes:
+            batch = [prepared[k % len(prepared)] for k in range(b)]
+            call = (lambda: runner.segment_batch(batch)) if batched else (lambda: [runner.segment(x) for x in batch])
+            figs[f"{THROUGHPUT_PREFIX}{b}"] = batch_throughput(call, b, "captures/s", note)
+        return figs
 
 
 def plan_spectrum(cfg: RunConfig) -> SpectrumPlan:
