@@ -216,6 +216,7 @@ class SpectrumSegmentationKind(TaskKind):
             ("bench / captures", [f"{r.data['bench']} / {s.n_captures}" for r, s in zip(results, sections)]),
             ("data sha256", [str(r.data.get("data_sha256"))[:12] for r in results]),
             ("mean IoU per signal", overall("mean_iou", percent=False)),
+            ("bin accuracy", overall("bin_accuracy")),
             ("recall at IoU 0.5", overall(iou_key(0.5))),
             ("bin F1", overall("bin_f1")),
             ("false-alarm rate", overall("false_alarm_rate")),
@@ -238,11 +239,11 @@ class SpectrumSegmentationKind(TaskKind):
         return rows
 
     def compare_tables(self, names: list[str], results: list[Any]) -> list[RenderableType]:
-        """Per SNR group, each run's per-bin accuracy and mean IoU (95% intervals), and each run's
-        per-bin accuracy minus the first run's, in points."""
+        """Per SNR group, each run's per-bin accuracy (95% interval) and mean IoU, and each run's per-bin
+        accuracy minus the first run's, in points."""
         sections = [SpectrumSection.model_validate(r.task) for r in results]
         groups = list(dict.fromkeys(g for s in sections for g in s.per_snr))
-        t = Table(title="Per SNR level of the weakest signal: per-bin accuracy % | mean IoU (95% intervals)",
+        t = Table(title="Per SNR level of the weakest signal: per-bin accuracy % (95% interval) | mean IoU",
                   header_style="bold")
         t.add_column("SNR dB")
         for name in names:
@@ -257,8 +258,9 @@ class SpectrumSegmentationKind(TaskKind):
             cells = []
             for s in sections:
                 gf = s.per_snr.get(g)
+                iou = gf.figures.get("mean_iou") if gf is not None else None
                 cells.append("—" if gf is None else
-                             f"{_cell(acc(s, g))} | {_cell(gf.figures.get('mean_iou'), percent=False)}")
+                             f"{_cell(acc(s, g))} | " + ("—" if iou is None or iou.value is None else f"{iou.value:.2f}"))
             ref = acc(sections[0], g)
             diffs = []
             for s in sections[1:]:
