@@ -174,3 +174,24 @@ def test_a_net_without_its_card_or_not_a_net_is_refused(tmp_path):
         resolve_net(str(tmp_path / "y.pt"))
     with pytest.raises(MobevalError, match="not a bundled spectrum net"):
         resolve_net(str(tmp_path / "nothing.pt"))
+
+
+def test_the_train_command_end_to_end_with_fading(tmp_path):
+    """`mobeval train spectrum` as a user types it: a tiny real net on Rician-faded captures, the weights
+    and card it prints, the card's recipe and command."""
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    args = ["train", "spectrum", "--out", str(tmp_path), "--net", "real", "--name", "tiny", "--width", "2",
+            "--seed", "24", "--train-per-level", "2", "--train-empty", "0", "--val-per-level", "1", "--val-empty", "0",
+            "--snr", "10", "--epochs", "1", "--batch-size", "2", "--threads", "1", "--fading", "rician",
+            "--rician-k-db", "3"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert f"weights: {tmp_path / 'tiny.pt'}" in r.output.replace("\n", "")
+    card = read_card(tmp_path / "tiny.pt")
+    assert card["data"]["recipe"]["fading"] == "rician" and card["data"]["recipe"]["rician_k_db"] == 3.0
+    assert card["config"]["levels_db"] == [10] and card["complete"]
+    bad = CliRunner().invoke(app, args[:-4] + ["--fading", "nakagami"])
+    assert bad.exit_code != 0 and "nakagami" in bad.output
