@@ -84,6 +84,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     run("images", "--task", "image-classification", "--threads", "1")
     run("spectrum", "--task", "spectrum-segmentation", "--runner", "energy-detector", "--limit", "17")
     run("shard", "--task", "spectrum-segmentation", "--runner", "energy-detector", "--limit", "17", "--shard", "1/2")
+    run("vlm", "--task", "vlm", "--runner", "hybrid", "--limit", "3", "--threads", "1")
     made["v1"] = V1
 
     # the spectrum task interrupted (Ctrl-C: a partial result), then resumed and killed (samples after the
@@ -317,6 +318,27 @@ def test_the_html_page_is_self_contained(tmp_path, runs):
     for table in ("everyday-mobile-table", "imagenet-photos-table", "synthetic-spectrum-table"):
         assert f'id="{table}"' in text
     assert 'class="unranked"' in text  # the partial run
+
+
+def test_a_vlm_bench_shows_where_a_questions_time_goes(tmp_path, runs):
+    """The vlm kind's stacked-parts plot: one bar per run, one trace per part, each the run's recorded p50."""
+    from mobeval.board.entry import read_entry
+    from mobeval.board.plots import stage_plots
+    from mobeval.board.rank import rank
+
+    root = results_dir(tmp_path, runs, "vlm")
+    entry = read_entry(root / "vlm" / runs["vlm"].name)
+    perf = json.loads((runs["vlm"] / "result.json").read_text())["performance"]
+    want = {"image preprocessing": "image_preprocess_p50", "vision encode": "encode_p50", "prefill": "prefill_p50",
+            "decode": "decode_p50"}
+    assert entry.stages_s == {label: perf[key]["value"] for label, key in want.items()}
+    (board,) = rank([entry])
+    (plot,) = stage_plots(board, "vlm-digits")
+    assert plot.id == "vlm-digits-stages" and [t.name for t in plot.figure.data] == list(want)
+    assert [t.x[0] for t in plot.figure.data] == pytest.approx([1000 * perf[k]["value"] for k in want.values()])
+    page = tmp_path / "vlm.html"
+    ok("board", str(root), "--html", str(page))
+    assert 'id="vlm-digits-stages"' in page.read_text()
 
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)

@@ -62,6 +62,7 @@ class BoardEntry:
     energy: Energy | None = None
     energy_note: str = ""  # why energy is unavailable
     breakdown: dict[str, dict[str, Estimate | None]] = field(default_factory=dict)  # per field / per SNR
+    stages_s: dict[str, float | None] = field(default_factory=dict)  # p50 seconds per part of an item (vlm)
     marks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -177,6 +178,8 @@ def entry_from_check(check: RunCheck) -> BoardEntry:
             peak_rss_bytes=r.memory["peak_rss"].value if "peak_rss" in r.memory else None,
             energy=energy, energy_note=energy_note,
             breakdown=spec.breakdown(r.task) if spec and spec.breakdown else {},
+            stages_s={label: perf[f"{prefix}_p50"].value if f"{prefix}_p50" in perf else None
+                      for prefix, label in (spec.stages if spec else ())},
         )
         if spec is None:
             check.notes.append(f"the board shows no figures of task kind {r.kind!r} (mobeval/board/figures.py)")

@@ -147,6 +147,7 @@ class KindFigures:
     breakdown: Callable[[dict[str, Any]], dict[str, dict[str, Estimate | None]]] | None = None
     breakdown_title: str = ""  # what the breakdown's groups are ("field", "SNR dB")
     note: str = ""  # a footnote on how the figures are obtained
+    stages: tuple[tuple[str, str], ...] = ()  # (performance prefix, label): parts of an item's time, in order
 
 
 KIND_FIGURES: dict[str, KindFigures] = {
@@ -178,6 +179,8 @@ KIND_FIGURES: dict[str, KindFigures] = {
              "log-probabilities under 2+ orderings, else the original order); open match: normalised match of the "
              "open questions; 95% Wilson intervals over the questions; latency per question: all its orderings; "
              "speed: decode tokens/s (tokens after the first / time after the first)",
+        stages=(("image_preprocess", "image preprocessing"), ("encode", "vision encode"), ("prefill", "prefill"),
+                ("decode", "decode")),
     ),
     "spectrum-segmentation": KindFigures(
         figures=(FigureSpec("mean_iou", "mean IoU", _overall("mean_iou"), percent=False),

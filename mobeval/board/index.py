@@ -18,7 +18,7 @@ from mobeval.board.entry import BoardEntry, read_entry
 from mobeval.hashing import bytes_sha256
 
 INDEX_NAME = ".mobeval-index.sqlite"
-FORMAT = "2"  # of the stored rows and fingerprints; a different one rebuilds the index
+FORMAT = "3"  # of the stored rows and fingerprints; a different one rebuilds the index
 _FILES = ("run.json", "selection.json", "result.json")
 
 _SCHEMA = """

@@ -1,6 +1,6 @@
 """The board's plots (Plotly figures): per benchmark, the Pareto front of the headline figure against
-latency, peak memory, model size and energy, and the kind's breakdown (per-field bars for multiple
-choice, curves over SNR for spectrum segmentation)."""
+latency, peak memory, model size and energy, the kind's breakdown (per-field bars for multiple
+choice, curves over SNR for spectrum segmentation), and where an item's time goes (vlm: stacked parts)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def _errors(ests: list[Estimate | None], percent: bool) -> dict:
     return dict(type="data", array=plus, arrayminus=minus, visible=True)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, width: int = 600, **kw) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420, width=width,
+def _layout(fig: go.Figure, title: str, x: str, y: str, width: int = 600, height: int = 420, **kw) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=height, width=width,
                       margin=dict(l=60, r=20, t=50, b=60), legend=dict(font=dict(size=10)), **kw)
     return fig
 
@@ -121,5 +121,26 @@ def breakdown_plots(b: BenchBoard, slug: str) -> list[Plot]:
     return plots
 
 
+def stage_plots(b: BenchBoard, slug: str) -> list[Plot]:
+    """Where an item's time goes: per run, the median of each part (KindFigures.stages) as stacked bars.
+    Medians of parts do not add up to the median of the whole; a part the runner does not time is 0."""
+    spec = KIND_FIGURES.get(b.kind)
+    rows = [r for r in b.rows if any(v is not None for v in r.entry.stages_s.values())][:MAX_SERIES]
+    if spec is None or not spec.stages or not rows:
+        return []
+    fig = go.Figure()
+    names = [_name(r) for r in rows]
+    for _, label in spec.stages:
+        ms = [r.entry.stages_s.get(label) for r in rows]
+        fig.add_trace(go.Bar(
+            y=names, x=[0 if v is None else 1000 * v for v in ms], name=label, orientation="h",
+            hovertext=[f"{n}<br>{label} p50: " + ("not timed by this runner" if v is None else f"{1000 * v:.1f} ms")
+                       for n, v in zip(names, ms)], hoverinfo="text"))
+    title = "Where a question's time goes (median of each part, stacked)"
+    _layout(fig, title, "milliseconds", "", width=1220, barmode="stack", height=max(260, 120 + 40 * len(rows)),
+            yaxis=dict(autorange="reversed"))
+    return [Plot(f"{slug}-stages", title, fig)]
+
+
 def bench_plots(b: BenchBoard, slug: str) -> list[Plot]:
-    return pareto_plots(b, slug) + breakdown_plots(b, slug)
+    return pareto_plots(b, slug) + breakdown_plots(b, slug) + stage_plots(b, slug)

@@ -18,6 +18,7 @@ PARTS = {
     "encode": ("encode_ms", "vision encoder (+ projector), all images of the question"),
     "prefill": ("prefill_ms", "prompt evaluation in the language model, image embeddings included"),
     "ttft": ("ttft_ms", "time to first token: from the start of preprocessing to the first answer token"),
+    "decode": ("decode_ms", "from the first answer token to the last (0 for a one-token answer)"),
 }
 
 
