@@ -9,7 +9,8 @@ reading the same captures:
 - mean IoU per signal per SNR level (Hungarian-matched, an unmatched signal counts 0);
 - the average per-bin accuracy over all captures (the paper's headline figure is 99.4%) and the
   complex net's gain over the real net per SNR level (the paper: up to +9.2 points);
-- accuracy against training epochs, from the curves the weights' cards recorded (validation split);
+- accuracy against training epochs, from the curves the weights' cards recorded (validation split),
+  the nets a bundled net was fine-tuned from (--init-from) first;
 - latency per capture (the runner's segment call; p50), on this machine.
 
 Usage: python bench/spectrum_paper_comparison.py [--per-level 5] [--empty 10] [--threads N] [--fading F]
@@ -48,6 +49,15 @@ PAPER = {"avg_bin_accuracy_synthetic": 0.994, "avg_bin_accuracy_over_the_air": 0
 
 def _est(e) -> dict | None:
     return None if e is None else {"value": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n}
+
+
+def full_curve(card: dict) -> list[dict]:
+    """The card's validation curve after the curves of the nets it was fine-tuned from (--init-from),
+    epochs numbered on from theirs."""
+    start = card.get("initialised_from")
+    before = full_curve(start) if isinstance(start, dict) and start.get("curve") else []
+    return before + [{"epoch": len(before) + p["epoch"], "val_bin_accuracy": p["val_bin_accuracy"],
+                      "fine_tuning": bool(before)} for p in card["curve"]]
 
 
 def main() -> None:
@@ -120,19 +130,21 @@ def main() -> None:
         gains[lv] = gain
         print(f"{lv:>7} | " + " | ".join(f"{c:>28}" for c in cells) + f" | {gain:+.2f}")
 
-    curves = {}
-    for label, _, model_name in SYSTEMS[:2]:
-        card = read_card(alias_path(model_name))
-        curves[label] = [{"epoch": p["epoch"], "val_bin_accuracy": p["val_bin_accuracy"]} for p in card["curve"]]
-    print("\nValidation per-bin accuracy % against training epochs (from the weights' cards)")
+    curves = {label: full_curve(read_card(alias_path(model_name))) for label, _, model_name in SYSTEMS[:2]}
+    print("\nValidation per-bin accuracy % against training epochs (from the weights' cards; * fine-tuning epochs "
+          "of --init-from, on its own validation captures)")
     print("epoch | " + " | ".join(f"{lab[:28]:>28}" for lab in labels[:2]))
     for i in range(max(len(c) for c in curves.values())):
-        row = [curves[lab][i]["val_bin_accuracy"] if i < len(curves[lab]) else None for lab in labels[:2]]
-        print(f"{i + 1:>5} | " + " | ".join(f"{'—' if v is None else f'{100 * v:.2f}':>28}" for v in row))
-    real_final = curves[labels[1]][-1]["val_bin_accuracy"]
-    reach = next((p["epoch"] for p in curves[labels[0]] if p["val_bin_accuracy"] >= real_final), None)
-    print(f"complex net reaches the real net's final validation accuracy ({100 * real_final:.2f}%) at epoch "
-          f"{reach if reach else 'never, within its epochs'}")
+        row = [curves[lab][i] if i < len(curves[lab]) else None for lab in labels[:2]]
+        cells = ["—" if p is None else f"{100 * p['val_bin_accuracy']:.2f}" + ("*" if p["fine_tuning"] else " ")
+                 for p in row]
+        print(f"{i + 1:>5} | " + " | ".join(f"{c:>28}" for c in cells))
+    # on the first training's validation captures only (fine-tuning validates on its own)
+    first = {lab: [p for p in curves[lab] if not p["fine_tuning"]] for lab in labels[:2]}
+    real_final = first[labels[1]][-1]["val_bin_accuracy"]
+    reach = next((p["epoch"] for p in first[labels[0]] if p["val_bin_accuracy"] >= real_final), None)
+    print(f"complex net reaches the real net's final validation accuracy before fine-tuning "
+          f"({100 * real_final:.2f}%) at epoch {reach if reach else 'never, within its epochs'}")
 
     machine = {"cpu": cpu_model(), "logical_cpus": __import__("os").cpu_count()}
     out = {"captures": len(captures), "data": data.description, "machine": machine, "results": results,

@@ -195,3 +195,26 @@ def test_the_train_command_end_to_end_with_fading(tmp_path):
     assert card["config"]["levels_db"] == [10] and card["complete"]
     bad = CliRunner().invoke(app, args[:-4] + ["--fading", "nakagami"])
     assert bad.exit_code != 0 and "nakagami" in bad.output
+
+
+def test_init_from_starts_at_the_trained_weights_and_records_them(tmp_path):
+    """--init-from (fine-tuning): the net starts at the named net's weights, the card records which (by
+    sha256); a net of the other number field, other widths or another seed's captures is refused."""
+    from mobeval.hashing import file_sha256
+
+    base_cfg = TrainConfig(net="real", width=2, seed=25, train_per_level=2, train_empty=0, val_per_level=1,
+                           val_empty=0, epochs=1, batch_size=2, levels_db=(10,))
+    base = train(base_cfg, tmp_path / "base", "base", log=lambda m: None, command="test")
+    cfg = TrainConfig(**{**base_cfg.__dict__, "init_from": str(base)})
+    start = Trainee(cfg).net.state_dict()
+    for k, v in load_net(base).state_dict().items():
+        assert torch.equal(start[k], v), k
+    tuned = train(cfg, tmp_path / "tuned", "tuned", log=lambda m: None, command="test")
+    card = read_card(tuned)
+    assert card["initialised_from"]["sha256"] == file_sha256(base) and card["initialised_from"]["epochs"] == 1
+    assert card["initialised_from"]["curve"] == read_card(base)["curve"]  # the whole history stays readable
+    assert read_card(base)["initialised_from"].startswith("random")
+    for change, says in (({"seed": 26}, "fine-tune with --seed 25"), ({"net": "complex"}, "a real net"),
+                         ({"width": 3}, "widths")):
+        with pytest.raises(MobevalError, match=says):
+            Trainee(TrainConfig(**{**cfg.__dict__, **change}))

@@ -38,6 +38,9 @@ def spectrum(
     fading: str = typer.Option("none", "--fading", help="none (AWGN), rayleigh or rician: flat block fading per "
                                "signal in the training and validation captures."),
     rician_k_db: float = typer.Option(6.0, "--rician-k-db", help="Rician K-factor in dB (with --fading rician)."),
+    init_from: Optional[str] = typer.Option(None, "--init-from", help="Start from a trained net (an alias such as "
+                                            "cmusenet-small, or NAME.pt with its card), trained on the same --seed: "
+                                            "fine-tuning."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
 ) -> None:
     """Train on the generator's train split (the validation split gives the accuracy curve; the test
@@ -50,7 +53,7 @@ def spectrum(
         cfg = TrainConfig(net=net, width=width, seed=seed, train_per_level=train_per_level,
                           train_empty=train_empty, val_per_level=val_per_level, val_empty=val_empty, epochs=epochs,
                           batch_size=batch_size, lr=lr, threads=threads, random_window=not fixed_window,
-                          levels_db=_levels(snr))
+                          levels_db=_levels(snr), init_from=init_from)
         recipe = Recipe(fading=fading, rician_k_db=rician_k_db)
         path = train(cfg, out_dir, name or f"{net}-w{width}", resume=resume,
                      log=lambda m: err.print(m, highlight=False), recipe=recipe)

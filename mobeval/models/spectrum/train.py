@@ -72,6 +72,7 @@ class TrainConfig:
     threads: int | None = None
     random_window: bool = True
     levels_db: tuple[int, ...] = SNR_LEVELS_DB  # SNR levels of both splits (the weakest signal's, dB)
+    init_from: str | None = None  # a trained net (alias or NAME.pt with its card) to start from: fine-tuning
 
     def __post_init__(self) -> None:
         if self.net not in NETS:
@@ -123,6 +124,31 @@ def images(iq: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
     return np.stack([spectrum_image(x[o:o + N_BINS]) for x, o in zip(iq, offs)])
 
 
+def starting_point(cfg: TrainConfig) -> dict[str, Any] | None:
+    """The trained net `--init-from` names, checked against the run: same number field and widths, and
+    trained on the same seed's captures (so one TrainingRecord covers both trainings). What the card records."""
+    if cfg.init_from is None:
+        return None
+    from mobeval.hashing import file_sha256
+    from mobeval.runners.spectrum.net_model import resolve_net
+
+    from .store import read_card
+
+    model = resolve_net(cfg.init_from)
+    card = read_card(model.path)
+    want = "complex" if cfg.net == "complex" else "real"
+    if card.get("net") != want:
+        raise MobevalError(f"--init-from {cfg.init_from}: a {card.get('net')} net; this run trains a {want} net")
+    if model.training is None or model.training.seed != cfg.seed:
+        seed = None if model.training is None else model.training.seed
+        raise MobevalError(f"--init-from {cfg.init_from}: trained on seed {seed}'s captures; fine-tune with "
+                           f"--seed {seed}, so that one training record names every capture the net has seen")
+    return {"from": cfg.init_from, "path": str(model.path), "sha256": file_sha256(model.path),
+            "command": card.get("command"), "epochs": card.get("epochs"), "widths": card.get("widths"),
+            "validation": (card.get("data") or {}).get("validation"), "curve": card.get("curve"),
+            "initialised_from": card.get("initialised_from")}
+
+
 class Trainee:
     """The module trained, its input and the net saved: the complex net trains in real arithmetic."""
 
@@ -131,9 +157,17 @@ class Trainee:
 
         from .real_arithmetic import RealArithmeticResNet
         from .resnet import complex_resnet, real_resnet
+        from .store import load_net
 
         torch.manual_seed(cfg.seed)
         self.net = complex_resnet(cfg.width) if cfg.net == "complex" else real_resnet(cfg.width)
+        if cfg.init_from is not None:
+            start = load_net(starting_point(cfg)["path"])
+            if start.widths != self.net.widths:
+                raise MobevalError(f"--init-from {cfg.init_from}: widths {list(start.widths)}; --width {cfg.width} "
+                                   f"makes {list(self.net.widths)}")
+            self.net.load_state_dict(start.state_dict())
+            self.net.train()
         self.module = RealArithmeticResNet(self.net) if cfg.net == "complex" else self.net
 
     def inputs(self, batch: np.ndarray):
@@ -215,7 +249,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
     start_epoch = 1
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if {"levels_db": SNR_LEVELS_DB} | ckpt["config"] != asdict(cfg):
+        if {"levels_db": SNR_LEVELS_DB, "init_from": None} | ckpt["config"] != asdict(cfg):
             raise MobevalError(f"{ckpt_path}: was made with other settings ({ckpt['config']}); resume with the same "
                                "flags, or train into another --out")
         # checkpoints written before the recipe was saved in them were all made with the default recipe
@@ -255,6 +289,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
                 "(mobeval.models.spectrum.loss)",
         "optimizer": f"Adam, lr {cfg.lr:g} with cosine decay to 0 over {total} steps, batch {cfg.batch_size}",
         "training": training_json(cfg.training_record()),
+        "initialised_from": starting_point(cfg) or "random (torch.manual_seed(seed))",
         "machine": machine(), "torch": torch.__version__,
         "note": "a small configuration trained on a CPU, not the paper's size (ResNet-18 width 64, 4,000 "
                 "training captures per SNR level)",
