@@ -19,7 +19,7 @@ from mobeval.models.spectrum.store import ALIASES, alias_path, read_card
 from mobeval.runners import make_runner
 from mobeval.runners.spectrum.base import SpectrumSegmenter, resolve_model
 from mobeval.tasks import kind_entry
-from mobeval.tasks.spectrum_segmentation.features import N_BINS, label_mask
+from mobeval.tasks.spectrum_segmentation.features import N_BINS
 from mobeval.tasks.spectrum_segmentation.metrics import score_capture
 
 HIGH_SNR = [generate_capture(CaptureKey(TEST_SEED, "test", 10, i)) for i in range(3)]
