@@ -244,6 +244,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainee = Trainee(cfg)
+    start = starting_point(cfg)
     opt = torch.optim.Adam(trainee.module.parameters(), lr=cfg.lr)
     curve: list[dict[str, Any]] = []
     start_epoch = 1
@@ -256,6 +257,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         if ckpt.get("recipe", Recipe().record()) != recipe.record():
             raise MobevalError(f"{ckpt_path}: was trained on captures of another recipe ({ckpt.get('recipe')}); "
                                "resume with the same --fading, or train into another --out")
+        start = ckpt.get("start", start)  # what the run started from, though the file it named may have changed
         trainee.module.load_state_dict(ckpt["module"])
         opt.load_state_dict(ckpt["optimizer"])
         curve, start_epoch = ckpt["curve"], ckpt["epoch"] + 1
@@ -289,7 +291,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
                 "(mobeval.models.spectrum.loss)",
         "optimizer": f"Adam, lr {cfg.lr:g} with cosine decay to 0 over {total} steps, batch {cfg.batch_size}",
         "training": training_json(cfg.training_record()),
-        "initialised_from": starting_point(cfg) or "random (torch.manual_seed(seed))",
+        "initialised_from": start or "random (torch.manual_seed(seed))",
         "machine": machine(), "torch": torch.__version__,
         "note": "a small configuration trained on a CPU, not the paper's size (ResNet-18 width 64, 4,000 "
                 "training captures per SNR level)",
@@ -324,7 +326,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         curve.append(point)
         log(f"epoch {epoch}: train loss {point['train_loss']:.4f}, validation per-bin accuracy "
             f"{100 * figures['val_bin_accuracy']:.2f}% ({point['epoch_s']:.0f} s)")
-        blob = {"config": asdict(cfg), "recipe": recipe.record(), "epoch": epoch, "module": trainee.module.state_dict(),
+        blob = {"config": asdict(cfg), "recipe": recipe.record(), "start": start, "epoch": epoch, "module": trainee.module.state_dict(),
                 "optimizer": opt.state_dict(), "curve": curve}
         tmp = ckpt_path.with_name("checkpoint.pt.tmp")
         out.mkdir(parents=True, exist_ok=True)
