@@ -152,7 +152,8 @@ def starting_point(cfg: TrainConfig) -> dict[str, Any] | None:
 class Trainee:
     """The module trained, its input and the net saved: the complex net trains in real arithmetic."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, start: dict[str, Any] | None = None):
+        """`start`: starting_point(cfg), when the caller has it already."""
         import torch
 
         from .real_arithmetic import RealArithmeticResNet
@@ -162,11 +163,11 @@ class Trainee:
         torch.manual_seed(cfg.seed)
         self.net = complex_resnet(cfg.width) if cfg.net == "complex" else real_resnet(cfg.width)
         if cfg.init_from is not None:
-            start = load_net(starting_point(cfg)["path"])
-            if start.widths != self.net.widths:
-                raise MobevalError(f"--init-from {cfg.init_from}: widths {list(start.widths)}; --width {cfg.width} "
+            first = load_net((start or starting_point(cfg))["path"])
+            if first.widths != self.net.widths:
+                raise MobevalError(f"--init-from {cfg.init_from}: widths {list(first.widths)}; --width {cfg.width} "
                                    f"makes {list(self.net.widths)}")
-            self.net.load_state_dict(start.state_dict())
+            self.net.load_state_dict(first.state_dict())
             self.net.train()
         self.module = RealArithmeticResNet(self.net) if cfg.net == "complex" else self.net
 
@@ -243,8 +244,8 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         raise MobevalError(f"{ckpt_path} exists: pass --resume to continue that run, or another --out")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    trainee = Trainee(cfg)
     start = starting_point(cfg)
+    trainee = Trainee(cfg, start)
     opt = torch.optim.Adam(trainee.module.parameters(), lr=cfg.lr)
     curve: list[dict[str, Any]] = []
     start_epoch = 1

@@ -29,7 +29,6 @@ from mobeval.tasks.image_classification.record import ImageRecord, encode_logits
 from mobeval.tasks.image_classification.scoring import ranks
 
 
-
 @dataclass
 class ImagePlan(TaskPlan):
     kind = "image-classification"

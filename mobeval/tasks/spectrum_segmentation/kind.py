@@ -251,22 +251,17 @@ class SpectrumSegmentationKind(TaskKind):
         for name in names[1:]:
             t.add_column(f"{name.split(' ')[0]} − #1 (points)", justify="right")
 
-        def acc(s: SpectrumSection, g: str) -> EstimateModel | None:
-            return s.per_snr[g].figures.get("bin_accuracy") if g in s.per_snr else None
+        def figure(s: SpectrumSection, g: str, key: str) -> EstimateModel | None:
+            e = s.per_snr[g].figures.get(key) if g in s.per_snr else None
+            return e if e is not None and e.value is not None else None
 
         for g in groups:
-            cells = []
-            for s in sections:
-                gf = s.per_snr.get(g)
-                iou = gf.figures.get("mean_iou") if gf is not None else None
-                cells.append("—" if gf is None else
-                             f"{_cell(acc(s, g))} | " + ("—" if iou is None or iou.value is None else f"{iou.value:.2f}"))
-            ref = acc(sections[0], g)
-            diffs = []
-            for s in sections[1:]:
-                other = acc(s, g)
-                diffs.append("—" if ref is None or other is None or ref.value is None or other.value is None
-                             else f"{100 * (other.value - ref.value):+.1f}")
+            accs = [figure(s, g, "bin_accuracy") for s in sections]
+            ious = [figure(s, g, "mean_iou") for s in sections]
+            cells = ["—" if g not in s.per_snr else f"{_cell(a)} | " + ("—" if i is None else f"{i.value:.2f}")
+                     for s, a, i in zip(sections, accs, ious)]
+            diffs = ["—" if accs[0] is None or a is None else f"{100 * (a.value - accs[0].value):+.1f}"
+                     for a in accs[1:]]
             t.add_row(g, *cells, *diffs)
         return [t]
 
