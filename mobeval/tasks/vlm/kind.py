@@ -118,7 +118,6 @@ class VlmKind(TaskKind):
             ("vision encode p50 / p90 / p99", three("encode"), f"encoder + projector, {n('encode')}"),
             ("prefill p50 / p90 / p99", three("prefill"), f"image tokens included, {n('prefill')}"),
             ("time to first token p50 / p90 / p99", three("ttft"), f"from preprocessing on, {n('ttft')}"),
-            ("decode p50 / p90 / p99", three("decode"), f"first answer token to the last, {n('decode')}"),
             ("decode tokens/s", fig(p.get("decode_tokens_per_s"), "{:.1f}"),
              p["decode_tokens_per_s"].note if "decode_tokens_per_s" in p else ""),
             ("prompt tokens, mean", fig(tokens, "{:.1f}"),
