@@ -1,12 +1,18 @@
 """What the AMX fallback costs: llama.cpp's prompt and decode speed with its extra buffer types (AMX, weight
-repacking) on and off, on the same build, model and threads.
+repacking) on and off, for one or more llama-cpp-python builds, same model and threads.
 
     python bench/extra_bufts_cost.py [--models smollm2-135m,gemma3-270m] [--threads 2] [--rounds 3] [--reps 3]
+        [--builds native=.venv/bin/python,no-amx=/tmp/noamx/bin/python] [--settings on,off]
 
-The build guard (mobeval/runners/llamacpp_build.py) turns extra buffer types off only where the AMX path
-crashes; this measures what that costs where both settings run. The settings alternate round after round
-(this machine's speed drifts by several percent a minute). pp: 512 tokens as one prompt from an empty cache
-(llama-bench's pp512); tg: 128 single-token decodes (tg128). Prints a table and writes JSON (default
+The build guard (mobeval/runners/llamacpp_build.py) turns extra buffer types off where the AMX path crashes.
+Where both settings run this measures what that costs; on an AMX Xeon, where the native build's "on" dies,
+it compares the fallback (native build, off) with the other fix, a build compiled without AMX (`--builds`:
+each NAME=PYTHON is a venv with its own llama-cpp-python; mobeval must be importable there too).
+
+Every measurement runs in a child process of that build's Python, so a setting that crashes is reported as
+such (the signal) and the bench goes on. Configurations alternate round after round (these machines' speed
+drifts by several percent a minute). pp: 512 tokens as one prompt from an empty cache (llama-bench's pp512);
+tg: 128 single-token decodes (tg128). Prints a table and writes JSON (default
 bench/results/extra_bufts_cost.json).
 """
 
@@ -15,16 +21,22 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from mobeval.measure.environment import environment
-from mobeval.models import resolve
-from mobeval.runners.llamacpp_params import open_llama
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def speeds(path: Path, extra: bool, threads: int, reps: int) -> tuple[float, float]:
+def speeds(path: Path, extra: bool, threads: int, reps: int) -> dict:
+    """Median pp512 and tg128 (tokens/s) over `reps` repetitions after one warm-up, in this process."""
+    import llama_cpp
+
+    from mobeval.runners.llamacpp_params import open_llama
+
     llm = open_llama(path, use_extra_bufts=extra, n_ctx=1024, n_batch=512, n_threads=threads,
                      n_threads_batch=threads)
     rng = random.Random(0)
@@ -46,39 +58,76 @@ def speeds(path: Path, extra: bool, threads: int, reps: int) -> tuple[float, flo
                 tg.append(128 / (t2 - t1))
     finally:
         llm.close()
-    return statistics.median(pp), statistics.median(tg)
+    return {"pp512": statistics.median(pp), "tg128": statistics.median(tg),
+            "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()}
+
+
+def measure(python: str, path: Path, extra: bool, threads: int, reps: int) -> dict:
+    """`speeds` in a child of `python`; {"crashed": "SIGSEGV"} where the child dies of a signal."""
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); from extra_bufts_cost import speeds; "
+            f"from pathlib import Path; print(json.dumps(speeds(Path({str(path)!r}), {extra}, {threads}, {reps})))")
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode < 0:
+        return {"crashed": signal.Signals(-done.returncode).name}
+    if done.returncode:
+        raise SystemExit(f"{python}: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
+    from mobeval.measure.environment import environment
+    from mobeval.models import resolve
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="smollm2-135m,gemma3-270m")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--builds", default=f"this={sys.executable}",
+                    help="NAME=PYTHON,...: venvs whose llama-cpp-python builds are compared (default: this one)")
+    ap.add_argument("--settings", default="on,off", help="extra buffer types: on, off or both")
     ap.add_argument("--out", type=Path, default=Path("bench/results/extra_bufts_cost.json"))
     args = ap.parse_args()
+    builds = dict(b.split("=", 1) for b in args.builds.split(","))
+    configs = [(name, s == "on") for name in builds for s in args.settings.split(",")]
     env = environment()
     rows = []
     for alias in args.models.split(","):
         spec, path = resolve(alias)
-        runs = {True: [], False: []}
+        runs: dict[tuple[str, bool], list[dict]] = {c: [] for c in configs}
         for _ in range(args.rounds):
-            for extra in (True, False):
-                runs[extra].append(speeds(path, extra, args.threads, args.reps))
-        on_pp, on_tg = (statistics.mean(r[i] for r in runs[True]) for i in (0, 1))
-        off_pp, off_tg = (statistics.mean(r[i] for r in runs[False]) for i in (0, 1))
-        rows.append({"model": alias, "quant": spec.quant, "pp512_on": on_pp, "pp512_off": off_pp,
-                     "tg128_on": on_tg, "tg128_off": off_tg, "pp_ratio_off_on": off_pp / on_pp,
-                     "tg_ratio_off_on": off_tg / on_tg, "rounds": runs})
+            for name, extra in configs:
+                if any("crashed" in r for r in runs[(name, extra)]):
+                    continue  # a crash is not retried every round
+                runs[(name, extra)].append(measure(builds[name], path, extra, args.threads, args.reps))
+        for (name, extra), got in runs.items():
+            ok = [r for r in got if "crashed" not in r]
+            rows.append({"model": alias, "quant": spec.quant, "build": name, "extra_bufts": extra,
+                         "crashed": next((r["crashed"] for r in got if "crashed" in r), None),
+                         "pp512": statistics.mean(r["pp512"] for r in ok) if ok else None,
+                         "tg128": statistics.mean(r["tg128"] for r in ok) if ok else None,
+                         "system_info": ok[0]["system_info"] if ok else None, "rounds": got})
     print(f"{env['cpu']}, {env['cpu_logical']} logical cores, threads {args.threads}, "
-          f"{args.rounds} rounds x {args.reps} reps; llama.cpp features: "
-          + " ".join(k for k, v in (env["llama_cpp_features"] or {}).items() if v == "1"))
-    print(f"{'model':<14}{'quant':<8}{'pp512 on':>10}{'pp512 off':>11}{'off/on':>8}{'tg128 on':>10}{'tg128 off':>11}{'off/on':>8}")
-    for r in rows:
-        print(f"{r['model']:<14}{r['quant']:<8}{r['pp512_on']:>10.1f}{r['pp512_off']:>11.1f}{r['pp_ratio_off_on']:>8.3f}"
-              f"{r['tg128_on']:>10.1f}{r['tg128_off']:>11.1f}{r['tg_ratio_off_on']:>8.3f}")
+          f"{args.rounds} rounds x {args.reps} reps; tokens/s, mean over rounds of the median of the reps; "
+          "ratios to the first configuration that ran, per model")
+    print(f"{'model':<14}{'quant':<8}{'build':<10}{'extra':<7}{'pp512':>9}{'ratio':>7}{'tg128':>9}{'ratio':>7}")
+    for alias in args.models.split(","):
+        mine = [r for r in rows if r["model"] == alias]
+        ref = next((r for r in mine if r["pp512"]), None)
+        for r in mine:
+            if r["crashed"]:
+                print(f"{alias:<14}{r['quant']:<8}{r['build']:<10}{'on' if r['extra_bufts'] else 'off':<7}"
+                      f"  died with {r['crashed']}")
+                continue
+            r["pp_ratio"], r["tg_ratio"] = r["pp512"] / ref["pp512"], r["tg128"] / ref["tg128"]
+            print(f"{alias:<14}{r['quant']:<8}{r['build']:<10}{'on' if r['extra_bufts'] else 'off':<7}"
+                  f"{r['pp512']:>9.1f}{r['pp_ratio']:>7.3f}{r['tg128']:>9.1f}{r['tg_ratio']:>7.3f}")
+    for name, python in builds.items():
+        info = next((r["system_info"] for r in rows if r["build"] == name and r["system_info"]), "(no run)")
+        print(f"build {name} ({python}): {info}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"environment": env, "threads": args.threads, "rows": rows}, indent=2) + "\n")
+    args.out.write_text(json.dumps({"environment": env, "threads": args.threads, "builds": builds, "rows": rows},
+                                   indent=2) + "\n")
     print(f"json: {args.out}")
 
 

@@ -42,11 +42,14 @@ class LocalServer:
 
 
 def server_command(model: Path, port: int, n_ctx: int, threads: int, api_key: str | None,
-                   binary: Path | None, mmproj: Path | None = None) -> list[str]:
+                   binary: Path | None, mmproj: Path | None = None, use_extra_bufts: bool = True) -> list[str]:
     """llama-cpp-python's server (`binary` None) or llama-server at `binary`, on 127.0.0.1:`port`; with
-    `mmproj`, a vision model (llama-cpp-python: its libmtmd chat handler, the GGUF's chat template)."""
+    `mmproj`, a vision model (llama-cpp-python: its libmtmd chat handler, the GGUF's chat template).
+    `use_extra_bufts=False` (llama-cpp-python only): llama.cpp's extra buffer types off, as the build guard
+    decides on a CPU where they crash."""
     if binary is None:
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+        server = "llama_cpp.server" if use_extra_bufts else "mobeval.runners.llamacpp_server"
+        cmd = [sys.executable, "-m", server, "--model", str(model), "--host", "127.0.0.1",
                "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch",
                str(threads), "--verbose", "False"]
         cmd += ["--chat_format", "mtmd", "--clip_model_path", str(mmproj)] if mmproj else []
@@ -59,12 +62,21 @@ def server_command(model: Path, port: int, n_ctx: int, threads: int, api_key: st
 
 def start_server(model: Path, log: Path, port: int | None = None, n_ctx: int = 2048, threads: int = 2,
                  api_key: str | None = None, binary: Path | None = None, extra_args: Sequence[str] = (),
-                 timeout_s: float = 120, mmproj: Path | None = None) -> LocalServer:
+                 timeout_s: float = 120, mmproj: Path | None = None,
+                 use_extra_bufts: bool | None = None) -> LocalServer:
     """Start the server, its output appended to `log`, and wait until GET /v1/models answers 200.
     `extra_args` go to the server as they are (for llama-server, `--flash-attn off` gives in-process
-    llama.cpp's numerics: its default, auto, turns flash attention on)."""
+    llama.cpp's numerics: its default, auto, turns flash attention on). llama-cpp-python's server goes
+    through the build guard first, as the in-process runner does: on a build that crashes on this CPU it
+    runs without extra buffer types, or the start stops with the rebuild command (`use_extra_bufts`: the
+    guard's decision taken as given)."""
+    if binary is None and use_extra_bufts is None:
+        from mobeval.runners.llamacpp_build import check_build
+
+        use_extra_bufts = check_build(Path(model), threads).use_extra_bufts
     port = port or free_port()
-    cmd = server_command(model, port, n_ctx, threads, api_key, binary, mmproj) + list(extra_args)
+    cmd = server_command(model, port, n_ctx, threads, api_key, binary, mmproj,
+                         use_extra_bufts is not False) + list(extra_args)
     with open(log, "ab") as out:
         try:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

@@ -161,9 +161,9 @@ def text_control(gguf: Path, n: int, seed: int, threads: int | None) -> dict:
     """The language model alone on the multiple-choice question with the digit given as TEXT in place of
     the image (same chat turn, options and instruction): what letter-matching the frozen LM can do at all,
     which no projector trained with the LM frozen can exceed."""
-    from llama_cpp import Llama
+    from mobeval.runners.llamacpp_params import open_guarded
 
-    llm = Llama(str(gguf), n_ctx=512, n_threads=threads or 1, verbose=False)
+    llm = open_guarded(gguf, n_threads=threads or 1, n_ctx=512)
     letter_ids = [llm.tokenize(letter.encode(), add_bos=False, special=False)[0] for letter in LETTERS]
     rng = random.Random(seed + 2)
     right = 0

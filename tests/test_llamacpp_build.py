@@ -123,11 +123,48 @@ def test_a_file_llama_cpp_cannot_load_is_not_called_a_crash(tmp_path):
     assert verdict.use_extra_bufts and not verdict.conclusive
 
 
-def test_real_probe_passes_on_the_bundled_model(smollm2_path):
-    for extra in (True, False):
-        outcome = guard.run_probe(guard.probe_argv(smollm2_path, 1, use_extra_bufts=extra))
-        assert outcome.ok, outcome.detail
-        assert json.loads(outcome.detail)["use_extra_bufts"] is extra
+def _installed_hazards() -> list[str]:
+    import llama_cpp
+
+    return [h.kind for h in guard.hazards(llama_cpp.llama_print_system_info().decode(), guard.cpu_flags())]
+
+
+def test_real_probe_without_extra_buffer_types_passes_on_the_bundled_model(smollm2_path):
+    outcome = guard.run_probe(guard.probe_argv(smollm2_path, 1, use_extra_bufts=False))
+    assert outcome.ok, outcome.detail
+    assert json.loads(outcome.detail)["use_extra_bufts"] is False
+
+
+def test_real_probe_with_extra_buffer_types_passes_where_no_hazard_is_known(smollm2_path):
+    if _installed_hazards():
+        pytest.skip(f"this build has a known hazard on this CPU ({_installed_hazards()}): see the AMX test")
+    outcome = guard.run_probe(guard.probe_argv(smollm2_path, 1, use_extra_bufts=True))
+    assert outcome.ok, outcome.detail
+    assert json.loads(outcome.detail)["use_extra_bufts"] is True
+
+
+@pytest.mark.skipif(not X86, reason="AMX is x86")
+def test_real_amx_build_is_probed_and_run_as_the_probes_say(smollm2_path, monkeypatch, tmp_path):
+    """On an Intel Xeon with AMX and a native build (AMX compiled in), the real guard: its verdict follows
+    the real probes, and a runner opened under it evaluates a batch and records the setting. On the Xeon
+    this was written on (Sapphire Rapids class, KVM, llama-cpp-python 0.3.36) the probe with extra buffer
+    types died (SIGSEGV) and the one without passed."""
+    if "amx" not in _installed_hazards():
+        pytest.skip("needs a llama.cpp built with AMX on a CPU with AMX (an Intel Xeon, Sapphire Rapids or newer)")
+    monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path))
+    with_extra = guard.run_probe(guard.probe_argv(smollm2_path, 1, use_extra_bufts=True))
+    assert with_extra.ok or with_extra.crashed, with_extra.detail
+    verdict = guard.check_build(smollm2_path, 1)
+    assert verdict.use_extra_bufts is with_extra.ok
+    assert verdict.probes[0].startswith("extra buffer types on: " + with_extra.describe().split(" (")[0])
+    from mobeval.runners.llamacpp import LlamaCppRunner
+
+    runner = LlamaCppRunner(smollm2_path, n_ctx=256, n_threads=1)
+    try:
+        assert runner.llm.model_params.use_extra_bufts is verdict.use_extra_bufts
+        runner.llm.eval(runner.llm.tokenize(b"A batched prompt of several tokens, as scoring runs it."))
+    finally:
+        runner.close()
 
 
 def test_extra_buffer_types_off_reaches_llama_cpp(smollm2_path):
@@ -149,7 +186,10 @@ def test_always_probes_once_and_caches_the_verdict(smollm2_path, monkeypatch, tm
     monkeypatch.setenv("MOBEVAL_LLAMA_PROBE", "always")
     monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path))
     verdict = guard.check_build(smollm2_path, 1)
-    assert verdict.use_extra_bufts and verdict.hazards == ("requested: MOBEVAL_LLAMA_PROBE=always",)
+    if _installed_hazards():  # a real hazard here (an AMX Xeon): that is what is probed
+        assert [h.split(":")[0] for h in verdict.hazards] == _installed_hazards() and verdict.probes
+    else:
+        assert verdict.use_extra_bufts and verdict.hazards == ("requested: MOBEVAL_LLAMA_PROBE=always",)
     cache = json.loads((tmp_path / "llama_probe.json").read_text())
     assert len(cache) == 1
     assert guard.check_build(smollm2_path, 1) == verdict  # from the cache: same verdict, no child
@@ -183,3 +223,19 @@ def test_environment_records_build_features_and_cpu_isa():
     if Path("/proc/cpuinfo").exists() and X86:
         assert "avx" in env["cpu_isa"] or "sse" in " ".join(env["cpu_isa"])
     assert env["llama_cpp_features"] and env["llama_cpp_features"].get("SSE3") in ("0", "1") if X86 else True
+
+
+def test_server_without_extra_buffer_types_answers(smollm2_path, tmp_path):
+    """llama-cpp-python's server as the guard starts it on a CPU where extra buffer types crash: through
+    mobeval's wrapper, which turns them off for the model the server loads; a real batched prompt answers."""
+    import httpx
+
+    from mobeval.local_server import server_command, start_server
+
+    cmd = server_command(smollm2_path, 8000, 512, 1, None, None, use_extra_bufts=False)
+    assert cmd[1:3] == ["-m", "mobeval.runners.llamacpp_server"]
+    assert server_command(smollm2_path, 8000, 512, 1, None, None)[1:3] == ["-m", "llama_cpp.server"]
+    with start_server(smollm2_path, tmp_path / "server.log", n_ctx=512, threads=1, use_extra_bufts=False) as server:
+        reply = httpx.post(f"{server.base_url}/completions", timeout=120,
+                           json={"prompt": "The capital of France is", "max_tokens": 2, "temperature": 0})
+    assert reply.status_code == 200 and reply.json()["usage"]["prompt_tokens"] > 3

@@ -227,6 +227,7 @@ def test_dequantized_cache_loads_the_same_model(tf, bundled, smollm2_path, tmp_p
         bench, questions = bundled
         reqs = requests_for(bench, questions)
         assert [again._tokenize(r.prompt) for r in reqs] == [tf._tokenize(r.prompt) for r in reqs]
-        np.testing.assert_allclose(logprobs(again.score_choices(reqs)), logprobs(tf.score_choices(reqs)), atol=1e-5)
+        # float32 sums in another order (oneDNN's AVX-512 blocking): 1.7e-5 nats apart on an Intel Xeon, 0 on an AMD EPYC
+        np.testing.assert_allclose(logprobs(again.score_choices(reqs)), logprobs(tf.score_choices(reqs)), atol=1e-4)
     finally:
         again.close()

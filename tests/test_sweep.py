@@ -32,9 +32,9 @@ def f16_path(smollm2_path) -> Path:
 
 
 def _logits(path: Path, prompt: bytes) -> np.ndarray:
-    import llama_cpp
+    from mobeval.runners.llamacpp_params import open_guarded
 
-    m = llama_cpp.Llama(str(path), n_ctx=128, logits_all=True, verbose=False, n_threads=2)
+    m = open_guarded(path, n_threads=2, n_ctx=128, logits_all=True)
     try:
         toks = m.tokenize(prompt)
         m.eval(toks)

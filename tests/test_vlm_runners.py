@@ -142,8 +142,9 @@ def test_transformers_runner_on_the_same_weights_agrees_with_mtmd(held_out, mtmd
         assert g.timings.prompt_tokens == m.timings.prompt_tokens  # one layout in both runtimes
         a, b = np.asarray(g.candidate_logprobs), np.asarray(m.candidate_logprobs)
         # float32 torch on the dequantized LM against llama.cpp's Q4_1 kernels: the same scores up to the
-        # kernels' rounding (measured here: correlation >= 0.989, largest gap 0.28 nats)
-        assert np.corrcoef(a, b)[0, 1] > 0.98 and np.abs(a - b).max() < 0.5
+        # kernels' rounding (measured: correlation >= 0.989, largest gap 0.28 nats on an AMD EPYC; >= 0.974 and
+        # 0.26 on an Intel Xeon with AVX-512)
+        assert np.corrcoef(a, b)[0, 1] > 0.95 and np.abs(a - b).max() < 0.5
         same += int(np.argmax(a)) == int(np.argmax(b))
     # near-ties between two digits may flip (2 of these 8 did): most agree
     assert same >= N_IMAGES - 3, f"{same}/{N_IMAGES} agree"

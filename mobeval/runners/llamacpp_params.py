@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 _lock = threading.Lock()
 
 
 @contextmanager
-def _model_params(**fields: Any) -> Iterator[None]:
+def model_params(**fields: Any) -> Iterator[None]:
+    """Every `llama_cpp.Llama` built inside this block gets `fields` set in its model parameters."""
     import llama_cpp.llama_cpp as lib
 
     original = lib.llama_model_default_params
@@ -42,5 +44,14 @@ def open_llama(model_path: str, use_extra_bufts: bool = True, **kwargs: Any):
     kwargs.setdefault("verbose", False)
     if use_extra_bufts:
         return llama_cpp.Llama(model_path=str(model_path), **kwargs)
-    with _model_params(use_extra_bufts=False):
+    with model_params(use_extra_bufts=False):
         return llama_cpp.Llama(model_path=str(model_path), **kwargs)
+
+
+def open_guarded(model_path: str, n_threads: int = 1, **kwargs: Any):
+    """`open_llama` with the build guard's verdict for this build, CPU and model (scripts, tests): on a build
+    known to crash here, without extra buffer types, or a RunnerError with the rebuild command."""
+    from mobeval.runners.llamacpp_build import check_build
+
+    verdict = check_build(Path(model_path), n_threads)
+    return open_llama(model_path, use_extra_bufts=verdict.use_extra_bufts, n_threads=n_threads, **kwargs)
