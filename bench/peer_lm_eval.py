@@ -343,9 +343,16 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/peer_lm_eval.json")
     args = ap.parse_args()
     try:
-        import lm_eval  # noqa: F401
+        import lm_eval.evaluator  # noqa: F401
     except ImportError:
         sys.exit("lm-evaluation-harness is not installed: pip install -e '.[bench]'")
+    except TypeError as exc:  # typing_extensions older than lm-eval needs (TypedDict's extra_items)
+        from importlib.metadata import version
+
+        sys.exit(f"lm-eval cannot be imported here ({exc}): it needs typing-extensions 4.13 or newer, and this venv "
+                 f"has {version('typing_extensions')}, as a venv with the vision extra "
+                 "does (LiteRT's converter pins it below 4.13 through xdsl). Run this bench in a venv of its "
+                 "own: python3 -m venv .venv-bench && .venv-bench/bin/pip install -e '.[bench]'")
 
     settings = bench_settings(args)
     rows = []

@@ -42,3 +42,12 @@ def test_cli_prints_the_ranking_and_writes_json(tmp_path):
 def test_unknown_runner_is_an_error():
     done = CliRunner().invoke(app, ["fastest", "--runners", "nope", "--limit", "1"])
     assert done.exit_code == 2 and "unknown runner 'nope'" in done.output
+
+
+def test_verdict_names_the_fastest_and_how_much_longer_the_others_take():
+    from mobeval.measure.runner_speed import RunnerSpeed, SpeedComparison
+
+    fast = RunnerSpeed("transformers", seconds=[1.0, 1.2, 1.1], questions=10)  # median 1.1 s: 0.110 s each
+    slow = RunnerSpeed("llama.cpp", seconds=[3.3], questions=10)
+    verdict = SpeedComparison([slow, fast], "b", "m", "cyclic", 3).verdict()
+    assert verdict == "use --runner transformers: 0.110 s per question here (llama.cpp takes 3.00x as long)"

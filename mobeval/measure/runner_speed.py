@@ -59,7 +59,7 @@ class SpeedComparison:
         best = ranked[0]
         if len(ranked) == 1:
             return f"only {best.runner} could run here"
-        others = ", ".join(f"{r.seconds_per_question / best.seconds_per_question:.2f}x the time on {r.runner}"
+        others = ", ".join(f"{r.runner} takes {r.seconds_per_question / best.seconds_per_question:.2f}x as long"
                            for r in ranked[1:])
         return f"use --runner {best.runner}: {best.seconds_per_question:.3f} s per question here ({others})"
 

@@ -1,13 +1,14 @@
 """Is the llama.cpp in this environment safe to run on this CPU?
 
 llama-cpp-python builds llama.cpp from source with `-march=native`, so a build carries the code paths of
-the CPU it was built on. Two kinds are known to die with SIGILL:
+the CPU it was built on. Two kinds are known to kill the process:
 
 - `missing-isa`: the build uses an instruction set this CPU lacks (a wheel built on one machine and
   installed on another through a shared pip cache or image: AVX-512 on an AVX2-only CPU).
 - `amx`: AMX compiled in, on a CPU that has AMX. ggml's AMX matrix multiply (used only for weights placed in
-  its AMX "extra buffer type") dies at the first batched matrix multiply on some VMs
-  (ggml-org/llama.cpp#26954: the tile-data permission is requested on one thread only).
+  its AMX "extra buffer type") dies at the first batched matrix multiply on some VMs: SIGILL in
+  ggml-org/llama.cpp#26954, SIGSEGV (a general-protection fault in libggml-cpu) on the Xeon VM this guard
+  was checked on.
 
 Where a hazard is found, a probe loads the model in a child process and evaluates a batch of tokens; a
 child killed by a signal is the crash the parent would have died of. AMX is reached only through the
@@ -97,7 +98,8 @@ def hazards(system_info: str, flags: set[str]) -> list[Hazard]:
     if "AMX_INT8" in on:
         if "amx_int8" in flags:
             found.append(Hazard("amx", "built with AMX_INT8 on a CPU with AMX: ggml's AMX matrix multiply is "
-                                       "known to die with SIGILL on some machines (llama.cpp#26954)"))
+                                       "known to kill the process on some machines (SIGILL in llama.cpp#26954, "
+                                       "SIGSEGV on others)"))
         else:
             found.append(Hazard("missing-isa", "built with AMX_INT8, which this CPU lacks"))
     return found
@@ -107,7 +109,7 @@ def hazards(system_info: str, flags: set[str]) -> list[Hazard]:
 class ProbeOutcome:
     ok: bool
     returncode: int
-    signal: str | None  # "SIGILL" where the child was killed by a signal
+    signal: str | None  # "SIGILL", "SIGSEGV", ... where the child was killed by a signal
     detail: str  # the tail of the child's stderr, or its report
 
     @property
@@ -164,7 +166,7 @@ class BuildVerdict:
 
     use_extra_bufts: bool
     hazards: tuple[str, ...] = ()
-    probes: tuple[str, ...] = ()  # "extra buffer types on: died with SIGILL", ...
+    probes: tuple[str, ...] = ()  # "extra buffer types on: died with SIGSEGV", ...
     note: str | None = None
     conclusive: bool = True  # False: the probe failed without crashing (a bad file); not cached
 

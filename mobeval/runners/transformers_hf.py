@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import logging
 import time
 from importlib import import_module
 from pathlib import Path
@@ -32,6 +33,9 @@ INSTALL = "pip install 'mobeval[transformers]' (or: pip install torch==2.13.0 tr
 
 def import_backend() -> tuple[Any, Any]:
     """torch and transformers, or a RunnerError naming the install line."""
+    # torchao, which transformers imports where it is installed, registers enums in a way torch 2.13 warns
+    # about on every import; a deprecation between those two, not something a run can act on
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     try:
         return import_module("torch"), import_module("transformers")
     except ImportError as exc:
