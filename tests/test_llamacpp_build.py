@@ -102,6 +102,20 @@ def test_crash_with_and_without_extra_buffers_stops_with_the_rebuild_command():
 
 
 @pytest.mark.skipif(not X86, reason="ud2 is an x86 instruction")
+def test_without_fallback_an_amx_crash_stops_after_one_probe():
+    calls = []
+
+    def probe(extra):
+        calls.append(extra)
+        return guard.run_probe(UD2)
+
+    with pytest.raises(RunnerError) as err:
+        guard.decide(guard.hazards(XEON_AMX_INFO, SPR_FLAGS), probe, fallback=False)
+    assert calls == [True] and "MOBEVAL_LLAMA_FALLBACK=off" in str(err.value)
+    assert "-mno-amx-tile" in str(err.value)
+
+
+@pytest.mark.skipif(not X86, reason="ud2 is an x86 instruction")
 def test_missing_isa_is_not_retried_and_rebuilds_natively():
     calls = []
 
@@ -239,3 +253,32 @@ def test_server_without_extra_buffer_types_answers(smollm2_path, tmp_path):
         reply = httpx.post(f"{server.base_url}/completions", timeout=120,
                            json={"prompt": "The capital of France is", "max_tokens": 2, "temperature": 0})
     assert reply.status_code == 200 and reply.json()["usage"]["prompt_tokens"] > 3
+
+
+@pytest.mark.skipif(not X86, reason="AMX is x86")
+@pytest.mark.slow
+def test_mobeval_run_on_a_real_crashing_amx_build_stops_with_the_rebuild_command(tmp_path):
+    """A real crashing build: llama.cpp built natively on an Intel Xeon with AMX, where its AMX path dies.
+    With the fallback off, `mobeval run` stops before anything is written, with the guard's error and the
+    command that rebuilds llama-cpp-python without AMX; nothing is cached."""
+    if "amx" not in _installed_hazards():
+        pytest.skip("needs a llama.cpp built with AMX on a CPU with AMX (an Intel Xeon, Sapphire Rapids or newer)")
+    if guard.run_probe(guard.probe_argv(_bundled(), 1, use_extra_bufts=True)).ok:
+        pytest.skip("this build's AMX path runs on this machine: nothing crashes here")
+    env = {**os.environ, "MOBEVAL_LLAMA_FALLBACK": "off", "MOBEVAL_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "mobeval", "run", "--limit", "1", "--orderings", "original",
+                           "--output-dir", str(tmp_path / "results")], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "llama.cpp cannot run on this CPU" in done.stderr and "died with SIG" in done.stderr
+    assert "amx: built with AMX_INT8" in done.stderr
+    assert guard.rebuild_command({"amx"}) in done.stderr.replace("\n", "")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+    assert not (tmp_path / "llama_probe.json").exists()
+
+
+def _bundled() -> Path:
+    from mobeval.models import resolve
+
+    return resolve("smollm2-135m", fetch=False)[1]

@@ -18,7 +18,8 @@ too does the run stop, with the command that rebuilds llama-cpp-python safely. V
 (library files, CPU), so the probe costs one model load once.
 
 `MOBEVAL_LLAMA_PROBE`: `auto` (default: probe on a known hazard), `always` (probe every build once),
-`off` (never probe).
+`off` (never probe). `MOBEVAL_LLAMA_FALLBACK=off`: never run without extra buffer types; a probe that dies
+stops the run with the rebuild command (for runs that must measure the build as it is).
 """
 
 from __future__ import annotations
@@ -189,8 +190,9 @@ def _cache_file() -> Path:
 Probe = Callable[[bool], ProbeOutcome]  # use_extra_bufts -> outcome
 
 
-def decide(found: list[Hazard], probe: Probe) -> BuildVerdict:
-    """Probe as the hazards require; the settings to run with, or RunnerError with the rebuild command."""
+def decide(found: list[Hazard], probe: Probe, fallback: bool = True) -> BuildVerdict:
+    """Probe as the hazards require; the settings to run with, or RunnerError with the rebuild command.
+    `fallback=False`: no second probe without extra buffer types."""
     if not found:
         return BuildVerdict(use_extra_bufts=True)
     kinds = {h.kind for h in found}
@@ -201,7 +203,7 @@ def decide(found: list[Hazard], probe: Probe) -> BuildVerdict:
         return BuildVerdict(True, names, tuple(probes))
     if not first.crashed:
         return BuildVerdict(True, names, tuple(probes), conclusive=False)
-    if "missing-isa" not in kinds:  # AMX (or an unexplained crash) lives in the extra buffer types
+    if fallback and "missing-isa" not in kinds:  # AMX (or an unexplained crash) lives in the extra buffer types
         second = probe(False)
         probes.append(f"extra buffer types off: {second.describe()}")
         if second.ok:
@@ -213,6 +215,7 @@ def decide(found: list[Hazard], probe: Probe) -> BuildVerdict:
         f"{PROBE_TOKENS} tokens in a child process {first.describe()}.\n"
         + "".join(f"  {n}\n" for n in names)
         + "".join(f"  probe, {p}\n" for p in probes)
+        + ("" if fallback else "  (MOBEVAL_LLAMA_FALLBACK=off: not retried without extra buffer types)\n")
         + "Rebuild llama-cpp-python for this CPU (about 6-12 minutes; --no-cache-dir keeps pip from reusing "
           "the wheel it built before):\n  " + rebuild_command(kinds)
     )
@@ -225,6 +228,9 @@ def check_build(model_path: Path, n_threads: int, probe: Probe | None = None) ->
     mode = os.environ.get("MOBEVAL_LLAMA_PROBE", "auto").lower()
     if mode not in ("auto", "always", "off"):
         raise RunnerError(f"MOBEVAL_LLAMA_PROBE={mode!r}: expected auto, always or off")
+    fallback = os.environ.get("MOBEVAL_LLAMA_FALLBACK", "on").lower()
+    if fallback not in ("on", "off"):
+        raise RunnerError(f"MOBEVAL_LLAMA_FALLBACK={fallback!r}: expected on or off")
     if mode == "off" or not Path(model_path).is_file():  # no file: the load reports it
         return BuildVerdict(use_extra_bufts=True)
     info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
@@ -237,12 +243,13 @@ def check_build(model_path: Path, n_threads: int, probe: Probe | None = None) ->
     # per model too: which weights go to the AMX buffers depends on their quantization
     model = Path(model_path)
     key = hashlib.sha256(json.dumps([_library_fingerprint(llama_cpp), sorted(flags), info, str(model.resolve()),
-                                     model.stat().st_size, [asdict(h) for h in found]]).encode()).hexdigest()[:24]
+                                     model.stat().st_size, [asdict(h) for h in found], fallback])
+                         .encode()).hexdigest()[:24]
     cached = read_json(_cache_file()).get(key)
     if cached and probe is None:
         return BuildVerdict(**{k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()})
     probe = probe or (lambda extra: run_probe(probe_argv(model_path, n_threads, extra)))
-    verdict = decide(found, probe)  # a RunnerError is not cached: a rebuilt library changes the key anyway
+    verdict = decide(found, probe, fallback == "on")  # a RunnerError is not cached: a rebuilt library changes the key anyway
     if verdict.conclusive:
         write_json(_cache_file(), {**read_json(_cache_file()), key: asdict(verdict)})
     return verdict
