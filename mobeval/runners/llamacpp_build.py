@@ -249,7 +249,8 @@ def check_build(model_path: Path, n_threads: int, probe: Probe | None = None) ->
     if cached and probe is None:
         return BuildVerdict(**{k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()})
     probe = probe or (lambda extra: run_probe(probe_argv(model_path, n_threads, extra)))
-    verdict = decide(found, probe, fallback == "on")  # a RunnerError is not cached: a rebuilt library changes the key anyway
+    # a RunnerError is not cached: a rebuilt library changes the key anyway
+    verdict = decide(found, probe, fallback == "on")
     if verdict.conclusive:
         write_json(_cache_file(), {**read_json(_cache_file()), key: asdict(verdict)})
     return verdict
