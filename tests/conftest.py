@@ -6,6 +6,10 @@ import pytest
 # The suite never reaches a model hub: everything runs offline on the bundled model.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# The CLI's tables wrap at the terminal's width. An exported COLUMNS is read once, when the console is made,
+# and would fix every table's width; without it rich reads COLUMNS at each print (80 where unset), so a test
+# can set the width it reads its tables at (CliRunner's env), whatever the shell exports.
+os.environ.pop("COLUMNS", None)
 
 SHARED_MMLU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mmlu"
 
