@@ -4,6 +4,7 @@ against the first on the items both scored: is the accuracy difference real (mea
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
 
 from mobeval.errors import MobevalError
@@ -86,3 +87,11 @@ def paired_table(names: list[str], results: list[Result], records: list[list]) -
     for row in paired_rows(results[0].kind, names, records):
         t.add_row(*row)
     return t
+
+
+def compare_tables(names: list[str], results: list[Result], records: list[list]) -> list[RenderableType]:
+    """Everything `mobeval compare` prints, in order: the runs side by side, the kind's own tables (spectrum:
+    per SNR), then each run paired against the first."""
+    side_by_side = compare_table(names, results, records)  # first: it refuses runs of different kinds
+    return [side_by_side, *task_kind(results[0].kind).compare_tables(names, results),
+            paired_table(names, results, records)]

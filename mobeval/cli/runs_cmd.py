@@ -49,8 +49,7 @@ def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<m
 def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run folders; the first is the reference.")) -> None:
     """Runs side by side: accuracy, consistency, per-question agreement, latency, memory, energy; then each
     run against the first on the same items: the difference with its 95% interval, flips, McNemar's p."""
-    from mobeval.compare import compare_table, paired_table
-    from mobeval.tasks import task_kind
+    from mobeval.compare import compare_tables
 
     if len(result_dirs) < 2:
         fail("compare needs at least two run folders")
@@ -58,8 +57,6 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
     results = [c.result for c in checks]
     names = [f"#{i + 1} {r.model['alias']} / {r.runner['name']}" for i, r in enumerate(results)]
     records = [c.result_samples for c in checks]
-    out.print(compare_table(names, results, records))
-    for table in task_kind(results[0].kind).compare_tables(names, results):
+    for table in compare_tables(names, results, records):
         out.print(table)
-    out.print(paired_table(names, results, records))
 
