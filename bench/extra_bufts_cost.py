@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from mobeval.runners.llamacpp_build import run_probe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,15 +63,16 @@ def speeds(path: Path, extra: bool, threads: int, reps: int) -> dict:
 
 
 def measure(python: str, path: Path, extra: bool, threads: int, reps: int) -> dict:
-    """`speeds` in a child of `python`; {"crashed": "SIGSEGV"} where the child dies of a signal."""
+    """`speeds` in a child of `python`, run as the build guard runs its probes; {"crashed": "SIGSEGV"} where
+    the child dies of a signal (or hangs)."""
     code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); from extra_bufts_cost import speeds; "
             f"from pathlib import Path; print(json.dumps(speeds(Path({str(path)!r}), {extra}, {threads}, {reps})))")
-    done = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    if done.returncode < 0:
-        return {"crashed": signal.Signals(-done.returncode).name}
-    if done.returncode:
-        raise SystemExit(f"{python}: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    outcome = run_probe([python, "-c", code], timeout_s=3600)
+    if outcome.crashed:
+        return {"crashed": outcome.signal or outcome.detail}
+    if not outcome.ok:
+        raise SystemExit(f"{python}: {outcome.detail}")
+    return json.loads(outcome.detail.splitlines()[-1])
 
 
 def main() -> None:

@@ -257,13 +257,13 @@ def test_server_without_extra_buffer_types_answers(smollm2_path, tmp_path):
 
 @pytest.mark.skipif(not X86, reason="AMX is x86")
 @pytest.mark.slow
-def test_mobeval_run_on_a_real_crashing_amx_build_stops_with_the_rebuild_command(tmp_path):
+def test_mobeval_run_on_a_real_crashing_amx_build_stops_with_the_rebuild_command(smollm2_path, tmp_path):
     """A real crashing build: llama.cpp built natively on an Intel Xeon with AMX, where its AMX path dies.
     With the fallback off, `mobeval run` stops before anything is written, with the guard's error and the
     command that rebuilds llama-cpp-python without AMX; nothing is cached."""
     if "amx" not in _installed_hazards():
         pytest.skip("needs a llama.cpp built with AMX on a CPU with AMX (an Intel Xeon, Sapphire Rapids or newer)")
-    if guard.run_probe(guard.probe_argv(_bundled(), 1, use_extra_bufts=True)).ok:
+    if guard.run_probe(guard.probe_argv(smollm2_path, 1, use_extra_bufts=True)).ok:
         pytest.skip("this build's AMX path runs on this machine: nothing crashes here")
     env = {**os.environ, "MOBEVAL_LLAMA_FALLBACK": "off", "MOBEVAL_CACHE": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "mobeval", "run", "--limit", "1", "--orderings", "original",
@@ -276,9 +276,3 @@ def test_mobeval_run_on_a_real_crashing_amx_build_stops_with_the_rebuild_command
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
     assert not (tmp_path / "llama_probe.json").exists()
-
-
-def _bundled() -> Path:
-    from mobeval.models import resolve
-
-    return resolve("smollm2-135m", fetch=False)[1]

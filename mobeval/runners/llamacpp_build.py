@@ -111,7 +111,7 @@ class ProbeOutcome:
     ok: bool
     returncode: int
     signal: str | None  # "SIGILL", "SIGSEGV", ... where the child was killed by a signal
-    detail: str  # the tail of the child's stderr, or its report
+    detail: str  # the tail of the child's stderr, or its report (stdout) when it passed
 
     @property
     def crashed(self) -> bool:
@@ -142,7 +142,7 @@ def run_probe(argv: list[str], timeout_s: float = PROBE_TIMEOUT_S) -> ProbeOutco
         return ProbeOutcome(False, done.returncode, name, done.stderr.strip()[-500:])
     if done.returncode != 0:
         return ProbeOutcome(False, done.returncode, None, done.stderr.strip()[-500:])
-    return ProbeOutcome(True, 0, None, done.stdout.strip()[-500:])
+    return ProbeOutcome(True, 0, None, done.stdout.strip())  # whole: the child's report
 
 
 def probe_argv(model_path: Path, n_threads: int, use_extra_bufts: bool) -> list[str]:
