@@ -16,9 +16,9 @@ Definitions are TorchSig's, recorded with every capture:
   band.
 - Signals do not overlap: TorchSig 2.2.0 lets overlapping signals through even with a co-channel
   overlap probability of 0 (19 of 40 draws at 10 dB: scripts/torchsig_overlap_rate.py), and the task
-  gives each bin to one signal at most. A draw whose labelled bands overlap is redrawn from the same seeded stream, so a capture is
-  still one fixed draw; each capture records how many draws it passed over. This biases the set toward
-  fewer signals per capture than TorchSig's draw.
+  gives each bin to one signal at most. A draw whose labelled bands overlap is redrawn from the same
+  seeded stream, so a capture is still one fixed draw; each capture records how many draws it passed
+  over. This biases the set toward fewer signals per capture than TorchSig's draw.
 - The modulation is TorchSig's class name. Transmit power and per-sample noise power are not given by
   TorchSig: NaN.
 

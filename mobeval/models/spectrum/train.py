@@ -327,8 +327,8 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
         curve.append(point)
         log(f"epoch {epoch}: train loss {point['train_loss']:.4f}, validation per-bin accuracy "
             f"{100 * figures['val_bin_accuracy']:.2f}% ({point['epoch_s']:.0f} s)")
-        blob = {"config": asdict(cfg), "recipe": recipe.record(), "start": start, "epoch": epoch, "module": trainee.module.state_dict(),
-                "optimizer": opt.state_dict(), "curve": curve}
+        blob = {"config": asdict(cfg), "recipe": recipe.record(), "start": start, "epoch": epoch,
+                "module": trainee.module.state_dict(), "optimizer": opt.state_dict(), "curve": curve}
         tmp = ckpt_path.with_name("checkpoint.pt.tmp")
         out.mkdir(parents=True, exist_ok=True)
         torch.save(blob, tmp)
