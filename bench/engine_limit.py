@@ -18,11 +18,11 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from mobeval import engine
+import mobeval.engine as engine
 from mobeval.config import load_config
 from mobeval.measure.environment import environment
-from mobeval.models import resolve
-from mobeval.runners.llamacpp import LlamaCppRunner
+from mobeval.text.models import resolve
+from mobeval.text.runners.llamacpp import LlamaCppRunner
 
 SHARED_MMLU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mmlu"
 

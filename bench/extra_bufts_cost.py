@@ -4,7 +4,7 @@ repacking) on and off, for one or more llama-cpp-python builds, same model and t
     python bench/extra_bufts_cost.py [--models smollm2-135m,gemma3-270m] [--threads 2] [--rounds 3] [--reps 3]
         [--builds native=.venv/bin/python,no-amx=/tmp/noamx/bin/python] [--settings on,off]
 
-The build guard (mobeval/runners/llamacpp_build.py) turns extra buffer types off where the AMX path crashes.
+The build guard (mobeval/text/runners/llamacpp_build.py) turns extra buffer types off where the AMX path crashes.
 Where both settings run this measures what that costs; on an AMX Xeon, where the native build's "on" dies,
 it compares the fallback (native build, off) with the other fix, a build compiled without AMX (`--builds`:
 each NAME=PYTHON is a venv with its own llama-cpp-python; mobeval must be importable there too).
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from mobeval.runners.llamacpp_build import run_probe
+from mobeval.text.runners.llamacpp_build import run_probe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def speeds(path: Path, extra: bool, threads: int, reps: int) -> dict:
     """Median pp512 and tg128 (tokens/s) over `reps` repetitions after one warm-up, in this process."""
     import llama_cpp
 
-    from mobeval.runners.llamacpp_params import open_llama
+    from mobeval.text.runners.llamacpp_params import open_llama
 
     llm = open_llama(path, use_extra_bufts=extra, n_ctx=1024, n_batch=512, n_threads=threads,
                      n_threads_batch=threads)
@@ -77,7 +77,7 @@ def measure(python: str, path: Path, extra: bool, threads: int, reps: int) -> di
 
 def main() -> None:
     from mobeval.measure.environment import environment
-    from mobeval.models import resolve
+    from mobeval.text.models import resolve
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="smollm2-135m,gemma3-270m")

@@ -64,7 +64,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from mobeval.measure.environment import environment
-    from mobeval.models import resolve
+    from mobeval.text.models import resolve
 
     path = resolve(args.model)[1]
     rounds = []

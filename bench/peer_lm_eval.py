@@ -38,7 +38,7 @@ from pathlib import Path
 
 import psutil
 
-from mobeval.local_server import start_server
+from mobeval.text.runners.local_server import start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MMLU = ROOT.parent / "shared" / "data" / "mmlu"
@@ -141,9 +141,9 @@ def bench_settings(args) -> dict:
 def build_items(settings: dict, spec: str, limit: int | None) -> tuple[list[dict], str]:
     """mobeval's own prompts, one item per question and ordering, with the order that maps a position back
     to the underlying option."""
-    from mobeval import engine
+    import mobeval.engine as engine
     from mobeval.config import load_config
-    from mobeval.orderings import orderings_for
+    from mobeval.core.orderings import orderings_for
 
     cfg = load_config(None, {**settings, "orderings": spec, "limit": limit})
     p = engine.plan(cfg)
@@ -268,7 +268,7 @@ def compare(a: list[dict], b: list[dict]) -> dict:
 # --- the contenders ---------------------------------------------------------------------------------------
 
 def mobeval_contender(runner: str, spec: str, settings: dict, args, work: Path) -> dict:
-    from mobeval.models import resolve
+    from mobeval.text.models import resolve
 
     out = work / f"mobeval-{runner}-{spec}"
     cmd = [sys.executable, "-m", "mobeval", "run", "--bench", settings["bench"], "--orderings", spec,
@@ -296,7 +296,7 @@ def mobeval_contender(runner: str, spec: str, settings: dict, args, work: Path) 
 
 
 def lm_eval_contender(backend: str, spec: str, items: list[dict], delimiter: str, args, work: Path) -> dict:
-    from mobeval.models import resolve
+    from mobeval.text.models import resolve
 
     gguf = resolve("smollm2-135m")[1]
     tasks_dir = work / f"tasks-{backend}-{spec}"

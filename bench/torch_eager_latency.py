@@ -100,10 +100,10 @@ def configs(load: str) -> list[Config]:
 
 def photo_input():
     """The first bundled sample photo as EfficientNet-Lite0's input batch of one, and its id."""
-    from mobeval.benchmarks.vision.sample_photos import load_sample_photos
-    from mobeval.models.vision import resolve
-    from mobeval.tasks.image_classification.images import open_rgb
-    from mobeval.tasks.image_classification.preprocess import stack
+    from mobeval.vision.benchmarks.sample_photos import load_sample_photos
+    from mobeval.vision.models.registry import resolve
+    from mobeval.vision.task.images import open_rgb
+    from mobeval.vision.task.preprocess import stack
 
     item = load_sample_photos().items[0]
     model = resolve(MODEL)
@@ -116,7 +116,7 @@ class JitFrozen:
     def __init__(self, model, threads: int, example):
         import torch
 
-        from mobeval.models.vision import load_torch
+        from mobeval.vision.models.registry import load_torch
 
         torch.set_num_threads(threads)
         with torch.no_grad():
@@ -131,14 +131,14 @@ class JitFrozen:
 
 def make_classifier(c: Config, model, example):
     if c.runtime == "onnxruntime":
-        from mobeval.runners.vision.onnxruntime_classifier import OnnxRuntimeClassifier
+        from mobeval.vision.runners.onnxruntime_classifier import OnnxRuntimeClassifier
 
         clf = OnnxRuntimeClassifier(model, threads=c.threads)
         return clf, clf.info.settings
     if c.mode == "jit-frozen":
         clf = JitFrozen(model, c.threads, example)
         return clf, clf.settings
-    from mobeval.runners.vision.torch_classifier import TorchClassifier
+    from mobeval.vision.runners.torch_classifier import TorchClassifier
 
     clf = TorchClassifier(model, threads=c.threads, channels_last=c.channels_last)
     return clf, clf.info.settings
@@ -289,7 +289,7 @@ def wait_for_quiet(max_wait: float) -> tuple[bool, list[float]]:
 
 def neighbour() -> None:
     """The torch-neighbour load: torch eager at 2 threads on the photo in a loop, until terminated."""
-    from mobeval.runners.vision.torch_classifier import TorchClassifier
+    from mobeval.vision.runners.torch_classifier import TorchClassifier
 
     model, batch, _ = photo_input()
     clf = TorchClassifier(model, threads=2)
@@ -407,7 +407,7 @@ def main() -> None:
         print(json.dumps(child(Config(**json.loads(args.child)), args.iters, args.warmup, args.max_config_s)))
         return
 
-    from mobeval.models.vision import onnx_file, resolve
+    from mobeval.vision.models.registry import onnx_file, resolve
 
     onnx_path = onnx_file(resolve(MODEL))  # the cached export, made now if missing, not inside a timed child
     quiet, readings = wait_for_quiet(args.quiet_wait)

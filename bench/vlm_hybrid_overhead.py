@@ -74,11 +74,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "vlm_hybrid_overhead.json")
     args = ap.parse_args()
 
-    from mobeval.benchmarks.vlm.digits import load_digits_set
-    from mobeval.models.vlm import resolve
-    from mobeval.runners.vlm.base import VlmQuery
-    from mobeval.runners.vlm.hybrid import HybridRunner
-    from mobeval.tasks.vlm.prompt import build_prompt, letters
+    from mobeval.vlm.benchmarks.digits import load_digits_set
+    from mobeval.vlm.models.manifest import resolve
+    from mobeval.vlm.runners.base import VlmQuery
+    from mobeval.vlm.runners.hybrid import HybridRunner
+    from mobeval.vlm.task.prompt import build_prompt, letters
 
     start = machine()
     dataset = load_digits_set()

@@ -4,7 +4,7 @@ Every key is the name of its `mobeval run` flag with dashes as underscores (`n_c
 Validation happens here, before anything is written to disk: value ranges, the endpoint URL, and
 settings given that the chosen runner, method or energy mode would not use (an error naming the flag,
 never a silent no-op). Runner settings default to None ("not given") and get the chosen runner's own
-default once it is known (mobeval.runners.REGISTRY), so a given setting can be told from a default.
+default once it is known (mobeval.core.runners.REGISTRY), so a given setting can be told from a default.
 """
 
 from __future__ import annotations
@@ -17,24 +17,22 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mobeval.benchmarks import BENCHMARKS, DEFAULT_BENCH, bench_entry, canonical_bench
-from mobeval.errors import MobevalError
-from mobeval.models import DEFAULT_MODEL
-from mobeval.tasks import kind_entry
-from mobeval.orderings import DEFAULT_MAX_PROMPTS, validate_spec
-from mobeval.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, all_entries, check_settings, entry, flag
+from mobeval.core.benchmarks import BENCHMARKS, DEFAULT_BENCH, bench_entry, canonical_bench
+from mobeval.core.errors import MobevalError
+from mobeval.core.kinds import KINDS, kind_entry
+from mobeval.core.orderings import DEFAULT_MAX_PROMPTS, validate_spec
+from mobeval.core.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, all_entries, check_settings, entry, flag
 
 MAX_N_CTX = 1 << 20  # a context beyond a million tokens is a typo, not a setting
 RENAMED = {"n_threads": "threads", "columns": "column"}  # old config key -> its flag's name; still accepted
 SECRET = {"api_key", "endpoint"}  # never echoed in an error (an endpoint may carry user:password)
 # What a default of None means, for --help and the README (runner settings: see runner_default_text)
 NONE_MEANS = {
-    "model": f"the task's: {DEFAULT_MODEL} (mcq), efficientnet-lite0 (image-classification), energy-detector "
-             "(spectrum-segmentation), digits-vlm (vlm); with a remote runner, the server's model",
+    "model": "the task's: " + ", ".join(f"{e.default_model} ({k})" for k, e in KINDS.items())
+             + "; with a remote runner, the server's model",
     "task": "the benchmark's",
     "bench": f"{DEFAULT_BENCH}; with --task, that task's bundled set",
-    "runner": "the task's: llama.cpp (mcq), onnxruntime (image-classification), energy-detector "
-              "(spectrum-segmentation), hybrid (vlm)",
+    "runner": "the task's: " + ", ".join(f"{e.default_runner} ({k})" for k, e in KINDS.items()),
     "data": "the hub, or the bundled file",
     "template": "the benchmark's",
     "limit": "every question",
@@ -43,12 +41,7 @@ NONE_MEANS = {
 }
 # Settings that only some task kinds use (benchmark options are checked by the benchmark itself): one
 # listed for any kind is refused for a kind that does not list it
-KIND_SETTINGS = {
-    "mcq": ("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
-    "image-classification": ("batch_sizes", "preprocess", "exclude_calibration", "accuracy_target"),
-    "vlm": ("max_tokens", "orderings", "max_prompts"),
-    "spectrum-segmentation": ("batch_sizes",),
-}
+KIND_SETTINGS = {name: e.settings for name, e in KINDS.items()}
 # Settings that only mean something under another setting's value: (key, needs key, needs value); checked
 # only where the task uses the needed setting (vlm answers take --max-tokens without --method)
 DEPENDS = (

@@ -1,6 +1,6 @@
 """Drive one evaluation of any task kind: plan -> runner -> records on disk -> result.
 
-The task kind (mobeval.tasks) supplies the items, what the runner is asked and how records are
+The task kind (mobeval.core.kinds) supplies the items, what the runner is asked and how records are
 scored; everything here is the same for every kind. Measurement wraps the runner: memory is sampled
 from before the model loads, energy is read around the evaluation. Nothing is written to disk before
 the runner has loaded: a run that cannot start leaves no folder. Nothing here prints; the caller
@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mobeval.config import RunConfig
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.measure.energy import UnavailableMeter, energy_meters, measure_idle
 from mobeval.measure.environment import cpu_freq_mhz, environment
 from mobeval.measure.memory import PeakMemorySampler
-from mobeval.redact import redact_url
+from mobeval.core.redact import redact_url
 from mobeval.results import resume as resume_rules
 from mobeval.results.assemble import build_result
 from mobeval.results.store import RunDir, Segment, Selection, utc_now
-from mobeval.runners import check_kind, check_settings, make_runner
-from mobeval.tasks import plan_task, task_kind
-from mobeval.tasks.base import TaskKind, TaskPlan, shard_index
+from mobeval.core.runners import check_kind, check_settings, make_runner
+from mobeval.core.kinds import plan_task, task_kind
+from mobeval.core.task import TaskKind, TaskPlan, shard_index
 
 Progress = Callable[[int, int], None]
 

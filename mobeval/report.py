@@ -8,10 +8,10 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from mobeval.printing import fig, human_bytes
-from mobeval.results.figures import Figure
+from mobeval.core.printing import fig, human_bytes
+from mobeval.core.figures import Figure
 from mobeval.results.schema import Result
-from mobeval.tasks import task_kind
+from mobeval.core.kinds import task_kind
 
 
 def _header(r: Result) -> str:

@@ -1,4 +1,4 @@
-"""Write the bundled `vlm-digits` set (mobeval/benchmarks/vlm/digits/) from scikit-learn's digits.
+"""Write the bundled `vlm-digits` set (mobeval/vlm/benchmarks/digits/) from scikit-learn's digits.
 
 Seeded and deterministic: the same scikit-learn data and Pillow give the same bytes (card.json records
 every file's sha256, and loading checks them). Only evaluation-pool images (dataset index % 5 == 0) are
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.benchmarks.vlm.digits import (
+from mobeval.vlm.benchmarks.digits import (
     CARD, EVAL_MODULUS, OPEN_QUESTION, QUESTION, SCALE, folder, is_eval_index, render_digit,
 )
-from mobeval.hashing import stream_sha256
+from mobeval.core.hashing import stream_sha256
 
 SEED = 15  # issue 15
 PER_DIGIT = 20  # images per digit: 200 in all
@@ -91,7 +91,7 @@ def build(out: Path) -> dict:
             "note": "image-disjoint, not writer-disjoint: the data does not record who wrote each digit",
         },
         "rendering": f"value v -> grey 255 - round(v * 255 / 16) (dark ink on white), mode L, x{SCALE} nearest "
-                     f"neighbour to {8 * SCALE}x{8 * SCALE}, PNG (mobeval.benchmarks.vlm.digits.render_digit)",
+                     f"neighbour to {8 * SCALE}x{8 * SCALE}, PNG (mobeval.vlm.benchmarks.digits.render_digit)",
         "counts": {"items": len(chosen), "multiple_choice": n_mc, "open": len(chosen) - n_mc,
                    "per_digit": PER_DIGIT, "options": N_OPTIONS},
         "seed": SEED,

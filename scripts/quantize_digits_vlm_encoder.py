@@ -1,6 +1,6 @@
 """An integer-quantized encoder for digits-vlm, as a VLM manifest the hybrid runner takes with --model.
 
-The float encoder ONNX (EfficientNet-Lite0 grid features) is quantized by mobeval.quantize (static QDQ,
+The float encoder ONNX (EfficientNet-Lite0 grid features) is quantized by mobeval.vision.quantize (static QDQ,
 ONNX Runtime's quantizer; default W8A16, AutoNeural's encoder scheme) on calibration images from the
 training pool only (dataset index % 5 != 0); its output SQNR against the float encoder is measured on
 held-out images (index % 5 == 0, the pool the vlm-digits set draws from) and written into the manifest as
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.benchmarks.vlm.digits import is_eval_index, render_digit
-from mobeval.models.vlm import resolve
-from mobeval.models.vlm_encoder import ENCODER_OUTPUT
-from mobeval.quantize.fidelity import output_sqnr
-from mobeval.quantize.qdq import quantize_onnx
-from mobeval.quantize.scheme import QuantScheme
-from mobeval.runners.vlm import projector as projector_io
-from mobeval.tasks.image_classification.preprocess import PreprocessSpec
+from mobeval.vlm.benchmarks.digits import is_eval_index, render_digit
+from mobeval.vlm.models.manifest import resolve
+from mobeval.vlm.models.encoder import ENCODER_OUTPUT
+from mobeval.vision.quantize.fidelity import output_sqnr
+from mobeval.vision.quantize.qdq import quantize_onnx
+from mobeval.vision.quantize.scheme import QuantScheme
+from mobeval.vlm.runners import projector as projector_io
+from mobeval.vision.task.preprocess import PreprocessSpec
 
 
 def main() -> None:

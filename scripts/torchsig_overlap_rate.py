@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from mobeval.benchmarks.spectrum.torchsig_wideband import TorchSigRecipe, import_torchsig, overlapping
+from mobeval.spectrum.benchmarks.torchsig_wideband import TorchSigRecipe, import_torchsig, overlapping
 
 
 def main() -> None:

@@ -3,13 +3,13 @@
 AutoNeural's claim is that a depthwise-convolution encoder keeps far more signal under integer quantization
 than a vision transformer. No package reachable here ships trained ViT/DeiT/EfficientFormer/MobileViT weights,
 so this trains both kinds itself, on the same real data (sklearn's digits, the fixed 1,297 / 500 split of
-mobeval.models.vision_arch.digits), with the same recipe: epochs, optimizer, schedule, batch, augmentation,
+mobeval.vision.models.arch.digits), with the same recipe: epochs, optimizer, schedule, batch, augmentation,
 seed, and about the same parameter count (~130k):
 
 - dscnn_digits: MobileNet-style depthwise-separable CNN (3x3 depthwise + 1x1 pointwise, BatchNorm, ReLU6).
 - vit_digits:   a ViT (4x4 patches, 64 tokens, pre-norm LayerNorm, softmax attention, GELU MLP).
 
-Each is written to mobeval/models/contrast/ as ONNX (outputs "encoder": the pooled features before the
+Each is written to mobeval/vlm/models/contrast/ as ONNX (outputs "encoder": the pooled features before the
 classifier, and "logits") with a JSON card (data, split, held-out accuracy, seed, versions, command).
 Same seed, machine and versions give the same weights.
 
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobeval.measure.environment import cpu_model
-from mobeval.models.vision_arch.digits import (
+from mobeval.vision.models.arch.digits import (
     INPUT_SIZE,
     MAX_SHIFT,
     PREPROCESSING,
@@ -47,7 +47,7 @@ from mobeval.models.vision_arch.digits import (
     random_shift,
 )
 
-OUT_DIR = Path(__file__).resolve().parents[1] / "mobeval" / "models" / "contrast"
+OUT_DIR = Path(__file__).resolve().parents[1] / "mobeval" / "vlm" / "models" / "contrast"
 ONNX_OPSET = 17
 BATCH = 64
 LR = 2e-3

@@ -1,12 +1,12 @@
 """Train `digits-clip`: a small ViT + LLaVA-1.5 projector onto SmolLM2-135M-Instruct, shipped in two formats.
 
 A toy VLM for testing VLM runners end to end against real weights: it answers "Which digit is shown?" about
-scikit-learn's 8x8 handwritten digits (rendered by mobeval.benchmarks.vlm.digits.render_digit) and nothing
+scikit-learn's 8x8 handwritten digits (rendered by mobeval.vlm.benchmarks.digits.render_digit) and nothing
 else. Everything trains on the training pool only (dataset index % 5 != 0); the evaluation pool
 (index % 5 == 0) is only ever evaluated.
 
   1. the vision tower: a SigLIP-architecture ViT (64x64 input, 16x16 patches -> 16 tokens, width 192, 4 layers,
-     no class token; see mobeval/models/vlm_llava.py for why not CLIP's) trained from scratch as a digit
+     no class token; see mobeval/vlm/models/llava.py for why not CLIP's) trained from scratch as a digit
      classifier (mean of the last layer's tokens -> post-layernorm -> linear), with +-1-pixel shifts;
   2. LLaVA stage 1, tower and LM frozen, only the projector (Linear-GELU-Linear) trains:
      A. warm start: every image token regressed onto the LM's input embedding of the digit's token (cosine);
@@ -37,14 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.benchmarks.vlm.digits import (
+from mobeval.vlm.benchmarks.digits import (
     is_eval_index,
     render_digit,
 )
 from mobeval.measure.environment import cpu_model
-from mobeval.models import vlm_llava as V
-from mobeval.models.registry import resolve as resolve_lm
-from mobeval.models.vlm_stage1 import (
+from mobeval.vlm.models import llava as V
+from mobeval.vlm.runners.mtmd_probe import MtmdProbe
+from mobeval.text.models.registry import resolve as resolve_lm
+from mobeval.vlm.models.stage1 import (
     LETTERS,
     llama_tokenizer,
     load_lm,
@@ -56,8 +57,8 @@ from mobeval.models.vlm_stage1 import (
     stage_b,
     verdict,
 )
-from mobeval.runners.vlm.base import IMAGE_MARKER
-from mobeval.runners.vlm.prompt_layout import CHATML_USER
+from mobeval.vlm.runners.base import IMAGE_MARKER
+from mobeval.vlm.runners.prompt_layout import CHATML_USER
 
 LM = "smollm2-135m"
 NAME = "digits-clip (SigLIP-style ViT + LLaVA-1.5 MLP projector trained here + SmolLM2-135M-Instruct Q4_1; " \
@@ -276,7 +277,7 @@ def main() -> None:
     t = time.perf_counter()
     held_torch = evaluate_torch(lm, tower_s, proj_s, cfg, digits.images, questions, tokenize, end_id, log)
     held_torch["seconds"] = round(time.perf_counter() - t)
-    probe = V.MtmdProbe(out / FILES["mmproj"], Path(gguf), threads=args.threads)
+    probe = MtmdProbe(out / FILES["mmproj"], Path(gguf), threads=args.threads)
     t = time.perf_counter()
     held_mtmd = evaluate_mtmd(probe, digits.images, questions, log)
     held_mtmd["seconds"] = round(time.perf_counter() - t)
@@ -303,7 +304,7 @@ def main() -> None:
                       "feature layer = the last (clip.vision.feature_layer=[4]), no post-layernorm, no class token",
             "hf_vision": f"{FILES['hf_vision']}: the same f16 weights under LlavaForConditionalGeneration names "
                          "(vision_tower.vision_model.*, multi_modal_projector.linear_1/2.*); config in "
-                         f"{FILES['hf_config']}; mobeval.models.vlm_llava.hf_llava_folder() builds the full folder",
+                         f"{FILES['hf_config']}; mobeval.vlm.models.llava.hf_llava_folder() builds the full folder",
             "image_tokens": cfg.tokens, "media_marker": "<__media__> (libmtmd default); <image> in the HF folder",
             "preprocessing": "RGB, resized to 64x64 only if not already (bicubic), /255, (x-0.5)/0.5",
             "chat_turn": {"prefix": CHATML_USER[0], "suffix": CHATML_USER[1], "system_turn": "none"},
@@ -312,7 +313,7 @@ def main() -> None:
             "dataset": "scikit-learn load_digits (UCI Optical Recognition of Handwritten Digits, test part), BSD-3",
             "train": f"dataset indices i % 5 != 0: {len(train_idx)} images (tower, projector)",
             "held_out": f"dataset indices i % 5 == 0 ({len(eval_idx)} images): never trained on",
-            "rendering": "mobeval.benchmarks.vlm.digits.render_digit (64x64, dark ink on white)",
+            "rendering": "mobeval.vlm.benchmarks.digits.render_digit (64x64, dark ink on white)",
             "questions": {"multiple_choice": mcq_prompt([3, 7, 1, 0]), "open": open_prompt()},
         },
         "training": {

@@ -15,7 +15,7 @@ Two stages, both seeded:
 
 Then the saved projector is evaluated through the real `hybrid` runner (ONNX Runtime encoder + numpy
 projector + llama.cpp on the Q4_1 GGUF) on the evaluation pool (dataset index % 5 == 0), which no stage
-saw, and the card (mobeval/models/vlm_parts/digits-vlm.card.json) records the figures.
+saw, and the card (mobeval/vlm/models/parts/digits-vlm.card.json) records the figures.
 
     nice -n 10 python scripts/train_digits_vlm.py [--steps 120] [--batch 8] [--seed 15]
 
@@ -35,17 +35,17 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.benchmarks.vlm.digits import (
+from mobeval.vlm.benchmarks.digits import (
     is_eval_index,
     render_digit,
 )
-from mobeval.hashing import file_sha256, text_sha256
+from mobeval.core.hashing import file_sha256, text_sha256
 from mobeval.measure.environment import cpu_model
-from mobeval.models.registry import cache_dir
-from mobeval.models.registry import resolve as resolve_lm
-from mobeval.models.vlm import manifest_dir
-from mobeval.models.vlm_encoder import ENCODER_ALIASES, digits_preprocess, encoder_onnx
-from mobeval.models.vlm_stage1 import (
+from mobeval.core.paths import cache_dir
+from mobeval.text.models.registry import resolve as resolve_lm
+from mobeval.vlm.models.manifest import manifest_dir
+from mobeval.vlm.models.encoder import ENCODER_ALIASES, digits_preprocess, encoder_onnx
+from mobeval.vlm.models.stage1 import (
     LETTERS,
     llama_tokenizer,
     load_lm,
@@ -56,10 +56,10 @@ from mobeval.models.vlm_stage1 import (
     stage_b,
     verdict,
 )
-from mobeval.runners.vlm import projector as projector_io
-from mobeval.runners.vlm.base import IMAGE_MARKER
-from mobeval.runners.vlm.image_encoder import OrtEncoder
-from mobeval.runners.vlm.prompt_layout import CHATML_USER
+from mobeval.vlm.runners import projector as projector_io
+from mobeval.vlm.runners.base import IMAGE_MARKER
+from mobeval.vlm.runners.image_encoder import OrtEncoder
+from mobeval.vlm.runners.prompt_layout import CHATML_USER
 
 ENCODER = "efficientnet-lite0"
 LM = "smollm2-135m"
@@ -128,9 +128,9 @@ def evaluate(manifest: Path, images: np.ndarray, labels: np.ndarray, indices: li
     seeded) and open (greedy answer text equals the digit)."""
     import tempfile
 
-    from mobeval.models.vlm import resolve
-    from mobeval.runners.vlm.base import VlmQuery
-    from mobeval.runners.vlm.hybrid import HybridRunner
+    from mobeval.vlm.models.manifest import resolve
+    from mobeval.vlm.runners.base import VlmQuery
+    from mobeval.vlm.runners.hybrid import HybridRunner
 
     rng = random.Random(seed + 1)
     runner = HybridRunner(resolve(str(manifest)), threads=threads)
@@ -161,7 +161,7 @@ def text_control(gguf: Path, n: int, seed: int, threads: int | None) -> dict:
     """The language model alone on the multiple-choice question with the digit given as TEXT in place of
     the image (same chat turn, options and instruction): what letter-matching the frozen LM can do at all,
     which no projector trained with the LM frozen can exceed."""
-    from mobeval.runners.llamacpp_params import open_guarded
+    from mobeval.text.runners.llamacpp_params import open_guarded
 
     llm = open_guarded(gguf, n_threads=threads or 1, n_ctx=512)
     letter_ids = [llm.tokenize(letter.encode(), add_bos=False, special=False)[0] for letter in LETTERS]
@@ -304,7 +304,7 @@ def main() -> None:
                      + (f" (the first {args.train_per_digit} of each digit)" if args.train_per_digit else ""),
             "held_out": f"dataset indices i % 5 == 0 ({len(eval_idx)} images; the bundled vlm-digits set draws "
                         "only from these)",
-            "rendering": "mobeval.benchmarks.vlm.digits.render_digit (64x64, dark ink on white), then "
+            "rendering": "mobeval.vlm.benchmarks.digits.render_digit (64x64, dark ink on white), then "
                          "resized to 224x224 bilinear, EfficientNet-Lite normalisation",
             "questions": {"multiple_choice": mcq_prompt([3, 7, 1, 0]), "open": open_prompt()},
         },

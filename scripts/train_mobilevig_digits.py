@@ -1,6 +1,6 @@
 """Train the small MobileViG (mobilevig_digits) on scikit-learn's digits, deterministically, on the CPU.
 
-Writes mobeval/models/vision_arch/weights/mobilevig_digits.pt (a state_dict) and mobilevig_digits.json
+Writes mobeval/vision/models/arch/weights/mobilevig_digits.pt (a state_dict) and mobilevig_digits.json
 (seed, split, epochs, measured held-out top-1, parameter count, sha256 of the weights, versions, machine,
 date). Same seed, same machine and same versions give bitwise identical weights.
 
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from mobeval.measure.environment import cpu_model
-from mobeval.models.vision_arch.digits import (
+from mobeval.vision.models.arch.digits import (
     MAX_SHIFT,
     PREPROCESSING,
     SPLIT_RULE,
@@ -35,7 +35,7 @@ from mobeval.models.vision_arch.digits import (
     random_shift,
     top1,
 )
-from mobeval.models.vision_arch.mobilevig import CONFIGS, mobilevig_digits, param_count
+from mobeval.vision.models.arch.mobilevig import CONFIGS, mobilevig_digits, param_count
 
 BATCH = 64
 LR = 3e-3

@@ -16,14 +16,14 @@ SHARED_MMLU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
-    from mobeval.models import resolve
+    from mobeval.text.models import resolve
 
     return resolve("smollm2-135m", fetch=False)[1]
 
 
 @pytest.fixture(scope="session")
 def runner(smollm2_path):
-    from mobeval.runners.llamacpp import LlamaCppRunner
+    from mobeval.text.runners.llamacpp import LlamaCppRunner
 
     r = LlamaCppRunner(smollm2_path, n_ctx=1024)
     yield r

@@ -1,9 +1,9 @@
-"""The tests' real llama-cpp-python server on a loopback port (mobeval.local_server), with an API key."""
+"""The tests' real llama-cpp-python server on a loopback port (mobeval.text.runners.local_server), with an API key."""
 
 from pathlib import Path
 
-from mobeval.local_server import LocalServer, free_port
-from mobeval.local_server import start_server as _start
+from mobeval.text.runners.local_server import LocalServer, free_port
+from mobeval.text.runners.local_server import start_server as _start
 
 KEY = "secret123"
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.tasks.mcq.agreement import agreement
+from mobeval.text.task.agreement import agreement
 from mobeval.results.store import RunDir
 
 ARGS = ["--limit", "50", "--orderings", "original", "-q"]

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mobeval.benchmarks import BenchOptions
-from mobeval.benchmarks.mcq import load
-from mobeval.errors import DataError
-from mobeval.prompts import load_template
+from mobeval.core.benchmarks import BenchOptions
+from mobeval.text.benchmarks.mcq import load
+from mobeval.core.errors import DataError
+from mobeval.text.prompts import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JSONL_MAP = {"id": "qid", "question": "prompt", "choices": "choices", "answer": "label",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from mobeval.benchmarks import BenchOptions
-from mobeval.benchmarks.mmlu import categories, load
-from mobeval.errors import DataError
-from mobeval.prompts import load_template
+from mobeval.core.benchmarks import BenchOptions
+from mobeval.text.benchmarks.mmlu import categories, load
+from mobeval.core.errors import DataError
+from mobeval.text.prompts import load_template
 
 MMLU = Path(__file__).parent / "fixtures" / "mmlu"
 
@@ -120,7 +120,7 @@ def test_row_with_an_unquoted_comma(tmp_path):
 
 
 def test_hub_rows_with_an_unknown_column():
-    from mobeval.benchmarks.mmlu import _hub_questions
+    from mobeval.text.benchmarks.mmlu import _hub_questions
 
     row = {"question": "Q?", "subject": "anatomy", "choices": '["a", "b"]', "answer": "0"}
     assert [q.id for q in _hub_questions("hf:cais/mmlu/all/test", [(1, row)])["anatomy"]] == ["anatomy/1"]

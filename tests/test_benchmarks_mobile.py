@@ -9,11 +9,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from mobeval.benchmarks import BenchOptions, load_benchmark
-from mobeval.benchmarks import bundled
-from mobeval.benchmarks.mobile_mmlu import load_mobile_mmlu, load_mobile_mmlu_pro
-from mobeval.errors import DataError
-from mobeval.prompts import load_template
+from mobeval.core.benchmarks import BenchOptions, load_benchmark
+from mobeval.text.benchmarks import bundled
+from mobeval.text.benchmarks.mobile_mmlu import load_mobile_mmlu, load_mobile_mmlu_pro
+from mobeval.core.errors import DataError
+from mobeval.text.prompts import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FOLDER = FIXTURES / "mobile_mmlu"

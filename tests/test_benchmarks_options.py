@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mobeval.benchmarks import BENCHMARKS, REGISTRY, BenchOptions, load_benchmark
-from mobeval.benchmarks.base import FLAGS
-from mobeval.errors import DataError, MobevalError
+from mobeval.core.benchmarks import BENCHMARKS, REGISTRY, BenchOptions, load_benchmark
+from mobeval.core.options import FLAGS
+from mobeval.core.errors import DataError, MobevalError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

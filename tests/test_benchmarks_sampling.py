@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mobeval.benchmarks.sampling import allocate, stratified_sample
-from mobeval.types import Question
+from mobeval.core.sampling import allocate, stratified_sample
+from mobeval.text.types import Question
 
 
 def questions(sizes: dict[str, int]) -> list[Question]:

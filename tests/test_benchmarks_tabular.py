@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mobeval.benchmarks.tabular import read_table
-from mobeval.errors import DataError
+from mobeval.text.benchmarks.tabular import read_table
+from mobeval.core.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

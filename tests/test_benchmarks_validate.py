@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mobeval.benchmarks import BenchOptions
-from mobeval.benchmarks.mcq import load as load_mcq
-from mobeval.benchmarks.mobile_mmlu import load_mobile_mmlu
-from mobeval.benchmarks.validate import apply_answers, parse_answer, read_answers
-from mobeval.errors import DataError
+from mobeval.core.benchmarks import BenchOptions
+from mobeval.text.benchmarks.mcq import load as load_mcq
+from mobeval.text.benchmarks.mobile_mmlu import load_mobile_mmlu
+from mobeval.text.benchmarks.validate import apply_answers, parse_answer, read_answers
+from mobeval.core.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEADER = "question_id,Question,A,B,C,D,answer\n"

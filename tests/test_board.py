@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mobeval.board.figures import wilson
+from mobeval.measure.stats import wilson
 from mobeval.board.index import INDEX_NAME
 from mobeval.board.rank import pareto_front
 from mobeval.cli import app
@@ -43,7 +43,7 @@ def board_json(*args: str) -> list[dict]:
 
 STOP_AT = """
 import os, sys
-from mobeval import engine
+import mobeval.engine as engine
 from mobeval.config import load_config
 
 out, mode, stop = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -117,7 +117,7 @@ WHOLE = ("mcq_original", "mcq_cyclic", "images", "spectrum", "v1")
 
 def test_wilson_interval():
     """Hand-checked values, and the same bounds as the spectrum kind's own interval."""
-    from mobeval.tasks.spectrum_segmentation.metrics import wilson_interval
+    from mobeval.measure.stats import wilson_interval
 
     lo, hi = wilson(0.0, 10)
     assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)  # 0 of 10: the README's [0, 27.8%]
@@ -324,7 +324,7 @@ def test_the_html_page_is_self_contained(tmp_path, runs):
 
 def test_a_vlm_bench_shows_where_a_questions_time_goes(tmp_path, runs):
     """The vlm kind's stacked-parts plot: one bar per run, one trace per part, each the run's recorded p50."""
-    from mobeval.board.entry import read_entry
+    from mobeval.board.bundles import read_entry
     from mobeval.board.plots import stage_plots
     from mobeval.board.rank import rank
 

@@ -4,8 +4,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.samples import Sample
-from mobeval.tasks.mcq.agreement import agreement
+from mobeval.text.samples import Sample
+from mobeval.text.task.agreement import agreement
 
 CYCLIC = [(0, 1, 2, 3), (1, 2, 3, 0)]
 
@@ -48,7 +48,7 @@ def keyed(q, choice, answer=0):
 
 
 def test_paired_rows_hand_computed():
-    from mobeval.compare import paired_rows
+    from mobeval.comparison import paired_rows
 
     ref = [keyed(f"q{i}", 0) for i in range(10)]  # right on all 10
     worse = [keyed(f"q{i}", 1 if i < 9 else 0) for i in range(10)]  # wrong on 9 of them
@@ -61,7 +61,7 @@ def test_paired_rows_hand_computed():
 
 
 def test_debiased_is_the_paired_basis_when_both_runs_have_it():
-    from mobeval.compare import paired_rows
+    from mobeval.comparison import paired_rows
 
     a = [s("q1", 0, 0), s("q1", 1, 3), s("q2", 0, 1), s("q2", 1, 1)]
     rows = paired_rows("mcq", ["#1", "#2"], [a, a])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mobeval.tasks.mcq.kind import McqKind
+from mobeval.text.task.kind import McqKind
 from mobeval.results.store import Segment
-from mobeval.runners.letters import engine_timings, parse_letters, token_counts
-from mobeval.samples import Sample
+from mobeval.text.runners.letters import engine_timings, parse_letters, token_counts
+from mobeval.text.samples import Sample
 
 from tests.recorded import fixture
 
@@ -77,7 +77,7 @@ def test_a_real_llama_server_end_to_end(smollm2_path, tmp_path):
     from typer.testing import CliRunner
 
     from mobeval.cli import app
-    from mobeval.local_server import start_server
+    from mobeval.text.runners.local_server import start_server
 
     args = ["run", "--limit", "6", "--orderings", "cyclic", "--idle-seconds", "0", "-q"]
     cli = CliRunner()

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.local_server import free_port
+from mobeval.text.runners.local_server import free_port
 
 cli = CliRunner()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mobeval.errors import RunnerError
-from mobeval.runners import llamacpp_build as guard
+from mobeval.core.errors import RunnerError
+from mobeval.text.runners import llamacpp_build as guard
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -171,7 +171,7 @@ def test_real_amx_build_is_probed_and_run_as_the_probes_say(smollm2_path, monkey
     verdict = guard.check_build(smollm2_path, 1)
     assert verdict.use_extra_bufts is with_extra.ok
     assert verdict.probes[0].startswith("extra buffer types on: " + with_extra.describe().split(" (")[0])
-    from mobeval.runners.llamacpp import LlamaCppRunner
+    from mobeval.text.runners.llamacpp import LlamaCppRunner
 
     runner = LlamaCppRunner(smollm2_path, n_ctx=256, n_threads=1)
     try:
@@ -182,7 +182,7 @@ def test_real_amx_build_is_probed_and_run_as_the_probes_say(smollm2_path, monkey
 
 
 def test_extra_buffer_types_off_reaches_llama_cpp(smollm2_path):
-    from mobeval.runners.llamacpp_params import open_llama
+    from mobeval.text.runners.llamacpp_params import open_llama
 
     llm = open_llama(smollm2_path, use_extra_bufts=False, n_ctx=64)
     try:
@@ -244,10 +244,10 @@ def test_server_without_extra_buffer_types_answers(smollm2_path, tmp_path):
     mobeval's wrapper, which turns them off for the model the server loads; a real batched prompt answers."""
     import httpx
 
-    from mobeval.local_server import server_command, start_server
+    from mobeval.text.runners.local_server import server_command, start_server
 
     cmd = server_command(smollm2_path, 8000, 512, 1, None, None, use_extra_bufts=False)
-    assert cmd[1:3] == ["-m", "mobeval.runners.llamacpp_server"]
+    assert cmd[1:3] == ["-m", "mobeval.text.runners.llamacpp_server"]
     assert server_command(smollm2_path, 8000, 512, 1, None, None)[1:3] == ["-m", "llama_cpp.server"]
     with start_server(smollm2_path, tmp_path / "server.log", n_ctx=512, threads=1, use_extra_bufts=False) as server:
         reply = httpx.post(f"{server.base_url}/completions", timeout=120,

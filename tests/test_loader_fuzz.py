@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from mobeval.benchmarks import BenchOptions, load_benchmark
-from mobeval.errors import MobevalError
-from mobeval.types import LETTERS
+from mobeval.core.benchmarks import BenchOptions, load_benchmark
+from mobeval.core.errors import MobevalError
+from mobeval.text.types import LETTERS
 
 # 60 examples a test keeps the file near 10 s; MOBEVAL_FUZZ_EXAMPLES=2000 searches harder
 FUZZ = settings(max_examples=int(os.environ.get("MOBEVAL_FUZZ_EXAMPLES", 60)), deadline=timedelta(seconds=2),

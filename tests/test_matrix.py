@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.matrix.plan import load_plan
 from mobeval.results.integrity import check_run
 

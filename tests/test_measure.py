@@ -44,7 +44,7 @@ def test_percentiles_match_numpy_linear_method():
 
 PEAK_SCRIPT = """
 import sys
-from mobeval import engine
+import mobeval.engine as engine
 from mobeval.config import load_config
 
 allocate_mb, out = int(sys.argv[1]), sys.argv[2]

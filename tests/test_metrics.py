@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from mobeval.metrics import debiased_choice, group_by_question, score, score_by
-from mobeval.samples import Sample
+from mobeval.text.metrics import debiased_choice, group_by_question, score, score_by
+from mobeval.text.samples import Sample
 
 CYCLIC = [(0, 1, 2, 3), (1, 2, 3, 0), (2, 3, 0, 1), (3, 0, 1, 2)]
 

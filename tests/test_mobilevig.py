@@ -8,8 +8,8 @@ import hashlib
 import pytest
 import torch
 
-from mobeval.models.vision_arch import mobilevig_b, mobilevig_m, mobilevig_s, mobilevig_ti, param_count, svga_aggregate
-from mobeval.models.vision_arch.mobilevig import MobileViG
+from mobeval.vision.models.arch import mobilevig_b, mobilevig_m, mobilevig_s, mobilevig_ti, param_count, svga_aggregate
+from mobeval.vision.models.arch.mobilevig import MobileViG
 
 # Paper, Table of ImageNet-1K results (millions of parameters, one decimal).
 PAPER_PARAMS_M = {"ti": 5.2, "s": 7.2, "m": 14.0, "b": 26.7}
@@ -68,7 +68,7 @@ def test_svga_channels_independent() -> None:
 
 
 def test_shipped_digits_model_scores_held_out_digits() -> None:
-    from mobeval.models.vision_arch.digits import WEIGHTS, load_split, load_trained, read_sidecar, top1
+    from mobeval.vision.models.arch.digits import WEIGHTS, load_split, load_trained, read_sidecar, top1
 
     record = read_sidecar()
     split = load_split()
@@ -83,7 +83,7 @@ def test_shipped_digits_model_scores_held_out_digits() -> None:
 
 
 def test_weights_sha256_matches_sidecar() -> None:
-    from mobeval.models.vision_arch.digits import WEIGHTS, read_sidecar
+    from mobeval.vision.models.arch.digits import WEIGHTS, read_sidecar
 
     assert hashlib.sha256(WEIGHTS.read_bytes()).hexdigest() == read_sidecar()["weights_sha256"]
     assert WEIGHTS.stat().st_size < 1_000_000

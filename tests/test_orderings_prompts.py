@@ -1,9 +1,9 @@
 import pytest
 
-from mobeval.errors import MobevalError
-from mobeval.orderings import orderings_for
-from mobeval.prompts import load_template
-from mobeval.samples import choose_by_logprob, parse_letter
+from mobeval.core.errors import MobevalError
+from mobeval.core.orderings import orderings_for
+from mobeval.text.prompts import load_template
+from mobeval.text.samples import choose_by_logprob, parse_letter
 
 
 def test_cyclic_puts_every_option_in_every_position_once():

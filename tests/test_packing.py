@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mobeval.runners.packing import group_requests, pack_blocks, plan_block
+from mobeval.text.runners.packing import group_requests, pack_blocks, plan_block
 
 
 def test_grouping_keeps_a_questions_orderings_together():

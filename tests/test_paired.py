@@ -2,7 +2,7 @@
 
 import pytest
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.measure.paired import compare_paired, mcnemar_exact_p, prediction_flip_rate
 
 

@@ -1,4 +1,4 @@
-"""mobeval.quantize without a model: SQNR by ONNX Runtime's definition on hand-computed cases, the
+"""mobeval.vision.quantize without a model: SQNR by ONNX Runtime's definition on hand-computed cases, the
 accuracy cost and its verdict, schemes and their errors, calibration selection and the overlap check
 on real image files."""
 
@@ -16,15 +16,15 @@ pytest.importorskip("skimage", reason="the bundled photographs ship inside sciki
 from onnxruntime.quantization import QuantType  # noqa: E402
 from onnxruntime.quantization.qdq_loss_debug import compute_signal_to_quantization_noice_ratio as ort_sqnr  # noqa: E402
 
-from mobeval.benchmarks.vision.sample_photos import load_sample_photos  # noqa: E402
-from mobeval.errors import MobevalError  # noqa: E402
-from mobeval.quantize import QuantScheme, SqnrSum, sqnr_db  # noqa: E402
-from mobeval.quantize.calibration import calibration_info, overlap, select_calibration  # noqa: E402
-from mobeval.quantize.analysis import spread  # noqa: E402
-from mobeval.quantize.cost import accuracy_cost  # noqa: E402
-from mobeval.quantize.manifest import CalibrationInfo  # noqa: E402
-from mobeval.tasks.image_classification.items import ImageItem  # noqa: E402
-from mobeval.tasks.image_classification.preprocess import PRESETS  # noqa: E402
+from mobeval.vision.benchmarks.sample_photos import load_sample_photos  # noqa: E402
+from mobeval.core.errors import MobevalError  # noqa: E402
+from mobeval.vision.quantize import QuantScheme, SqnrSum, sqnr_db  # noqa: E402
+from mobeval.vision.quantize.calibration import calibration_info, overlap, select_calibration  # noqa: E402
+from mobeval.vision.quantize.analysis import spread  # noqa: E402
+from mobeval.vision.quantize.cost import accuracy_cost  # noqa: E402
+from mobeval.vision.quantize.manifest import CalibrationInfo  # noqa: E402
+from mobeval.vision.task.items import ImageItem  # noqa: E402
+from mobeval.vision.task.preprocess import PRESETS  # noqa: E402
 
 
 def test_sqnr_hand_computed():

@@ -21,11 +21,11 @@ pytest.importorskip("skimage", reason="the bundled photographs ship inside sciki
 from onnxruntime.quantization import CalibrationDataReader  # noqa: E402
 from onnxruntime.quantization import qdq_loss_debug as qdq_debug  # noqa: E402
 
-from mobeval.benchmarks.vision.sample_photos import load_sample_photos  # noqa: E402
+from mobeval.vision.benchmarks.sample_photos import load_sample_photos  # noqa: E402
 from mobeval.cli import app  # noqa: E402
-from mobeval.quantize import layer_sqnr, output_sqnr, read_manifest, run_model, weight_sqnr  # noqa: E402
-from mobeval.quantize.calibration import image_inputs  # noqa: E402
-from mobeval.tasks.image_classification.preprocess import PRESETS  # noqa: E402
+from mobeval.vision.quantize import layer_sqnr, output_sqnr, read_manifest, run_model, weight_sqnr  # noqa: E402
+from mobeval.vision.quantize.calibration import image_inputs  # noqa: E402
+from mobeval.vision.task.preprocess import PRESETS  # noqa: E402
 
 cli = CliRunner()
 CALIBRATION = ("chelsea.png", "rocket.jpg")

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.local_server import free_port, start_server
-from mobeval.redact import redact_text, redact_url, url_secrets
+from mobeval.text.runners.local_server import free_port, start_server
+from mobeval.core.redact import redact_text, redact_url, url_secrets
 
 cli = CliRunner()
 

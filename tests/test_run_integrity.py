@@ -122,7 +122,7 @@ def test_selection_json_edited_is_refused(run):
 
 STOP_AT = """
 import os, sys
-from mobeval import engine
+import mobeval.engine as engine
 from mobeval.config import load_config
 
 out, mode, stop = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from mobeval.errors import RunnerError
-from mobeval.runners.letters import (FLOOR_MARGIN, NoLogprobsError, letter_request, letter_token_ids, needs_generate,
+from mobeval.core.errors import RunnerError
+from mobeval.text.runners.letters import (FLOOR_MARGIN, NoLogprobsError, letter_request, letter_token_ids, needs_generate,
                                      parse_letters, reply_text, token_counts)
 
 from tests.recorded import fixture

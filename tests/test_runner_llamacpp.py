@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from mobeval.errors import RunnerError
-from mobeval.orderings import orderings_for
-from mobeval.prompts import load_template
-from mobeval.runners.llamacpp import LlamaCppRunner
-from mobeval.types import ChoiceRequest, GenerateRequest
+from mobeval.core.errors import RunnerError
+from mobeval.core.orderings import orderings_for
+from mobeval.text.prompts import load_template
+from mobeval.text.runners.llamacpp import LlamaCppRunner
+from mobeval.text.types import ChoiceRequest, GenerateRequest
 
 TEMPLATE = load_template("mobile-mmlu", "mobile-mmlu")
 OPTIONS = ["Paris", "Berlin", "Madrid", "Rome"]
@@ -92,7 +92,7 @@ def test_tiny_context_is_a_clear_error_not_a_buffer_overflow(smollm2_path):
 
 
 def test_chat_template_from_gguf(smollm2_path):
-    from mobeval.runners.llamacpp import LlamaCppRunner
+    from mobeval.text.runners.llamacpp import LlamaCppRunner
 
     r = LlamaCppRunner(smollm2_path, n_ctx=512, chat=True)
     try:
@@ -106,7 +106,7 @@ def test_chat_template_from_gguf(smollm2_path):
 
 
 def test_unloadable_model_file_is_a_clear_error(tmp_path):
-    from mobeval.runners.llamacpp import LlamaCppRunner
+    from mobeval.text.runners.llamacpp import LlamaCppRunner
 
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"not a gguf")

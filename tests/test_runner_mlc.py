@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mobeval.errors import RunnerError
-from mobeval.runners import make_runner
-from mobeval.runners.mlc import INSTALL, MLCRunner, mlc_letter_request, mlc_letter_scores
+from mobeval.core.errors import RunnerError
+from mobeval.core.runners import make_runner
+from mobeval.text.runners.mlc import INSTALL, MLCRunner, mlc_letter_request, mlc_letter_scores
 
 from tests.recorded import fixture
 

@@ -19,11 +19,11 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.errors import RunnerError
-from mobeval.orderings import orderings_for
-from mobeval.prompts import load_template
-from mobeval.runners.openai_http import OpenAIRunner
-from mobeval.types import ChoiceRequest, GenerateRequest
+from mobeval.core.errors import RunnerError
+from mobeval.core.orderings import orderings_for
+from mobeval.text.prompts import load_template
+from mobeval.text.runners.openai_http import OpenAIRunner
+from mobeval.text.types import ChoiceRequest, GenerateRequest
 
 pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
 
@@ -72,7 +72,7 @@ def test_scores_match_in_process_llama_cpp(endpoint, runner):
 
 
 def test_chat_mode_matches_in_process_chat_template(endpoint, smollm2_path):
-    from mobeval.runners.llamacpp import LlamaCppRunner
+    from mobeval.text.runners.llamacpp import LlamaCppRunner
 
     reqs = cyclic("mobile-mmlu", "Which app shows a map?")[:2]
     remote, local = OpenAIRunner(None, endpoint, api_key=KEY, chat=True), LlamaCppRunner(smollm2_path, n_ctx=1024, chat=True)

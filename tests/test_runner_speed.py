@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from mobeval.cli import app
 from mobeval.config import load_config
-from mobeval.measure.runner_speed import candidate_runners, compare_runners
+from mobeval.studies.runner_speed import candidate_runners, compare_runners
 
 
 def test_candidates_follow_the_model_kind():
@@ -45,7 +45,7 @@ def test_unknown_runner_is_an_error():
 
 
 def test_verdict_names_the_fastest_and_how_much_longer_the_others_take():
-    from mobeval.measure.runner_speed import RunnerSpeed, SpeedComparison
+    from mobeval.studies.runner_speed import RunnerSpeed, SpeedComparison
 
     fast = RunnerSpeed("transformers", seconds=[1.0, 1.2, 1.1], questions=10)  # median 1.1 s: 0.110 s each
     slow = RunnerSpeed("llama.cpp", seconds=[3.3], questions=10)

@@ -12,13 +12,13 @@ the tolerances below bound, not a difference in the model's arithmetic.
 import numpy as np
 import pytest
 
-from mobeval.errors import RunnerError
-from mobeval.orderings import orderings_for
-from mobeval.prompts import load_template
-from mobeval.runners import REGISTRY, make_runner
-from mobeval.runners import transformers_hf
-from mobeval.runners.packing import common_prefix, group_requests
-from mobeval.types import ChoiceRequest, GenerateRequest
+from mobeval.core.errors import RunnerError
+from mobeval.core.orderings import orderings_for
+from mobeval.text.prompts import load_template
+from mobeval.core.runners import REGISTRY, make_runner
+from mobeval.text.runners import transformers_hf
+from mobeval.text.runners.packing import common_prefix, group_requests
+from mobeval.text.types import ChoiceRequest, GenerateRequest
 
 LOGPROB_TOL = 0.75  # max |transformers - llama.cpp| per letter; the largest seen is 0.65 (see above)
 MEAN_TOL = 0.15  # means seen: 0.072-0.084
@@ -28,8 +28,8 @@ CYCLIC = orderings_for(4, "cyclic")
 
 @pytest.fixture(scope="module")
 def bundled():
-    from mobeval.benchmarks import load_benchmark
-    from mobeval.benchmarks.base import BenchOptions
+    from mobeval.core.benchmarks import load_benchmark
+    from mobeval.core.options import BenchOptions
 
     bench = load_benchmark("everyday-mobile", BenchOptions())
     return bench, [bench.questions[i] for i in (0, 13, 39, 52)]
@@ -39,7 +39,7 @@ def bundled():
 def tf(smollm2_path):
     for module in ("torch", "transformers", "gguf", "accelerate"):
         pytest.importorskip(module, reason=f"{module} is not installed: pip install -e '.[transformers]'")
-    from mobeval.runners.transformers_hf import TransformersRunner
+    from mobeval.text.runners.transformers_hf import TransformersRunner
 
     r = TransformersRunner(smollm2_path, n_threads=2, batch_tokens=640)
     yield r
@@ -56,7 +56,7 @@ def logprobs(responses):
 
 
 def test_registered_and_missing_backend_names_the_install_line(monkeypatch, smollm2_path):
-    assert REGISTRY["transformers"].target == "mobeval.runners.transformers_hf:TransformersRunner"
+    assert REGISTRY["transformers"].target == "mobeval.text.runners.transformers_hf:TransformersRunner"
 
     def no_torch(name):
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
@@ -170,7 +170,7 @@ def test_a_model_folder_runs_from_the_cli(tf, bundled, tmp_path):
 
     from mobeval.cli import app
 
-    from mobeval.runners.transformers_hf import save_dequantized
+    from mobeval.text.runners.transformers_hf import save_dequantized
 
     folder = tmp_path / "smollm2-folder"
     save_dequantized(tf.model, tf.tok, folder)
@@ -183,7 +183,7 @@ def test_a_model_folder_runs_from_the_cli(tf, bundled, tmp_path):
     assert result["runner"]["name"] == "transformers" and result["model"]["alias"] == "smollm2-folder"
     assert result["task"]["scores"]["n_questions"] == 4
     bench, _ = bundled
-    from mobeval import engine
+    import mobeval.engine as engine
     from mobeval.config import load_config
 
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
@@ -215,7 +215,7 @@ def test_model_names_for_the_transformers_runner(tmp_path):
 
 def test_dequantized_cache_loads_the_same_model(tf, bundled, smollm2_path, tmp_path, monkeypatch):
     """A GGUF's dequantized weights kept in the cache load back to the same token ids and scores."""
-    from mobeval.runners.transformers_hf import TransformersRunner, dequantized_folder, save_dequantized
+    from mobeval.text.runners.transformers_hf import TransformersRunner, dequantized_folder, save_dequantized
 
     monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path / "cache"))  # this test's own, empty cache
     folder = dequantized_folder(smollm2_path, "float32")

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from mobeval.cli import app
 from mobeval.config import RENAMED, RunConfig, default_text, load_config, settings_table
-from mobeval.errors import MobevalError
-from mobeval.orderings import check_prompt_count, orderings_per_question
-from mobeval.prompts import load_template
+from mobeval.core.errors import MobevalError
+from mobeval.core.orderings import check_prompt_count, orderings_per_question
+from mobeval.text.prompts import load_template
 from mobeval.results.store import RunDir, utc_now
-from mobeval.runners import (KEYWORDS, REGISTRY, RUNNER_SETTINGS, _runner_class, all_entries, check_kind,
+from mobeval.core.runners import (KEYWORDS, REGISTRY, RUNNER_SETTINGS, _runner_class, all_entries, check_kind,
                              check_settings, entry)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -83,7 +83,7 @@ def test_runner_defaults_apply_per_runner_and_given_is_told_from_default():
 
 
 def test_switching_runner_drops_only_defaults_of_the_old_one():
-    from mobeval.runners import check_settings
+    from mobeval.core.runners import check_settings
 
     base = load_config(None, {"limit": 3})  # llama.cpp: n_ctx 2048 filled in, not given
     copied = base.model_copy(update={"runner": "transformers"})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mobeval import engine
+import mobeval.engine as engine
 from mobeval.cli import app
 from mobeval.config import load_config
 

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from mobeval.benchmarks.spectrum.capture_io import (
+from mobeval.spectrum.benchmarks.capture_io import (
     read_dataset,
     read_paper_capture,
     read_sigmf,
@@ -14,8 +14,8 @@ from mobeval.benchmarks.spectrum.capture_io import (
     write_paper_capture,
     write_sigmf,
 )
-from mobeval.benchmarks.spectrum.generate import CaptureKey, generate_capture
-from mobeval.errors import DataError
+from mobeval.spectrum.benchmarks.generate import CaptureKey, generate_capture
+from mobeval.core.errors import DataError
 
 
 @pytest.fixture(scope="module")

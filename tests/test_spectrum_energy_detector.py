@@ -4,11 +4,11 @@ spectrum, and loses signals at low SNR (measured, not assumed: the figures are p
 import numpy as np
 import pytest
 
-from mobeval.benchmarks.spectrum.generate import CaptureKey, Recipe, SplitSpec, generate_capture, generate_split
-from mobeval.errors import DataError
-from mobeval.runners.spectrum.energy_detector import EnergyDetector, EnergyDetectorConfig
-from mobeval.tasks.spectrum_segmentation.features import N_BINS, signal_bins
-from mobeval.tasks.spectrum_segmentation.metrics import MetricSettings, by_snr, score_capture, snr_table, table_csv
+from mobeval.spectrum.benchmarks.generate import CaptureKey, Recipe, SplitSpec, generate_capture, generate_split
+from mobeval.core.errors import DataError
+from mobeval.spectrum.runners.energy_detector import EnergyDetector, EnergyDetectorConfig
+from mobeval.spectrum.task.features import N_BINS, signal_bins
+from mobeval.spectrum.task.metrics import MetricSettings, by_snr, score_capture, snr_table, table_csv
 
 SETTINGS = MetricSettings(bootstrap_resamples=300)
 

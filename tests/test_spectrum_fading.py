@@ -9,8 +9,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from mobeval.benchmarks.spectrum.generate import CaptureKey, Recipe, fading_gains, generate_capture
-from mobeval.errors import DataError
+from mobeval.spectrum.benchmarks.generate import CaptureKey, Recipe, fading_gains, generate_capture
+from mobeval.core.errors import DataError
 
 # sha256 of the samples of two AWGN captures, from the generator as committed before fading was added
 AWGN_SHA256 = {-10: "d4bd89b7aa1e4620bef6d23bddaeb04693b15a55aa8027cd2cdffe3dce75e18d",
@@ -67,8 +67,8 @@ def test_unknown_fading_is_refused():
 def test_fading_benchmarks_are_the_awgn_captures_faded(bench, fading):
     """The fading benchmarks hold the AWGN benchmark's captures (same ids, bands and modulations) with
     each signal scaled by its recorded gain, and say so in the recipe they record."""
-    from mobeval.benchmarks import BENCHMARKS
-    from mobeval.benchmarks.spectrum import synthetic
+    from mobeval.core.benchmarks import BENCHMARKS
+    from mobeval.spectrum.benchmarks import synthetic
 
     assert BENCHMARKS[bench].kind == "spectrum-segmentation"
     faded = getattr(synthetic, "load_" + fading)(None)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mobeval.errors import DataError
-from mobeval.tasks.spectrum_segmentation.features import (
+from mobeval.core.errors import DataError
+from mobeval.spectrum.task.features import (
     IMAGE_SHAPE,
     N_BINS,
     bin_frequencies,
@@ -14,7 +14,7 @@ from mobeval.tasks.spectrum_segmentation.features import (
     signal_bins,
     spectrum_image,
 )
-from mobeval.tasks.spectrum_segmentation.items import Capture, Signal
+from mobeval.spectrum.task.items import Capture, Signal
 
 FS = 20e6
 DF = FS / N_BINS

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from mobeval.benchmarks.spectrum.generate import (
+from mobeval.spectrum.benchmarks.generate import (
     BANDWIDTHS_HZ,
     GENERATOR_VERSION,
     MODULATIONS,
@@ -21,8 +21,8 @@ from mobeval.benchmarks.spectrum.generate import (
     generate_split,
     refuse_training_overlap,
 )
-from mobeval.errors import DataError
-from mobeval.tasks.spectrum_segmentation.features import N_BINS, label_mask
+from mobeval.core.errors import DataError
+from mobeval.spectrum.task.features import N_BINS, label_mask
 
 FS = 20e6
 DF = FS / N_BINS

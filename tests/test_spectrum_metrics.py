@@ -5,8 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from mobeval.errors import DataError
-from mobeval.tasks.spectrum_segmentation.metrics import (
+from mobeval.core.errors import DataError
+from mobeval.measure.stats import wilson_interval
+from mobeval.spectrum.task.metrics import (
     EMPTY,
     MetricSettings,
     by_snr,
@@ -17,7 +18,6 @@ from mobeval.tasks.spectrum_segmentation.metrics import (
     snr_table,
     table_csv,
     widen,
-    wilson_interval,
 )
 
 FAST = MetricSettings(bootstrap_resamples=300)

@@ -6,14 +6,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mobeval.benchmarks.spectrum.generate import CaptureKey, generate_capture
-from mobeval.models.spectrum.complex_layers import (
+from mobeval.spectrum.benchmarks.generate import CaptureKey, generate_capture
+from mobeval.spectrum.models.complex_layers import (
     ComplexBatchNorm2d,
     CReLU,
     complex_conv,
     real_parameter_count,
 )
-from mobeval.models.spectrum.resnet import (
+from mobeval.spectrum.models.resnet import (
     SpectrumResNet,
     complex_resnet,
     complex_sigmoid,
@@ -24,8 +24,8 @@ from mobeval.models.spectrum.resnet import (
     real_resnet,
     stage_widths,
 )
-from mobeval.tasks.spectrum_segmentation.features import N_BINS, spectrum_image
-from mobeval.tasks.spectrum_segmentation.metrics import score_capture
+from mobeval.spectrum.task.features import N_BINS, spectrum_image
+from mobeval.spectrum.task.metrics import score_capture
 
 
 @pytest.mark.parametrize("width", [2, 4, 8])

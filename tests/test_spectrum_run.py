@@ -15,20 +15,20 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mobeval.benchmarks.spectrum import capture_io
-from mobeval.benchmarks.spectrum.files import files_set
-from mobeval.benchmarks.spectrum.generate import (
+from mobeval.spectrum.benchmarks import capture_io
+from mobeval.spectrum.benchmarks.files import files_set
+from mobeval.spectrum.benchmarks.generate import (
     SNR_LEVELS_DB, CaptureKey, Recipe, TrainingRecord, generate_capture, refuse_training_overlap,
 )
-from mobeval.benchmarks.spectrum.synthetic import TEST_SEED, recipe_sha256, synthetic_set
+from mobeval.spectrum.benchmarks.synthetic import TEST_SEED, recipe_sha256, synthetic_set
 from mobeval.cli import app
-from mobeval.errors import DataError
+from mobeval.core.errors import DataError
 from mobeval.results.integrity import check_run
-from mobeval.runners.spectrum.energy_detector import EnergyDetector
-from mobeval.tasks.spectrum_segmentation.items import Capture
-from mobeval.tasks.spectrum_segmentation.kind import mask_agreement
-from mobeval.tasks.spectrum_segmentation.metrics import TABLE_COLUMNS, score_capture
-from mobeval.tasks.spectrum_segmentation.record import SpectrumRecord
+from mobeval.spectrum.runners.energy_detector import EnergyDetector
+from mobeval.spectrum.task.items import Capture
+from mobeval.spectrum.task.kind import mask_agreement
+from mobeval.spectrum.task.metrics import TABLE_COLUMNS, score_capture
+from mobeval.spectrum.task.record import SpectrumRecord
 
 cli = CliRunner()
 LIMIT = 17  # one capture of each of the 16 SNR levels and one of empty spectrum (stratified)

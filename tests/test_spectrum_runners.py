@@ -13,14 +13,15 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from mobeval.benchmarks.spectrum.generate import CaptureKey, generate_capture
-from mobeval.benchmarks.spectrum.synthetic import TEST_SEED
-from mobeval.models.spectrum.store import ALIASES, alias_path, read_card
-from mobeval.runners import make_runner
-from mobeval.runners.spectrum.base import SpectrumSegmenter, resolve_model
-from mobeval.tasks import kind_entry
-from mobeval.tasks.spectrum_segmentation.features import N_BINS
-from mobeval.tasks.spectrum_segmentation.metrics import score_capture
+from mobeval.spectrum.benchmarks.generate import CaptureKey, generate_capture
+from mobeval.spectrum.benchmarks.synthetic import TEST_SEED
+from mobeval.spectrum.models.store import ALIASES, alias_path, read_card
+from mobeval.core.runners import make_runner
+from mobeval.spectrum.runners.base import SpectrumSegmenter
+from mobeval.spectrum.runners.net_model import resolve_model
+from mobeval.core.kinds import kind_entry
+from mobeval.spectrum.task.features import N_BINS
+from mobeval.spectrum.task.metrics import score_capture
 
 HIGH_SNR = [generate_capture(CaptureKey(TEST_SEED, "test", 10, i)) for i in range(3)]
 
@@ -66,7 +67,7 @@ def test_onnx_export_in_real_arithmetic_agrees_with_the_torch_net(alias):
 def test_onnx_graph_has_no_complex_tensors():
     import onnx
 
-    from mobeval.models.spectrum.export import onnx_file
+    from mobeval.spectrum.models.export import onnx_file
 
     graph = onnx.load(str(onnx_file(alias_path("cmusenet-small")))).graph
     complex_types = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
@@ -96,14 +97,14 @@ def test_each_bundled_net_beats_the_energy_detector(alias, energy_accuracy):
 def test_a_trained_net_beats_its_untrained_initialisation(alias):
     import torch
 
-    from mobeval.models.spectrum.resnet import (
+    from mobeval.spectrum.models.resnet import (
         complex_resnet,
         occupancy,
         real_input,
         real_resnet,
     )
-    from mobeval.models.spectrum.store import load_net
-    from mobeval.tasks.spectrum_segmentation.features import spectrum_image
+    from mobeval.spectrum.models.store import load_net
+    from mobeval.spectrum.task.features import spectrum_image
 
     trained = load_net(alias_path(alias))
     torch.manual_seed(read_card(alias_path(alias))["config"]["seed"])  # the initialisation training started from

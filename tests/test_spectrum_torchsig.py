@@ -13,7 +13,7 @@ import pytest
 from scipy.signal import welch
 from typer.testing import CliRunner
 
-from mobeval.benchmarks.spectrum.torchsig_wideband import (
+from mobeval.spectrum.benchmarks.torchsig_wideband import (
     LEVELS_DB,
     PER_LEVEL,
     TORCHSIG_VERSION,

@@ -11,22 +11,22 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mobeval.benchmarks.spectrum.generate import (
+from mobeval.spectrum.benchmarks.generate import (
     CaptureKey,
     generate_capture,
     refuse_training_overlap,
 )
-from mobeval.errors import DataError, MobevalError
-from mobeval.models.spectrum.loss import focal_loss, spectrum_focal_loss
-from mobeval.models.spectrum.real_arithmetic import (
+from mobeval.core.errors import DataError, MobevalError
+from mobeval.spectrum.models.loss import focal_loss, spectrum_focal_loss
+from mobeval.spectrum.models.real_arithmetic import (
     RealArithmeticResNet,
     as_complex_logits,
 )
-from mobeval.models.spectrum.resnet import complex_resnet, real_input, real_resnet
-from mobeval.models.spectrum.store import load_net, read_card, save_net
-from mobeval.models.spectrum.train import TrainConfig, Trainee, images, train
-from mobeval.runners.spectrum.net_model import resolve_net
-from mobeval.tasks.spectrum_segmentation.features import label_mask, spectrum_image
+from mobeval.spectrum.models.resnet import complex_resnet, real_input, real_resnet
+from mobeval.spectrum.models.store import load_net, read_card, save_net
+from mobeval.spectrum.models.train import TrainConfig, Trainee, images, train
+from mobeval.spectrum.runners.net_model import resolve_net
+from mobeval.spectrum.task.features import label_mask, spectrum_image
 
 
 def _captures(n, split="test", seed=5, level=6):
@@ -149,7 +149,7 @@ def test_resume_continues_an_interrupted_run(tmp_path):
 def test_training_on_faded_captures_records_the_recipe_and_resume_keeps_it(tmp_path):
     """--fading reaches the training captures (the card's recipe says so) and a resume with another
     recipe is refused, so one run never mixes AWGN and faded captures."""
-    from mobeval.benchmarks.spectrum.generate import Recipe
+    from mobeval.spectrum.benchmarks.generate import Recipe
 
     cfg = TrainConfig(net="real", width=2, seed=23, train_per_level=2, train_empty=0, val_per_level=1, val_empty=0,
                       epochs=1, batch_size=2, levels_db=(10,))
@@ -200,7 +200,7 @@ def test_the_train_command_end_to_end_with_fading(tmp_path):
 def test_init_from_starts_at_the_trained_weights_and_records_them(tmp_path):
     """--init-from (fine-tuning): the net starts at the named net's weights, the card records which (by
     sha256); a net of the other number field, other widths or another seed's captures is refused."""
-    from mobeval.hashing import file_sha256
+    from mobeval.core.hashing import file_sha256
 
     base_cfg = TrainConfig(net="real", width=2, seed=25, train_per_level=2, train_empty=0, val_per_level=1,
                            val_empty=0, epochs=1, batch_size=2, levels_db=(10,))

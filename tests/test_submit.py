@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.submit.bundle import MANIFEST, unpack
 from tests.test_board import _stop
 

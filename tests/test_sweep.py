@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from mobeval.board.figures import proportion
 from mobeval.cli import app
-from mobeval.errors import MobevalError
-from mobeval.samples import Sample
+from mobeval.core.errors import MobevalError
+from mobeval.text.samples import Sample
 from mobeval.sweep import parse_levels
 from mobeval.sweep.table import SweepRow, mark_pareto, vs_reference
 
@@ -25,14 +25,14 @@ LEVELS = "Q2_K,Q8_0,F16,Q4_1"  # given out of order: the sweep orders them by pr
 @pytest.fixture(scope="module")
 def f16_path(smollm2_path) -> Path:
     """The F16 written from the bundled model, in the session's cache (the sweep below reuses it)."""
-    from mobeval.models import spec_for
+    from mobeval.text.models import spec_for
     from mobeval.sweep.files import LevelFiles
 
     return LevelFiles(spec_for("smollm2-135m"), smollm2_path).base()
 
 
 def _logits(path: Path, prompt: bytes) -> np.ndarray:
-    from mobeval.runners.llamacpp_params import open_guarded
+    from mobeval.text.runners.llamacpp_params import open_guarded
 
     m = open_guarded(path, n_threads=2, n_ctx=128, logits_all=True)
     try:

@@ -47,7 +47,7 @@ def test_ratio_is_against_ort_at_the_same_threads_and_load():
 
 def test_conv_kinds_of_the_real_efficientnet_lite0():
     bench = _bench()
-    from mobeval.models.vision import load_torch, resolve
+    from mobeval.vision.models.registry import load_torch, resolve
 
     module = load_torch(resolve("efficientnet-lite0"))
     kinds = [bench.conv_kind(list(m.weight.shape)) for m in module.modules() if type(m).__name__.startswith("Conv2d")]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mobeval.benchmarks.vision.classes import imagenet_classes, wnid_index
-from mobeval.benchmarks.vision.imagefolder import load_imagefolder
-from mobeval.errors import DataError
+from mobeval.vision.benchmarks.classes import imagenet_classes, wnid_index
+from mobeval.vision.benchmarks.imagefolder import load_imagefolder
+from mobeval.core.errors import DataError
 
 SHARED_IMAGENET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-samples"
 
@@ -133,7 +133,7 @@ def test_labels_file_kinds(tmp_path):
 
 def test_bundled_sample_photos():
     pytest.importorskip("skimage", reason="the photographs ship inside scikit-image (the vision extra)")
-    from mobeval.benchmarks.vision.sample_photos import load_sample_photos
+    from mobeval.vision.benchmarks.sample_photos import load_sample_photos
 
     found = load_sample_photos()
     assert [(i.id, i.class_name) for i in found.items] == [

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mobeval.errors import DataError
-from mobeval.tasks.image_classification.images import open_rgb
+from mobeval.core.errors import DataError
+from mobeval.vision.task.images import open_rgb
 
 
 def _close(img: Image.Image, colour: tuple[int, int, int], tol: int) -> bool:
@@ -87,6 +87,6 @@ def test_not_an_image_and_missing_file(tmp_path):
 
 
 def test_real_grayscale_photograph():
-    skimage_data = pytest.importorskip("mobeval.benchmarks.vision.sample_photos").skimage_data_dir()
+    skimage_data = pytest.importorskip("mobeval.vision.benchmarks.sample_photos").skimage_data_dir()
     img = open_rgb(skimage_data / "camera.png")  # the 512x512 grayscale 'cameraman'
     assert img.mode == "RGB" and img.size == (512, 512)

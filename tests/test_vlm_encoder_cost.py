@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from mobeval.tasks.vlm.encoder_cost import outcome_costs
+from mobeval.vlm.task.encoder_cost import outcome_costs
 
 
 def test_pairing_on_a_hand_computed_case():
@@ -32,16 +32,16 @@ def test_a_run_with_a_quantized_encoder_reports_its_sqnr_and_cost(tmp_path):
     from sklearn.datasets import load_digits
     from typer.testing import CliRunner
 
-    from mobeval.benchmarks.vlm.digits import is_eval_index, render_digit
+    from mobeval.vlm.benchmarks.digits import is_eval_index, render_digit
     from mobeval.cli import app
-    from mobeval.models.vlm import resolve
-    from mobeval.models.vlm_encoder import ENCODER_OUTPUT
-    from mobeval.quantize.fidelity import sqnr_db
-    from mobeval.quantize.qdq import quantize_onnx
-    from mobeval.quantize.scheme import QuantScheme
+    from mobeval.vlm.models.manifest import resolve
+    from mobeval.vlm.models.encoder import ENCODER_OUTPUT
+    from mobeval.vision.quantize.fidelity import sqnr_db
+    from mobeval.vision.quantize.qdq import quantize_onnx
+    from mobeval.vision.quantize.scheme import QuantScheme
     from mobeval.results.schema import load_result
-    from mobeval.runners.vlm import projector as projector_io
-    from mobeval.tasks.image_classification.preprocess import PreprocessSpec
+    from mobeval.vlm.runners import projector as projector_io
+    from mobeval.vision.task.preprocess import PreprocessSpec
 
     ref = resolve("digits-vlm")
     spec = PreprocessSpec(**projector_io.load(ref.files["projector"]).meta["preprocess"])
@@ -68,7 +68,7 @@ def test_a_run_with_a_quantized_encoder_reports_its_sqnr_and_cost(tmp_path):
     import onnxruntime as ort
     from PIL import Image
 
-    from mobeval.benchmarks import BenchOptions, load_benchmark
+    from mobeval.core.benchmarks import BenchOptions, load_benchmark
 
     chosen = {json.loads(line)["item_id"] for line in (folder / "samples.jsonl").read_text().splitlines()}
     bench = load_benchmark("vlm-digits", BenchOptions())

@@ -15,17 +15,17 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("PIL")
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from mobeval.benchmarks.vlm.digits import (
+from mobeval.vlm.benchmarks.digits import (
     OPEN_QUESTION,
     QUESTION,
     is_eval_index,
     render_digit,
 )
-from mobeval.errors import ModelNotAvailable, RunnerError
-from mobeval.models.vlm import manifest_dir, resolve
-from mobeval.runners import REGISTRY, check_kind
-from mobeval.runners.vlm.base import IMAGE_MARKER, VlmQuery, VlmRunner
-from mobeval.tasks.vlm.prompt import INSTRUCTION
+from mobeval.core.errors import ModelNotAvailable, RunnerError
+from mobeval.vlm.models.manifest import manifest_dir, resolve
+from mobeval.core.runners import REGISTRY, check_kind
+from mobeval.vlm.runners.base import IMAGE_MARKER, VlmQuery, VlmRunner
+from mobeval.vlm.task.prompt import INSTRUCTION
 
 LETTERS = ("A", "B", "C", "D")
 N_IMAGES = 12
@@ -33,7 +33,7 @@ N_IMAGES = 12
 
 @pytest.fixture(scope="module")
 def runner():
-    from mobeval.runners.vlm.hybrid import HybridRunner
+    from mobeval.vlm.runners.hybrid import HybridRunner
 
     r = HybridRunner(resolve("digits-vlm"), threads=1)
     yield r

@@ -14,19 +14,19 @@ pytest.importorskip("PIL")
 
 from rich.console import Console
 
-from mobeval.benchmarks.vlm import digits
-from mobeval.benchmarks.vlm.items import VlmItem
-from mobeval.compare import compare_table
-from mobeval.orderings import orderings_for
+from mobeval.vlm.benchmarks import digits
+from mobeval.vlm.benchmarks.items import VlmItem
+from mobeval.comparison import compare_table
+from mobeval.core.orderings import orderings_for
 from mobeval.report import render
 from mobeval.results.assemble import build_result
 from mobeval.results.store import Segment
-from mobeval.runners.vlm.base import VlmAnswer, VlmInfo, VlmTimings
-from mobeval.tasks import task_kind
-from mobeval.tasks.vlm.answers import choose, exact_match, normalise, normalised_match
-from mobeval.tasks.vlm.plan import make_record
-from mobeval.tasks.vlm.prompt import build_prompt
-from mobeval.tasks.vlm.record import VlmRecord
+from mobeval.vlm.runners.base import VlmAnswer, VlmInfo, VlmTimings
+from mobeval.core.kinds import task_kind
+from mobeval.vlm.task.answers import choose, exact_match, normalise, normalised_match
+from mobeval.vlm.task.plan import make_record
+from mobeval.vlm.task.prompt import build_prompt
+from mobeval.vlm.task.record import VlmRecord
 
 IMG = digits.folder() / "images"
 FIVE = VlmItem("d5", (IMG / "digits-00005.png",), "Which digit is shown?", ("3", "5", "8", "2"), answer=1,
@@ -191,7 +191,7 @@ def test_predictions_csv(tmp_path):
 
 def test_settings_of_a_vlm_run():
     from mobeval.config import load_config
-    from mobeval.errors import MobevalError
+    from mobeval.core.errors import MobevalError
 
     c = load_config(None, {"task": "vlm", "runner": "llama.cpp", "orderings": "random:3", "max_tokens": 8})
     assert (c.bench, c.model_name, c.orderings, c.max_tokens) == ("vlm-digits", "digits-vlm", "random:3", 8)
@@ -215,7 +215,7 @@ def test_item_outcomes_for_paired_comparison():
 
 
 def test_paired_comparison_of_two_runs():
-    from mobeval.compare import paired_rows
+    from mobeval.comparison import paired_rows
 
     recs = hand_made_records()
     always_a = [replace(x, choice=0, correct=x.order[0] == x.answer, logprobs=None) if x.order else x for x in recs]

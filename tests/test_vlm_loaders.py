@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("PIL")
 
-from mobeval.benchmarks import BenchOptions, load_benchmark
-from mobeval.benchmarks.vlm import digits, hub, jsonl, mmbench_tsv
-from mobeval.errors import DataError
+from mobeval.core.benchmarks import BenchOptions, load_benchmark
+from mobeval.vlm.benchmarks import digits, hub, jsonl, mmbench_tsv
+from mobeval.core.errors import DataError
 
 DIGITS = digits.folder()
 PNG = DIGITS / "images" / "digits-00005.png"  # a handwritten 5

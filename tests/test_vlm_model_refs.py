@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from mobeval.errors import ModelNotAvailable, RunnerError
-from mobeval.models.registry import resolve as resolve_lm
-from mobeval.models.vlm import MTMD_PARTS, PARTS, folder_ref, remote_ref, resolve
+from mobeval.core.errors import ModelNotAvailable, RunnerError
+from mobeval.text.models.registry import resolve as resolve_lm
+from mobeval.vlm.models.manifest import MTMD_PARTS, PARTS, folder_ref, remote_ref, resolve
 
 
 @pytest.fixture()
@@ -71,7 +71,7 @@ def test_the_nexa_runner_names_its_install_line_where_the_sdk_is_missing():
         pass
     else:
         pytest.skip("nexaai is installed here")
-    from mobeval.runners.vlm.nexa import NexaRunner
+    from mobeval.vlm.runners.nexa import NexaRunner
 
     with pytest.raises(RunnerError, match=r"needs NexaAI's SDK, which is not installed: pip install nexaai"):
         NexaRunner("NexaAI/AutoNeural")
@@ -79,7 +79,7 @@ def test_the_nexa_runner_names_its_install_line_where_the_sdk_is_missing():
 
 def test_openai_image_parts_follow_the_prompts_markers(tmp_path):
     pytest.importorskip("httpx")
-    from mobeval.runners.vlm.openai_images import content_parts
+    from mobeval.vlm.runners.openai_images import content_parts
 
     a, b = tmp_path / "a.png", tmp_path / "b.jpg"
     a.write_bytes(b"\x89PNG\r\n\x1a\n")

@@ -1,6 +1,6 @@
 """The llama.cpp-mtmd, openai (image parts) and transformers VLM runners, end to end on digits-clip: a toy VLM
 this project trains and ships in llama.cpp's format (mmproj GGUF + the bundled SmolLM2 GGUF) and in
-transformers' LLaVA format with the same weights (mobeval/models/vlm_llava.py), asked about held-out digits
+transformers' LLaVA format with the same weights (mobeval/vlm/models/llava.py), asked about held-out digits
 (dataset index % 5 == 0, never trained on). Real libmtmd, a real llama-cpp-python server on loopback, real
 transformers."""
 
@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("PIL")
 pytest.importorskip("llama_cpp")
 
-from mobeval.benchmarks.vlm.digits import OPEN_QUESTION, is_eval_index, render_digit  # noqa: E402
-from mobeval.models.vlm import MTMD_PARTS, resolve  # noqa: E402
-from mobeval.runners.vlm.base import IMAGE_MARKER, VlmQuery  # noqa: E402
+from mobeval.vlm.benchmarks.digits import OPEN_QUESTION, is_eval_index, render_digit  # noqa: E402
+from mobeval.vlm.models.manifest import MTMD_PARTS, resolve  # noqa: E402
+from mobeval.vlm.runners.base import IMAGE_MARKER, VlmQuery  # noqa: E402
 
 DIGITS = tuple(str(d) for d in range(10))
 N_IMAGES = 8
@@ -43,7 +43,7 @@ def ask(runner, path, item_id="q"):
 
 @pytest.fixture(scope="module")
 def mtmd():
-    from mobeval.runners.vlm.mtmd import MtmdRunner
+    from mobeval.vlm.runners.mtmd import MtmdRunner
 
     r = MtmdRunner(resolve("digits-clip", MTMD_PARTS), threads=2)
     yield r
@@ -56,7 +56,7 @@ def mtmd_answers(mtmd, held_out):
 
 
 def test_mtmd_answers_held_out_digits_and_times_its_parts(mtmd, held_out, mtmd_answers):
-    from mobeval.models.vlm_llava import load_manifest
+    from mobeval.vlm.models.llava import load_manifest
 
     tokens = load_manifest("digits-clip").config.tokens  # (image size / patch)^2
     right = 0
@@ -73,7 +73,7 @@ def test_mtmd_answers_held_out_digits_and_times_its_parts(mtmd, held_out, mtmd_a
 
 
 def test_a_missing_image_and_a_marker_mismatch_are_errors_naming_the_item(mtmd, held_out, tmp_path):
-    from mobeval.errors import RunnerError
+    from mobeval.core.errors import RunnerError
 
     with pytest.raises(RunnerError, match="item q1: libmtmd could not decode the image"):
         ask(mtmd, tmp_path / "absent.png", "q1")
@@ -90,12 +90,12 @@ def test_openai_runner_against_llama_cpp_server_with_the_mmproj(held_out, tmp_pa
     import subprocess
     import sys
 
-    from mobeval.errors import RunnerError
-    from mobeval.local_server import start_server
-    from mobeval.models.vlm_llava import CHAT_TEMPLATE
-    from mobeval.runners.vlm.openai_images import OpenAIVlmRunner
+    from mobeval.core.errors import RunnerError
+    from mobeval.text.runners.local_server import start_server
+    from mobeval.vlm.models.llava import CHAT_TEMPLATE
+    from mobeval.vlm.runners.openai_images import OpenAIVlmRunner
 
-    from mobeval.runners.vlm.mtmd import MtmdRunner
+    from mobeval.vlm.runners.mtmd import MtmdRunner
 
     ref = resolve("digits-clip", MTMD_PARTS)
     local = MtmdRunner(ref, threads=1)  # the server's thread count: ggml's sums depend on it
@@ -128,7 +128,7 @@ def test_openai_runner_against_llama_cpp_server_with_the_mmproj(held_out, tmp_pa
 def test_transformers_runner_on_the_same_weights_agrees_with_mtmd(held_out, mtmd_answers):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from mobeval.runners.vlm.transformers_vlm import TransformersVlmRunner
+    from mobeval.vlm.runners.transformers_vlm import TransformersVlmRunner
 
     runner = TransformersVlmRunner("digits-clip", threads=2)
     try:

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from mobeval.board.entry import BoardEntry, entry_from_check
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.results.integrity import RunCheck, check_run
 from mobeval.submit.bundle import MANIFEST, unpack, verify_bundle
 from mobeval.submit.checks import figures_recompute
@@ -42,3 +42,8 @@ def archive_entry(archive: Path) -> BoardEntry:
         entry = entry_from_check(full_check(folder))
     entry.path = str(archive)
     return entry
+
+
+def read_entry(folder: Path) -> BoardEntry:
+    """Check a run folder (every file; a bundle's manifest) and make its row; never raises for a damaged folder."""
+    return entry_from_check(full_check(folder))

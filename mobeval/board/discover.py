@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 def is_run_folder(path: Path) -> bool:

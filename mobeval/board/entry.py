@@ -4,14 +4,13 @@ check alone (printers read only the result), and stored as JSON in the index."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mobeval.board.figures import KIND_FIGURES, Estimate
 from mobeval.report import killed_segments
 from mobeval.results.integrity import RunCheck
 from mobeval.results.schema import Result
-from mobeval.tasks import task_kind
+from mobeval.core.kinds import task_kind
 
 # marks, and the tier each puts a run in: 0 whole, 1 ranked below the whole ones, 2 and 3 never ranked
 TIERS = {
@@ -186,10 +185,3 @@ def entry_from_check(check: RunCheck) -> BoardEntry:
     e.marks = _marks(check)
     e.problems, e.notes = list(check.problems), list(check.notes)
     return e
-
-
-def read_entry(folder: Path) -> BoardEntry:
-    """Check a run folder (every file; a bundle's manifest) and make its row; never raises for a damaged folder."""
-    from mobeval.board.bundles import full_check
-
-    return entry_from_check(full_check(folder))

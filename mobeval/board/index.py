@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mobeval.board.entry import BoardEntry, read_entry
-from mobeval.hashing import bytes_sha256
+from mobeval.board.bundles import read_entry
+from mobeval.board.entry import BoardEntry
+from mobeval.core.hashing import bytes_sha256
 
 INDEX_NAME = ".mobeval-index.sqlite"
 FORMAT = "3"  # of the stored rows and fingerprints; a different one rebuilds the index

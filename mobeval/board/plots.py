@@ -31,14 +31,14 @@ def _scale(percent: bool):
     return (lambda x: None if x is None else 100 * x) if percent else (lambda x: x)
 
 
-def _errors(ests: list[Estimate | None], percent: bool) -> dict:
+def error_bars(ests: list[Estimate | None], percent: bool) -> dict:
     s = _scale(percent)
     plus = [None if e is None or e.ci_high is None else s(e.ci_high) - s(e.value) for e in ests]
     minus = [None if e is None or e.ci_low is None else s(e.value) - s(e.ci_low) for e in ests]
     return dict(type="data", array=plus, arrayminus=minus, visible=True)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, width: int = 600, height: int = 420, **kw) -> go.Figure:
+def plot_layout(fig: go.Figure, title: str, x: str, y: str, width: int = 600, height: int = 420, **kw) -> go.Figure:
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=height, width=width,
                       margin=dict(l=60, r=20, t=50, b=60), legend=dict(font=dict(size=10)), **kw)
     return fig
@@ -68,14 +68,14 @@ def pareto_plots(b: BenchBoard, slug: str) -> list[Plot]:
             ests = [r.entry.headline for r in group]
             fig.add_trace(go.Scatter(
                 x=[value(r.entry) for r in group], y=[s(e.value) for e in ests], mode="markers", name=label,
-                marker=marker, error_y=_errors(ests, head.percent),
+                marker=marker, error_y=error_bars(ests, head.percent),
                 hovertext=[f"{_name(r)}<br>{head.label} {estimate_text(r.entry.headline, head.percent)}<br>"
                            f"{status_text(r.entry)}" for r in group], hoverinfo="text+x"))
         front = sorted((value(r.entry), s(r.entry.headline.value)) for r in rows if r.pareto.get(axis))
         if len(front) > 1:
             fig.add_trace(go.Scatter(x=[p[0] for p in front], y=[p[1] for p in front], mode="lines",
                                      line=dict(dash="dot", color="black"), name="front", hoverinfo="skip"))
-        _layout(fig, f"{head.label} against {x_label}", x_label, y_label,
+        plot_layout(fig, f"{head.label} against {x_label}", x_label, y_label,
                 xaxis_type="log" if axis == "latency" else "linear")
         plots.append(Plot(f"{slug}-pareto-{axis}", fig.layout.title.text, fig))
     return plots
@@ -112,10 +112,10 @@ def breakdown_plots(b: BenchBoard, slug: str) -> list[Plot]:
             ys = [None if e is None else s(e.value) for e in ests]
             hover = [f"{_name(r)}<br>{g}: {estimate_text(e, percent)}" + ("" if e is None else f" (n={e.n} {e.n_unit})")
                      for g, e in zip(groups, ests)]
-            common = dict(x=xs, y=ys, name=_name(r), error_y=_errors(ests, percent), hovertext=hover, hoverinfo="text")
+            common = dict(x=xs, y=ys, name=_name(r), error_y=error_bars(ests, percent), hovertext=hover, hoverinfo="text")
             fig.add_trace(go.Scatter(mode="lines+markers", **common) if numeric else go.Bar(**common))
         title = f"{m} per {spec.breakdown_title}"
-        _layout(fig, title, spec.breakdown_title, m + (" (%)" if percent else ""),
+        plot_layout(fig, title, spec.breakdown_title, m + (" (%)" if percent else ""),
                 **({} if numeric else {"barmode": "group", "xaxis_tickangle": -30, "width": 1220}))
         plots.append(Plot(f"{slug}-by-{'snr' if numeric else 'group'}-{len(plots)}", title, fig))
     return plots
@@ -137,7 +137,7 @@ def stage_plots(b: BenchBoard, slug: str) -> list[Plot]:
             hovertext=[f"{n}<br>{label} p50: " + ("not timed by this runner" if v is None else f"{1000 * v:.1f} ms")
                        for n, v in zip(names, ms)], hoverinfo="text"))
     title = "Where a question's time goes (median of each part, stacked)"
-    _layout(fig, title, "milliseconds", "", width=1220, barmode="stack", height=max(260, 120 + 40 * len(rows)),
+    plot_layout(fig, title, "milliseconds", "", width=1220, barmode="stack", height=max(260, 120 + 40 * len(rows)),
             yaxis=dict(autorange="reversed"))
     return [Plot(f"{slug}-stages", title, fig)]
 

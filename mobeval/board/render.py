@@ -15,7 +15,7 @@ from rich.text import Text
 from mobeval.board.entry import BoardEntry
 from mobeval.board.figures import KIND_FIGURES, Estimate, FigureSpec
 from mobeval.board.rank import PARETO_AXES, BenchBoard, RankedRow
-from mobeval.printing import human_bytes
+from mobeval.core.printing import human_bytes
 
 FORMAT = "mobeval.board/1"
 RANK_NOTE = ("rank: by the headline figure (first accuracy column), then latency; whole runs (complete, undamaged, "

@@ -71,7 +71,7 @@ def page(check: RunCheck) -> str:
 
     from mobeval.board.report_plots import run_plots
     from mobeval.report import _header, summary_table
-    from mobeval.tasks import task_kind
+    from mobeval.core.kinds import task_kind
 
     r = check.result
     assert r is not None, "report pages are made of runs with a result"

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from mobeval.cli.common import app, err, fail, out
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 class BoardFormat(str, Enum):

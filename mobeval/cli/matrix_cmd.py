@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mobeval.cli.common import app, err, fail, out
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from mobeval.cli.common import app, fail, out
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 @app.command()

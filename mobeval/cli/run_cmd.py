@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mobeval.cli.common import app, err, fail, out
 from mobeval.config import default_text, help_text
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 def _parse_columns(items: list[str] | None) -> dict[str, str] | None:
@@ -98,10 +98,10 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or report; print the run folder."),
 ) -> None:
     """Evaluate a model on a benchmark: multiple choice under several orderings of the options, or images."""
-    from mobeval import engine
+    import mobeval.engine as engine
     from mobeval.config import load_config
-    from mobeval.runners import entry as runner_entry
-    from mobeval.redact import redact_text, url_secrets
+    from mobeval.core.runners import entry as runner_entry
+    from mobeval.core.redact import redact_text, url_secrets
     from mobeval.report import print_report
 
     overrides = dict(

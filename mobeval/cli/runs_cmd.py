@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from mobeval.cli.common import app, err, fail, out
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 def _checked(path: Path, action: str, need_result: bool = True):
@@ -49,7 +49,7 @@ def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<m
 def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run folders; the first is the reference.")) -> None:
     """Runs side by side: accuracy, consistency, per-question agreement, latency, memory, energy; then each
     run against the first on the same items: the difference with its 95% interval, flips, McNemar's p."""
-    from mobeval.compare import compare_tables
+    from mobeval.comparison import compare_tables
 
     if len(result_dirs) < 2:
         fail("compare needs at least two run folders")

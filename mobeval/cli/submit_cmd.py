@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from mobeval.cli.common import app, err, fail, out
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 _STYLE = {"PASS": "green", "FAIL": "bold red", "SKIP": "yellow"}
 
@@ -18,7 +18,7 @@ def _write_challenge_file(result_dir: Path) -> None:
     """The challenge's submission.csv, written again for every selected question, and checked: every
     question once, letters only. Missing questions are a problem, never a shorter file called valid."""
     from mobeval.cli.runs_cmd import _checked
-    from mobeval.results.submission import check_submission, write_submission
+    from mobeval.text.task.submission import check_submission, write_submission
 
     check = _checked(result_dir, "submit", need_result=False)
     if not check.samples:

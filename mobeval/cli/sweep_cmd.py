@@ -18,7 +18,7 @@ from rich.progress import (
 
 from mobeval.cli.common import app, err, fail, out
 from mobeval.config import default_text, help_text
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 DEFAULT_QUANTS = "Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q3_K_M,Q2_K"
 
@@ -80,7 +80,7 @@ def sweep(
     compare and board), then a sweep table (accuracy, consistency, position bias, size, tokens/s, memory,
     energy, flips and the paired accuracy difference against the most precise level) and a Pareto view."""
     from mobeval.config import load_config
-    from mobeval.models import DEFAULT_MODEL
+    from mobeval.text.models import DEFAULT_MODEL
     from mobeval.sweep import Events, SweepRequest, parse_levels, run_sweep
     from mobeval.sweep.render import pareto_view, sweep_table
 

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 LOCAL_OBJECT_STORE = 128 * 1024 * 1024  # jobs pass only small dicts through Ray
 

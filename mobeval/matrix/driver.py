@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mobeval.hashing import bytes_sha256
+from mobeval.core.hashing import bytes_sha256
 from mobeval.matrix import cluster as ray_cluster
 from mobeval.matrix.job import ChildLost, execute
 from mobeval.matrix.plan import Job, MatrixPlan

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mobeval.config import RunConfig, _problem
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 # set by the matrix itself, per job: never in a plan's settings
 JOB_KEYS = ("model", "bench", "runner", "output_dir")
@@ -117,7 +117,7 @@ class Job:
 
 def _quant_of(model: str) -> str:
     """A catalog alias's quantization; 'file' for a model given as a path."""
-    from mobeval.models.registry import catalog
+    from mobeval.text.models.registry import catalog
 
     spec = catalog().get(model)
     return spec.quant if spec is not None and spec.quant else "file"

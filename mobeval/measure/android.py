@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from mobeval.measure.energy import EnergyReading, UnavailableMeter
+from mobeval.measure.meter import EnergyReading, UnavailableMeter
 
 BATTERY = "/sys/class/power_supply/battery"
 Sample = tuple[float, int, int]  # (seconds, microvolts, microamps)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-import mobeval
+from mobeval.core.version import __version__
 
 LIBRARIES = ("llama-cpp-python", "numpy", "psutil", "datasets", "huggingface_hub", "pydantic")
 
@@ -50,24 +50,28 @@ def _lib_version(name: str) -> str | None:
         return None
 
 
-def _llama_system_info() -> str | None:
-    try:
-        import llama_cpp
-
-        return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
-    except Exception:  # not installed, or an older binding
-        return None
-
-
 def cpu_freq_mhz() -> float | None:
     freq = psutil.cpu_freq()
     return round(freq.current, 1) if freq else None
 
 
-def environment() -> dict:
-    from mobeval.runners.llamacpp_build import cpu_flags, hazards, parse_system_info
+def cpu_flags() -> set[str]:
+    """The CPU's ISA flags as /proc/cpuinfo lists them (x86 "flags", ARM "Features"); empty elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key = line.split(":", 1)[0].strip()
+            if key in ("flags", "Features"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
-    info, flags = _llama_system_info(), cpu_flags()
+
+
+def environment() -> dict:
+    from mobeval.core.catalog import catalog, load_target
+
+    flags = cpu_flags()
     battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
     freq = psutil.cpu_freq()
     return {
@@ -84,10 +88,8 @@ def environment() -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "on_battery": None if battery is None else not battery.power_plugged,
-        "mobeval": mobeval.__version__,
+        "mobeval": __version__,
         "libraries": {name: _lib_version(name) for name in LIBRARIES},
-        "llama_cpp_system_info": info,
-        "llama_cpp_features": None if info is None else parse_system_info(info),
-        # code paths of this build known to crash on this CPU (the build guard probes these)
-        "llama_cpp_hazards": None if info is None else [f"{h.kind}: {h.detail}" for h in hazards(info, flags)],
+        # what each modality's runtimes say of themselves here (the catalogs' ENVIRONMENT functions)
+        **{k: v for target in catalog().environment for k, v in load_target(target)().items()},
     }

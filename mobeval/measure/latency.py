@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Callable, Iterable
 
 from mobeval.measure.stats import summarize
-from mobeval.results.figures import Figure
+from mobeval.core.figures import Figure
 
 MIN_LATENCY_ITEMS = 50
 MIN_LATENCY_SECONDS = 10.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from mobeval.measure.energy import EnergyReading, UnavailableMeter
+from mobeval.measure.meter import EnergyReading, UnavailableMeter
 
 
 class NvmlMeter:

@@ -19,7 +19,7 @@ from math import comb
 
 import numpy as np
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from statistics import fmean, pstdev
 from typing import Callable
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.measure.environment import cpu_freq_mhz
 
 MIN_REPS = 3

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mobeval.measure.energy import EnergyReading, UnavailableMeter
+from mobeval.measure.meter import EnergyReading, UnavailableMeter
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mobeval.printing import fig
-from mobeval.results.figures import Figure
+from mobeval.core.printing import fig
+from mobeval.core.figures import Figure
 
 MIN_SECONDS = 2.0  # each batch size is timed over at least this long, and at least MIN_CALLS calls
 MIN_CALLS = 3

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import mobeval
-from mobeval.results.figures import Figure
+from mobeval.core.version import __version__
+from mobeval.core.figures import Figure
 from mobeval.results.schema import Integrity, Provenance, Result
 from mobeval.results.store import Segment, utc_now
-from mobeval.tasks.base import OFFLINE_SECTION, TaskKind
+from mobeval.core.task import OFFLINE_SECTION, TaskKind
 
 
 def _segments_note(segments: list[Segment], killed: int) -> str:
@@ -130,7 +130,7 @@ def build_result(
     """The result of a run folder: `plan` is what the plan records (model, data); the kind scores the records."""
     return Result(
         kind=kind.name,
-        mobeval_version=mobeval.__version__,
+        mobeval_version=__version__,
         status="complete" if complete else "partial",
         started_at=segments[0].started_at,
         finished_at=utc_now(),

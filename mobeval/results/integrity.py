@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mobeval.errors import MobevalError
-from mobeval.hashing import bytes_sha256
+from mobeval.core.errors import MobevalError
+from mobeval.core.hashing import bytes_sha256
 from mobeval.results.schema import Result
 from mobeval.results.store import RunDir, Selection
-from mobeval.tasks import task_kind
+from mobeval.core.kinds import task_kind
 
 # the keys of run.json whose copy in result.json must agree with it
 _MIRRORED = (("selection_sha256", lambda r: r.data.get("selection_sha256")),

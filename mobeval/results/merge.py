@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mobeval.errors import MobevalError
-from mobeval.printing import human_bytes
+from mobeval.core.errors import MobevalError
+from mobeval.core.printing import human_bytes
 from mobeval.results.assemble import build_result
 from mobeval.results.integrity import RunCheck, verified
 from mobeval.results.resume import IDENTITY_KEYS, differences
 from mobeval.results.store import RunDir, Selection
-from mobeval.tasks import task_kind
-from mobeval.tasks.base import shard_index
+from mobeval.core.kinds import task_kind
+from mobeval.core.task import shard_index
 
 # config keys that change no record: where a run writes, which shard it is, how energy is measured, a
 # remote client's pacing, throughput batch sizes (measured after the items), thread counts (speed only),

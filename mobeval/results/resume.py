@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.results.integrity import check_run
 from mobeval.results.store import RunDir, folder_prefix
 

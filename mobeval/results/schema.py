@@ -14,18 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from mobeval.errors import MobevalError
-from mobeval.metrics import Scores
-from mobeval.results.figures import Figure
+from mobeval.core.errors import MobevalError
+from mobeval.core.figures import Figure
 
 SCHEMA_VERSION = "mobeval.result/2"
 V1 = "mobeval.result/1"
-
-
-class ScoreBlock(Scores):
-    """Accuracy and order-invariance figures (mobeval.metrics); every rate is a fraction in [0, 1]."""
-
-    unit: str = "fraction"
 
 
 class Integrity(BaseModel):
@@ -49,7 +42,7 @@ class Provenance(BaseModel):
 
 class Result(BaseModel):
     schema_version: Literal["mobeval.result/2"] = SCHEMA_VERSION
-    kind: str  # the task kind (mobeval.tasks): mcq, image-classification, ...
+    kind: str  # the task kind (mobeval.core.kinds): mcq, image-classification, ...
     mobeval_version: str
     status: Literal["complete", "partial"]
     started_at: str
@@ -71,46 +64,9 @@ class Result(BaseModel):
 
     def section(self) -> BaseModel:
         """The task section, parsed by its kind's model."""
-        from mobeval.tasks import task_kind
+        from mobeval.core.kinds import task_kind
 
         return task_kind(self.kind).section_model.model_validate(self.task)
-
-
-class ResultV1(BaseModel):
-    """A multiple-choice result written by mobeval before task kinds (read, never written)."""
-
-    schema_version: Literal["mobeval.result/1"]
-    mobeval_version: str
-    status: Literal["complete", "partial"]
-    started_at: str
-    finished_at: str
-    config: dict[str, Any]
-    environment: dict[str, Any]
-    model: dict[str, Any]
-    runner: dict[str, Any]
-    data: dict[str, Any]
-    scores: ScoreBlock
-    per_field: dict[str, ScoreBlock]
-    per_category: dict[str, ScoreBlock]
-    performance: dict[str, Figure]
-    memory: dict[str, Figure]
-    energy: dict[str, Figure]
-    integrity: Integrity | None = None
-
-    def upgraded(self) -> Result:
-        d = self.data
-        return Result(
-            kind="mcq", mobeval_version=self.mobeval_version, status=self.status, started_at=self.started_at,
-            finished_at=self.finished_at, config=self.config, environment=self.environment, model=self.model,
-            runner=self.runner,
-            data={**d, "n_items_total": d.get("n_questions_total"), "n_items_selected": d.get("n_questions_selected")},
-            performance=self.performance, memory=self.memory, energy=self.energy,
-            provenance=Provenance(integrity=self.integrity, upgraded_from=V1,
-                                  hashes={"model_sha256": self.model.get("sha256"),
-                                          "selection_sha256": d.get("selection_sha256")}),
-            task={"scores": self.scores.model_dump(), "per_field": {k: v.model_dump() for k, v in self.per_field.items()},
-                  "per_category": {k: v.model_dump() for k, v in self.per_category.items()}},
-        )
 
 
 def _problems(exc: ValidationError, prefix: str = "") -> str:
@@ -122,14 +78,14 @@ def _problems(exc: ValidationError, prefix: str = "") -> str:
 def parse_result(data: Any, path: Path | str = "result.json") -> Result:
     """A result.json's content checked against its schema version (1 is upgraded to 2)."""
     version = data.get("schema_version") if isinstance(data, dict) else None
-    model = ResultV1 if version == V1 else Result
+    from mobeval.core.kinds import legacy_result_reader, task_kind
+
+    legacy = legacy_result_reader(version) if isinstance(version, str) else None
     try:
-        parsed = model.model_validate(data)
+        result = legacy(data) if legacy is not None else Result.model_validate(data)
     except ValidationError as exc:
-        raise MobevalError(f"{path}: does not match the result schema {version if version == V1 else SCHEMA_VERSION}: "
+        raise MobevalError(f"{path}: does not match the result schema {version if legacy else SCHEMA_VERSION}: "
                            f"{_problems(exc)}: the file was edited or written by another program") from exc
-    result = parsed.upgraded() if isinstance(parsed, ResultV1) else parsed
-    from mobeval.tasks import task_kind
 
     try:
         kind = task_kind(result.kind)

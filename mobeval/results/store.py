@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mobeval.errors import MobevalError
-from mobeval.hashing import bytes_sha256, text_sha256
+from mobeval.core.errors import MobevalError
+from mobeval.core.hashing import bytes_sha256, text_sha256
 from mobeval.results.schema import Integrity, Result, load_result
-from mobeval.tasks import task_kind
+from mobeval.core.kinds import task_kind
 
 SELECTION = "selection.json"
 

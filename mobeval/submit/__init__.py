@@ -4,7 +4,6 @@ checker) and the submission bundle `mobeval submit RUN --bundle OUT` writes and 
 - `files.py`: the files a run folder must hold, and which are missing;
 - `checks.py`: the checks, each a PASS, FAIL or SKIP with its reason, generic across task kinds (a kind
   adds its own through `TaskKind.submission_checks`);
-- `challenge_csv.py`: the Mobile-MMLU challenge file's checks (the multiple-choice kind's);
 - `bundle.py`: the bundle (the run's files, environment.json and a manifest of sha256 hashes), as a folder
   or a .tar.gz, and its verification.
 """

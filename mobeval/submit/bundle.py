@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mobeval import __version__
-from mobeval.errors import MobevalError
-from mobeval.hashing import stream_sha256
+from mobeval.core.version import __version__
+from mobeval.core.errors import MobevalError
+from mobeval.core.hashing import stream_sha256
 from mobeval.results.integrity import RunCheck
 from mobeval.submit.checks import Verdict
 from mobeval.submit.files import expected_files, missing_files

@@ -3,7 +3,7 @@
 In the style of MLPerf's submission checker: each check looks at one thing and says PASS, FAIL or SKIP with
 its reason (SKIP: the check does not apply to this run, and why); any FAIL makes the submission invalid.
 The checks are the same for every task kind: they read the folder through the integrity check
-(results/integrity.py) and the task-kind seam (mobeval/tasks/base.py): a kind's records, its section and
+(results/integrity.py) and the task-kind seam (mobeval/core/task.py): a kind's records, its section and
 figures recomputed from them, its output files and its own `submission_checks`.
 """
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.report import killed_segments
 from mobeval.results.integrity import RunCheck, check_run
 from mobeval.submit.files import expected_files, missing_files
-from mobeval.tasks import task_kind
+from mobeval.core.kinds import task_kind
 
 Status = Literal["PASS", "FAIL", "SKIP"]
 
@@ -170,9 +170,9 @@ def ids_match_benchmark(c: RunCheck) -> Verdict:
         return _skip(name, NO_RESULT)
     if c.selection is None:
         return _skip(name, "no selection.json (a run folder from an older mobeval)")
-    from mobeval import engine
+    import mobeval.engine as engine
     from mobeval.config import RunConfig, load_config
-    from mobeval.tasks import plan_task
+    from mobeval.core.kinds import plan_task
 
     fields = RunConfig.model_fields
     given = {k: v for k, v in r.config.items()  # as given: a default counts as not given (settings checks)

@@ -6,7 +6,7 @@ first result has none). A missing one is a problem for `submit --check` and for 
 from __future__ import annotations
 
 from mobeval.results.integrity import RunCheck
-from mobeval.tasks import task_kind
+from mobeval.core.kinds import task_kind
 
 
 def expected_files(check: RunCheck) -> list[str]:

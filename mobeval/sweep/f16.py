@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 _HEADER_KEYS = ("GGUF.version", "GGUF.tensor_count", "GGUF.kv_count")  # the writer writes its own
 FILE_TYPE_KEY = "general.file_type"

@@ -15,10 +15,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mobeval.errors import MobevalError
-from mobeval.hashing import file_sha256, text_sha256
-from mobeval.models import ModelSpec
-from mobeval.models.registry import cache_dir
+from mobeval.core.errors import MobevalError
+from mobeval.core.hashing import file_sha256, text_sha256
+from mobeval.text.models import ModelSpec
+from mobeval.core.paths import cache_dir
 from mobeval.sweep.f16 import gguf_module, source_ftype, write_f16
 from mobeval.sweep.levels import FLOAT_LEVELS, LEVELS, Level
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 
 # level -> (llama.cpp ftype constant, nominal bits per weight of its main tensor type). The bits are the
 # block sizes of ggml's types (Q8_0: 34 bytes per 32 weights = 8.5; Q6_K: 210 per 256 = 6.5625; ...); a

@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from mobeval import engine
+import mobeval.engine as engine
 from mobeval.config import RunConfig
-from mobeval.errors import MobevalError
-from mobeval.models import ModelSpec
+from mobeval.core.errors import MobevalError
+from mobeval.text.models import ModelSpec
 from mobeval.results.integrity import check_run
 from mobeval.results.resume import differences
 from mobeval.results.store import RunDir, folder_prefix

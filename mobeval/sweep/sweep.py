@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mobeval import engine
+import mobeval.engine as engine
 from mobeval.config import RunConfig
-from mobeval.errors import MobevalError
-from mobeval.models import resolve
+from mobeval.core.errors import MobevalError
+from mobeval.text.models import resolve
 from mobeval.sweep.files import LevelFile, LevelFiles
 from mobeval.sweep.levels import Level
 from mobeval.sweep.runs import LevelRun, level_plan, run_level

@@ -15,7 +15,7 @@ from typing import Any
 
 from mobeval.board.figures import KIND_FIGURES, Estimate
 from mobeval.board.rank import pareto_front
-from mobeval.errors import MobevalError
+from mobeval.core.errors import MobevalError
 from mobeval.measure.paired import (
     PairedComparison,
     compare_paired,

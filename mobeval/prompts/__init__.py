@@ -1,5 +1,0 @@
-"""Prompt templates: data files rendered into prompts."""
-
-from mobeval.prompts.template import PromptTemplate, load_template, template_names
-
-__all__ = ["PromptTemplate", "load_template", "template_names"]

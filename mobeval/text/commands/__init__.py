@@ -1,0 +1,1 @@
+"""Commands this modality adds to `mobeval` (registered through its catalog's COMMANDS)."""
