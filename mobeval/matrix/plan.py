@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mobeval.config import RunConfig, _problem
 from mobeval.errors import MobevalError
+from mobeval.redact import MASK, redact_url, url_secrets
 
 # set by the matrix itself, per job: never in a plan's settings
 JOB_KEYS = ("model", "bench", "runner", "output_dir")
@@ -113,6 +114,34 @@ class Job:
     def axes(self) -> dict[str, Any]:
         return {"model": self.model_name, "quantization": self.quantization, "model_ref": self.model,
                 "bench": self.bench, "runner": self.runner or "default", "device": self.device}
+
+
+def public_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Run settings as the matrix writes them (matrix.json): the api_key masked, an endpoint's
+    user:password and token values masked (redact.py). The job gets the real ones in memory, never on disk."""
+    shown = dict(settings)
+    if shown.get("api_key") is not None:
+        shown["api_key"] = MASK
+    if isinstance(shown.get("endpoint"), str):
+        shown["endpoint"] = redact_url(shown["endpoint"])
+    return shown
+
+
+def setting_secrets(settings: dict[str, Any]) -> list[str]:
+    """The secret strings among run settings (the api_key, the endpoint's credentials), to mask in messages."""
+    key = settings.get("api_key")
+    endpoint = settings.get("endpoint")
+    return [str(key)] * (key is not None) + url_secrets(endpoint if isinstance(endpoint, str) else None)
+
+
+def public_plan(plan: MatrixPlan) -> dict[str, Any]:
+    """The plan as matrix.json records it: every settings mapping through public_settings."""
+    doc = plan.model_dump(mode="json")
+    doc["settings"] = public_settings(doc.get("settings") or {})
+    for d in doc.get("devices") or []:
+        if isinstance(d, dict):
+            d["settings"] = public_settings(d.get("settings") or {})
+    return doc
 
 
 def _quant_of(model: str) -> str:
