@@ -121,6 +121,23 @@ def test_cli_prints_a_plan_error_without_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_yaml_alias_bomb_in_a_plan_is_refused_at_once(tmp_path):
+    """Issue 30 (security): a billion laughs under settings.limit: one line naming the plan, within seconds,
+    no traceback (a subprocess, so that a regression times out instead of eating the test run's memory)."""
+    from tests.test_settings_validation import billion_laughs
+
+    plan = write(tmp_path, "models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nsettings:\n"
+                 + "  " + billion_laughs("    "))
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "mobeval", "matrix", str(plan), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=30, check=False, env={**os.environ, "COLUMNS": "250"})
+    assert time.perf_counter() - t0 < 20, "the bomb was walked"
+    assert res.returncode == 2, res.stderr
+    assert f"{plan}: not valid YAML: its aliases (*name) expand to more than 100,000 values" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr) < 1000, res.stderr
+    assert not (tmp_path / "o").exists()
+
+
 # ---- a real Ray cluster -------------------------------------------------------------------------------
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mobeval.config import RunConfig, _problem
+from mobeval.config import RunConfig, _problem, load_yaml, shown
 from mobeval.errors import MobevalError
 from mobeval.redact import MASK, redact_url, url_secrets
 
@@ -160,8 +160,9 @@ def _model_cells(plan: MatrixPlan, where: str) -> list[tuple[str, str, str]]:
         name = m.name if isinstance(m, ModelEntry) else Path(m).stem if m.endswith(".gguf") or "/" in m else m
         kept = {q: ref for q, ref in options.items() if plan.quantizations is None or q in plan.quantizations}
         if not kept:
-            raise MobevalError(f"{where}: models[{i}] ({name}) has none of the quantizations {plan.quantizations} "
-                               f"(it has {', '.join(options)}); add one or drop the model")
+            raise MobevalError(f"{where}: models[{i}] ({shown(name, False)}) has none of the quantizations "
+                               f"{shown(plan.quantizations)} (it has {shown(', '.join(options), False)}); add one or "
+                               "drop the model")
         cells += [(name, q, ref) for q, ref in kept.items()]
     return cells
 
@@ -231,7 +232,7 @@ def load_plan(path: Path) -> tuple[MatrixPlan, list[Job]]:
     """The plan in `path` and its jobs; a MobevalError naming the file and the key otherwise."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise MobevalError(f"{path}: cannot read the plan ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
