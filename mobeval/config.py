@@ -288,11 +288,74 @@ def _problem(err: dict, key_source: dict[str, str]) -> str:
         msg = msg[:1].lower() + msg[1:]
     if key not in RunConfig.model_fields:
         return f"{key}: {msg}" if key else msg
-    shown = "" if key in SECRET else f" {err['input']!r}" if isinstance(err["input"], str) else f" {err['input']}"
+    value = "" if key in SECRET else " " + shown(err["input"], as_repr=isinstance(err["input"], str))
     source = key_source.get(key)
     if source is None or source == "flags":
-        return f"{flag(key)}{shown}: {msg} (config key {key})"
-    return f"{key}:{shown} in {source}: {msg} (flag {flag(key)})"
+        return f"{flag(key)}{value}: {msg} (config key {key})"
+    return f"{key}:{value} in {source}: {msg} (flag {flag(key)})"
+
+
+SHOWN_CHARS = 80  # of a value quoted in an error: a file's value may be huge (an alias bomb, a pasted blob)
+MAX_YAML_NODES = 100_000  # values a settings file may hold once its aliases are expanded
+
+
+def shown(value: Any, as_repr: bool = True, limit: int = SHOWN_CHARS) -> str:
+    """A value as an error message quotes it: its repr (or str), cut to `limit` characters."""
+    text = repr(value) if as_repr else str(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader, refusing a document whose aliases (*name) expand to more than
+    MAX_YAML_NODES values: a few lines of anchors nested 9 deep (a "billion laughs") expand to 9^9
+    values, which validation or an error message would walk. Checked on the composed nodes, before any
+    Python object is made."""
+
+    def compose_document(self):  # noqa: ANN201  (PyYAML's)
+        node = super().compose_document()
+        if _expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
+            raise yaml.YAMLError(f"its aliases (*name) expand to more than {MAX_YAML_NODES:,} values, or refer "
+                                 "to themselves; write the values out")
+        return node
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Nodes in the document with every alias expanded, counted on the shared node graph (each node once,
+    its size remembered), stopping past `limit`; a node inside itself (a recursive alias) counts as past."""
+    def children(node: yaml.Node) -> list[yaml.Node]:
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        if isinstance(node, yaml.MappingNode):
+            return [n for pair in node.value for n in pair]
+        return []
+
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children(node))
+            if sizes[key] > limit:
+                return sizes[key]
+        elif key in open_:
+            return limit + 1
+        elif key not in sizes:
+            open_.add(key)
+            stack.append((node, True))
+            stack += [(c, False) for c in children(node) if id(c) not in sizes]
+    return sizes[id(root)]
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load for files a user gives (--config, a matrix plan): a yaml.YAMLError, never a hang or a
+    MemoryError, for an alias bomb or nesting too deep for the parser."""
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506  (a SafeLoader)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
 
 
 def _renamed(values: dict[str, Any], where: str) -> dict[str, Any]:
@@ -314,7 +377,7 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
     key_source: dict[str, str] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            loaded = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
         except OSError as exc:
             raise MobevalError(f"--config {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:

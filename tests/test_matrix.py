@@ -121,6 +121,23 @@ def test_cli_prints_a_plan_error_without_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_yaml_alias_bomb_in_a_plan_is_refused_at_once(tmp_path):
+    """Issue 30 (security): a billion laughs under settings.limit: one line naming the plan, within seconds,
+    no traceback (a subprocess, so that a regression times out instead of eating the test run's memory)."""
+    from tests.test_settings_validation import billion_laughs
+
+    plan = write(tmp_path, "models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nsettings:\n"
+                 + "  " + billion_laughs("    "))
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "mobeval", "matrix", str(plan), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=30, check=False, env={**os.environ, "COLUMNS": "250"})
+    assert time.perf_counter() - t0 < 20, "the bomb was walked"
+    assert res.returncode == 2, res.stderr
+    assert f"{plan}: not valid YAML: its aliases (*name) expand to more than 100,000 values" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr) < 1000, res.stderr
+    assert not (tmp_path / "o").exists()
+
+
 # ---- a real Ray cluster -------------------------------------------------------------------------------
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
@@ -291,3 +308,123 @@ def test_matrix_joins_a_cluster_and_refuses_a_device_no_node_offers(tmp_path, ra
     assert check_run(tmp_path / "out-ok.yaml" / done["run"]).complete
     assert failed["attempts"] == 1 and "no such file" in failed["error"], failed
     assert "no such file" in " ".join(ok.stdout.split())  # the summary shows why
+
+
+# ---- secrets (issue 30): never written to matrix.json or a job's files -----------------------------
+
+API_KEY, PASSWORD, TOKEN = "sk-plan-secret-key", "hunter2pass", "tok-secret-value"
+
+
+class _RecordingServer:
+    """An OpenAI-compatible stub on loopback that records what reaches it (path, query, Authorization)
+    and answers /v1/models only; every other request is a 404, so a job fails with the run's message."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                seen.append((self.path, self.headers.get("Authorization", "")))
+                ok = self.path.split("?")[0] == "/v1/models"
+                data = json.dumps({"object": "list", "data": [{"id": "stub-model"}]} if ok else
+                                  {"detail": "Not Found"}).encode()
+                self.send_response(200 if ok else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.root = f"127.0.0.1:{self.server.server_address[1]}/v1?token={TOKEN}"
+
+    def reached(self) -> bool:
+        """Whether every secret reached the server: the token, user:password (basic auth) and the api_key."""
+        import base64
+
+        basic = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+        return (all(f"token={TOKEN}" in path for path, _ in self.seen)
+                and {basic, f"Bearer {API_KEY}"} <= {auth for _, auth in self.seen})
+
+    def close(self):
+        self.server.shutdown()
+
+
+def _secret_plan(stub: _RecordingServer) -> str:
+    """Two devices: an endpoint with user:password and a token (basic auth), one with the token only (the
+    api_key as the bearer); the api_key in the plan's settings."""
+    return f"""
+models: [stub-model]
+benchmarks: [everyday-mobile]
+runners: [openai]
+devices: [{{name: phone, settings: {{endpoint: "http://alice:{PASSWORD}@{stub.root}"}}}},
+          {{name: box, settings: {{endpoint: "http://{stub.root}"}}}}]
+settings: {{limit: 1, orderings: original, api_key: {API_KEY}, energy: "off", idle_seconds: 0}}
+max_retries: 0
+"""
+
+
+def _files_with_secrets(folder: Path) -> list[str]:
+    found = []
+    for p in folder.rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            found += [f"{p.relative_to(folder)}: {s}" for s in (API_KEY, PASSWORD, TOKEN) if s.encode() in data]
+    return found
+
+
+def test_a_job_gets_its_secrets_in_memory_and_writes_none(tmp_path, monkeypatch):
+    """Each job as a Ray worker runs it (called directly here): its job.yaml, attempts log, run log and run
+    folder hold no api_key, password or token, and yet they reach the server (the run got them)."""
+    import yaml
+
+    from mobeval.matrix import job as job_module
+
+    monkeypatch.setattr(job_module, "_node_id", lambda: None)  # not inside Ray
+    stub = _RecordingServer()
+    out = tmp_path / "out"
+    try:
+        _, jobs = load_plan(write(tmp_path, _secret_plan(stub)))
+        outcomes = [job_module.execute({**j.__dict__}, str(out), str(ROOT), None) for j in jobs]
+    finally:
+        stub.close()
+    assert stub.reached(), stub.seen
+    assert not _files_with_secrets(out)
+    for j, outcome in zip(jobs, outcomes):
+        assert outcome["status"] == "failed" and "answered HTTP 404" in outcome["error"], outcome  # no completions
+        assert not any(s in outcome["error"] for s in (API_KEY, PASSWORD, TOKEN)), outcome
+        text = (out / "jobs" / j.id / "job.yaml").read_text()
+        assert not {"api_key", "endpoint"} & set(yaml.safe_load(text)) and "--api-key --endpoint" in text, text
+
+
+@needs_ray
+def test_matrix_writes_no_secret_to_its_files(tmp_path):
+    """`mobeval matrix` with an api_key, an endpoint with user:password and ?token=: matrix.json (its plan,
+    each job's settings and error), every job's files: none holds a secret; the job still got them."""
+    stub = _RecordingServer()
+    try:
+        plan, out = write(tmp_path, _secret_plan(stub)), tmp_path / "results"
+        res = subprocess.run([sys.executable, "-m", "mobeval", "matrix", str(plan), "--out", str(out), "--num-cpus", "1"],
+                             capture_output=True, text=True, timeout=MATRIX_TIMEOUT_S, check=False,
+                             env={**os.environ, "COLUMNS": "250"})
+    finally:
+        stub.close()
+    assert res.returncode == 1, res.stdout + res.stderr  # the jobs failed: the stub answers no completions
+    assert stub.reached(), stub.seen
+    doc = json.loads((out / "matrix.json").read_text())
+    phone, box = doc["jobs"]
+    assert phone["settings"]["api_key"] == "***" and "//***@127.0.0.1" in phone["settings"]["endpoint"]
+    assert box["settings"]["endpoint"].endswith("?token=***") and doc["plan"]["settings"]["api_key"] == "***"
+    assert "answered HTTP 404" in phone["error"] and "answered HTTP 404" in box["error"], doc["jobs"]
+    assert not _files_with_secrets(out)
+    for s in (API_KEY, PASSWORD, TOKEN):
+        assert s not in res.stdout + res.stderr

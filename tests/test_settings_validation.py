@@ -285,3 +285,51 @@ def test_api_key_in_the_environment_reaches_remote_runners_only(tmp_path, monkey
     assert done.exit_code == 0, done.output
     run = next(tmp_path.iterdir())
     assert all("sk-environment-secret" not in f.read_text() for f in run.iterdir())
+
+
+# -- issue 30 (security): a YAML alias bomb, a huge value ------------------------------------------------
+def billion_laughs(indent: str = "  ") -> str:
+    """The classic: 9 anchors, each a list of 9 aliases of the one before, under `limit:` (9^9 values once
+    expanded, a few hundred bytes on disk)."""
+    lines = [f"{indent}- &a0 [{', '.join(['lol'] * 9)}]"]
+    lines += [f"{indent}- &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "limit:\n" + "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_in_a_config_file_is_refused_at_once(tmp_path):
+    """Refused before anything walks the expanded value: one line naming the file, within seconds (it took
+    60 s and 2.5 GB, then a MemoryError traceback). A subprocess, so that a regression times out instead
+    of eating the test run's memory."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "bomb.yaml"
+    cfg.write_text(billion_laughs())
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "mobeval", "run", "--config", str(cfg), "--output-dir",
+                          str(tmp_path / "out")], capture_output=True, text=True, timeout=30, check=False,
+                         env={**os.environ, "COLUMNS": "250"})
+    assert time.perf_counter() - t0 < 20, "the bomb was walked"
+    assert res.returncode == 2, res.stderr
+    assert f"--config {cfg}: not valid YAML: its aliases (*name) expand to more than 100,000 values" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr) < 1000, res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_anchors_that_expand_modestly_still_load(tmp_path):
+    cfg = tmp_path / "anchors.yaml"
+    cfg.write_text("column: &cols {question: q, answer: a}\nlimit: &n 3\nmax_prompts: *n\n")
+    assert load_config(cfg, {}).limit == 3
+    from mobeval.config import load_yaml
+
+    assert len(load_yaml("a: &a [" + ", ".join(["x"] * 999) + "]\nb: [*a, *a, *a]\n")["b"]) == 3
+    with pytest.raises(Exception, match="refer to themselves"):
+        load_yaml("a: &a [1, *a]\n")
+
+
+def test_an_error_quotes_a_huge_value_cut_short(tmp_path):
+    cfg = tmp_path / "huge.yaml"
+    cfg.write_text("limit: " + "x" * 20_000 + "\n")
+    out = refused(tmp_path, "--config", str(cfg))
+    assert "limit: 'xxxx" in out and "(20,002 characters)" in out and len(out) < 1000, out[:2000]

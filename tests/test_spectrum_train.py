@@ -134,7 +134,7 @@ def test_resume_continues_an_interrupted_run(tmp_path):
     half = tmp_path / "half"
     one = TrainConfig(**{**cfg.__dict__, "epochs": 1})
     train(one, half, "r", log=lambda m: None, command="test")
-    ckpt = torch.load(half / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(half / "checkpoint.pt", weights_only=True)
     ckpt["config"] = {**ckpt["config"], "epochs": 2}
     torch.save(ckpt, half / "checkpoint.pt")
     # (a 1-epoch run's checkpoint relabelled as epoch 1 of 2 stands for a run killed after epoch 1)
@@ -156,7 +156,7 @@ def test_training_on_faded_captures_records_the_recipe_and_resume_keeps_it(tmp_p
     rayleigh = Recipe(fading="rayleigh")
     path = train(cfg, tmp_path, "f", log=lambda m: None, command="test", recipe=rayleigh)
     assert read_card(path)["data"]["recipe"]["fading"] == "rayleigh"
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["recipe"] == rayleigh.record()
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["recipe"] == rayleigh.record()
     with pytest.raises(MobevalError, match="another recipe"):
         train(cfg, tmp_path, "f", resume=True, log=lambda m: None, recipe=Recipe())
 
@@ -218,3 +218,45 @@ def test_init_from_starts_at_the_trained_weights_and_records_them(tmp_path):
                          ({"width": 3}, "widths")):
         with pytest.raises(MobevalError, match=says):
             Trainee(TrainConfig(**{**cfg.__dict__, **change}))
+
+
+class _TouchOnLoad:
+    """A pickle that creates a file when it is unpickled (what a checkpoint from elsewhere could do)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _resume_args(out):
+    return ["train", "spectrum", "--out", str(out), "--net", "real", "--name", "r", "--width", "2", "--seed", "25",
+            "--train-per-level", "1", "--train-empty", "0", "--val-per-level", "1", "--val-empty", "0", "--snr", "10",
+            "--epochs", "1", "--batch-size", "2", "--threads", "1", "--resume"]
+
+
+@pytest.mark.parametrize("content", ["code", "list", "junk", "no_module"])
+def test_resume_from_a_foreign_or_malformed_checkpoint_runs_no_code_and_names_the_file(tmp_path, content):
+    """Issue 30 (security): --resume reads checkpoint.pt with weights_only=True, so a crafted pickle runs
+    nothing; a file that is not a checkpoint is a clear error naming it, not a traceback."""
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    marker = tmp_path / "pwned"
+    ckpt = tmp_path / "checkpoint.pt"
+    if content == "code":
+        torch.save({"config": _TouchOnLoad(marker), "epoch": 1}, ckpt)
+    elif content == "list":
+        torch.save([1, 2, 3], ckpt)
+    elif content == "junk":
+        ckpt.write_bytes(b"not a torch file at all")
+    else:
+        torch.save({"config": {}, "epoch": 1, "optimizer": {}, "curve": []}, ckpt)
+    res = CliRunner().invoke(app, _resume_args(tmp_path))
+    output = res.output.replace("\n", "")
+    assert not marker.exists()
+    assert res.exit_code != 0, res.output
+    assert str(ckpt) in output and "not a mobeval training checkpoint" in output, res.output
+    assert "Traceback" not in res.output and (res.exception is None or isinstance(res.exception, SystemExit))

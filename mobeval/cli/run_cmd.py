@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -47,6 +48,24 @@ def _opt(key: str, *decls: str, **kw):
     if shown and getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich":
         shown = escape(shown)
     return typer.Option(None, *decls, help=f"{help_text(key)} {shown}".strip(), show_default=False, **kw)
+
+
+def _job_secrets() -> dict[str, str]:
+    """The settings a matrix job gets in its environment, not its job.yaml (matrix/job.py: the api_key, an
+    endpoint with credentials), taken out of the environment so that no process this run starts sees them."""
+    from mobeval.config import SECRET
+    from mobeval.matrix.job import SECRETS_ENV
+
+    raw = os.environ.pop(SECRETS_ENV, None)
+    if not raw:
+        return {}
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        fail(f"{SECRETS_ENV}: expected a JSON object of settings (set by mobeval matrix)")
+    return {k: v for k, v in values.items() if k in SECRET and isinstance(v, str)}
 
 
 @app.command()
@@ -104,6 +123,9 @@ def run(
     from mobeval.core.redact import redact_text, url_secrets
     from mobeval.report import print_report
 
+    job_secrets = _job_secrets()  # a flag given beats them, as it beats the config file
+    endpoint = endpoint if endpoint is not None else job_secrets.get("endpoint")
+    api_key = api_key if api_key is not None else job_secrets.get("api_key")
     overrides = dict(
         task=task, model=model, bench=bench, runner=runner, data=data, answers=answers, labels=labels, shots=shots,
         subjects=[s.strip() for s in subjects.split(",")] if subjects else None,

@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mobeval.core.hashing import bytes_sha256
 from mobeval.matrix import cluster as ray_cluster
 from mobeval.matrix.job import ChildLost, execute
-from mobeval.matrix.plan import Job, MatrixPlan
+from mobeval.matrix.plan import Job, MatrixPlan, public_plan, public_settings, setting_secrets
 from mobeval.matrix.progress import Watcher
+from mobeval.core.redact import redact_text
 from mobeval.results.store import utc_now
 
 TICK_S = 0.5
@@ -42,7 +43,7 @@ class JobResult:
         return {"id": self.job.id, **self.job.axes(), "status": self.status, "run": self.run,
                 "attempts": self.attempts, "items_done": self.items, "items_selected": self.total,
                 "host": self.host, "seconds": self.seconds, "note": self.note, "error": self.error,
-                "settings": self.job.settings}
+                "settings": public_settings(self.job.settings)}  # no api_key, no endpoint credentials
 
 
 @dataclass
@@ -99,7 +100,7 @@ def run_matrix(plan: MatrixPlan, jobs: list[Job], plan_path: Path, out: Path, ad
     results = {j.id: JobResult(j) for j in jobs}
     run = MatrixRun(out, list(results.values()), cl.describe(), started)
     run.extra = {"plan_file": str(plan_path), "plan_sha256": bytes_sha256(Path(plan_path).read_bytes()),
-                 "plan": plan.model_dump(mode="json"), "max_retries": retries, "driver_host": socket.gethostname(),
+                 "plan": public_plan(plan), "max_retries": retries, "driver_host": socket.gethostname(),
                  "cluster_resources": cl.resources}
     try:
         ray_cluster.check_devices(cl, devices)
@@ -130,12 +131,12 @@ def _finish(r: JobResult, ref, out: Path) -> None:
     try:
         outcome = ray.get(ref)
     except Exception as exc:  # retries spent: the worker/node kept dying, or the task itself raised
-        r.status, r.error = "failed", _error_text(exc)
+        r.status, r.error = "failed", redact_text(_error_text(exc), setting_secrets(r.job.settings))
         return
     if outcome.get("files"):
         _gather(out, outcome.pop("files"))
     r.status = outcome["status"]
-    r.error = outcome.get("error", "")
+    r.error = redact_text(outcome.get("error", ""), setting_secrets(r.job.settings))  # shown and recorded
     r.host, r.seconds, r.note = outcome.get("host", ""), outcome.get("seconds"), outcome.get("note", "")
     run = outcome.get("run") or ""
     r.run = str(Path(run).relative_to(out)) if run and Path(run).is_relative_to(out) else run

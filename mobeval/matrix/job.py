@@ -21,8 +21,12 @@ from typing import Any
 import yaml
 
 from mobeval.matrix.plan import Job
+from mobeval.core.redact import redact_url
 
 ERROR_TAIL = 2000  # characters of a failed run's stderr kept in the job's outcome
+# The settings a job's `mobeval run` gets in its environment, as JSON, rather than in its job.yaml: the
+# api_key, and an endpoint with a user:password or a token in it. Secrets never go to disk (issue 30).
+SECRETS_ENV = "MOBEVAL_JOB_SECRETS"
 
 
 class ChildLost(Exception):
@@ -73,6 +77,31 @@ def _files(run: Path, out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
 
+def split_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A job's `mobeval run` settings as (what job.yaml holds, what the run gets in SECRETS_ENV): the
+    api_key, and an endpoint that redaction would change (it carries credentials), go to the second."""
+    public, secret = dict(config), {}
+    if public.get("api_key") is not None:
+        secret["api_key"] = str(public.pop("api_key"))
+    endpoint = public.get("endpoint")
+    if isinstance(endpoint, str) and redact_url(endpoint) != endpoint:
+        secret["endpoint"] = public.pop("endpoint")
+    return public, secret
+
+
+def write_config(path: Path, config: dict[str, Any]) -> dict[str, str]:
+    """job.yaml without secrets (a comment says which settings were left out); returns those settings."""
+    public, secret = split_secrets(config)
+    note = ""
+    if secret:
+        shown = {k: redact_url(v) if k == "endpoint" else "***" for k, v in secret.items()}
+        flags = " ".join("--" + k.replace("_", "-") for k in secret)
+        note = (f"# not written here: {', '.join(f'{k} ({v})' for k, v in shown.items())}; the matrix gives "
+                f"them to the run in its environment ({SECRETS_ENV}); by hand, add {flags}\n")
+    path.write_text(note + yaml.safe_dump(public, sort_keys=False), encoding="utf-8")
+    return secret
+
+
 def execute(job: dict[str, Any], out: str, cwd: str, driver_node: str | None) -> dict[str, Any]:
     """Run one job to completion (or failure); the Ray task body. Returns the job's outcome."""
     spec, out_path = Job(**job), Path(out)
@@ -87,7 +116,8 @@ def execute(job: dict[str, Any], out: str, cwd: str, driver_node: str | None) ->
     if _complete(earlier):
         return _done(outcome, earlier, out_path, driver_node, node, note="already complete")
     config = folder / "job.yaml"
-    config.write_text(yaml.safe_dump(spec.config(folder), sort_keys=False), encoding="utf-8")
+    secret = write_config(config, spec.config(folder))
+    env = {**os.environ, SECRETS_ENV: json.dumps(secret)} if secret else None  # in memory, never on disk
     run_cmd = [sys.executable, "-m", "mobeval", "run", "--config", str(config), "--quiet"]
     if earlier is not None:
         run_cmd += ["--resume", "--run-dir", str(earlier)]
@@ -96,7 +126,7 @@ def execute(job: dict[str, Any], out: str, cwd: str, driver_node: str | None) ->
     t0 = time.time()
     with open(log, "wb") as stderr:
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL,
-                                 cwd=cwd if Path(cwd).is_dir() else None, process_group=0)
+                                 cwd=cwd if Path(cwd).is_dir() else None, process_group=0, env=env)
         _log(folder, event="child", attempt=attempt + 1, child_pid=child.pid)
         try:
             rc = child.wait()

@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mobeval.config import RunConfig, _problem
+from mobeval.config import RunConfig, _problem, load_yaml, shown
 from mobeval.core.errors import MobevalError
+from mobeval.core.redact import MASK, redact_url, url_secrets
 
 # set by the matrix itself, per job: never in a plan's settings
 JOB_KEYS = ("model", "bench", "runner", "output_dir")
@@ -115,6 +116,34 @@ class Job:
                 "bench": self.bench, "runner": self.runner or "default", "device": self.device}
 
 
+def public_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Run settings as the matrix writes them (matrix.json): the api_key masked, an endpoint's
+    user:password and token values masked (redact.py). The job gets the real ones in memory, never on disk."""
+    shown = dict(settings)
+    if shown.get("api_key") is not None:
+        shown["api_key"] = MASK
+    if isinstance(shown.get("endpoint"), str):
+        shown["endpoint"] = redact_url(shown["endpoint"])
+    return shown
+
+
+def setting_secrets(settings: dict[str, Any]) -> list[str]:
+    """The secret strings among run settings (the api_key, the endpoint's credentials), to mask in messages."""
+    key = settings.get("api_key")
+    endpoint = settings.get("endpoint")
+    return [str(key)] * (key is not None) + url_secrets(endpoint if isinstance(endpoint, str) else None)
+
+
+def public_plan(plan: MatrixPlan) -> dict[str, Any]:
+    """The plan as matrix.json records it: every settings mapping through public_settings."""
+    doc = plan.model_dump(mode="json")
+    doc["settings"] = public_settings(doc.get("settings") or {})
+    for d in doc.get("devices") or []:
+        if isinstance(d, dict):
+            d["settings"] = public_settings(d.get("settings") or {})
+    return doc
+
+
 def _quant_of(model: str) -> str:
     """A catalog alias's quantization; 'file' for a model given as a path."""
     from mobeval.text.models.registry import catalog
@@ -131,8 +160,9 @@ def _model_cells(plan: MatrixPlan, where: str) -> list[tuple[str, str, str]]:
         name = m.name if isinstance(m, ModelEntry) else Path(m).stem if m.endswith(".gguf") or "/" in m else m
         kept = {q: ref for q, ref in options.items() if plan.quantizations is None or q in plan.quantizations}
         if not kept:
-            raise MobevalError(f"{where}: models[{i}] ({name}) has none of the quantizations {plan.quantizations} "
-                               f"(it has {', '.join(options)}); add one or drop the model")
+            raise MobevalError(f"{where}: models[{i}] ({shown(name, False)}) has none of the quantizations "
+                               f"{shown(plan.quantizations)} (it has {shown(', '.join(options), False)}); add one or "
+                               "drop the model")
         cells += [(name, q, ref) for q, ref in kept.items()]
     return cells
 
@@ -202,7 +232,7 @@ def load_plan(path: Path) -> tuple[MatrixPlan, list[Job]]:
     """The plan in `path` and its jobs; a MobevalError naming the file and the key otherwise."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise MobevalError(f"{path}: cannot read the plan ({exc.strerror})") from exc
     except yaml.YAMLError as exc:

@@ -229,6 +229,44 @@ def _lr(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total))
 
 
+CHECKPOINT_KEYS = {"config": dict, "epoch": int, "module": dict, "optimizer": dict, "curve": list}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """checkpoint.pt as train() wrote it, read with torch.load(weights_only=True): tensors and plain
+    dicts, lists, numbers and strings only, so a checkpoint from elsewhere cannot run code. A file that
+    is not one (unreadable, another pickle, another structure) is a MobevalError naming it."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001  (UnpicklingError, RuntimeError, EOFError ...: all mean "not ours")
+        raise MobevalError(f"{path}: not a mobeval training checkpoint (it cannot be read as tensors and plain "
+                           f"data: {_short(exc)}); train into another --out") from None
+    if not isinstance(ckpt, dict):
+        raise MobevalError(f"{path}: not a mobeval training checkpoint (it holds a {type(ckpt).__name__}, "
+                           "not a dict); train into another --out")
+    for key, kind in CHECKPOINT_KEYS.items():
+        if not isinstance(ckpt.get(key), kind) or (kind is int and isinstance(ckpt[key], bool)):
+            raise MobevalError(f"{path}: not a mobeval training checkpoint ('{key}' is missing or not a "
+                               f"{kind.__name__}); train into another --out")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in ckpt["module"].items()):
+        raise MobevalError(f"{path}: not a mobeval training checkpoint ('module' is not a state dict of "
+                           "tensors); train into another --out")
+    if not all(isinstance(p, dict) and isinstance(p.get("epoch"), int) for p in ckpt["curve"]):
+        raise MobevalError(f"{path}: not a mobeval training checkpoint ('curve' is not a list of epochs); "
+                           "train into another --out")
+    if not isinstance(ckpt.get("recipe", {}), dict) or not isinstance(ckpt.get("start"), (dict, type(None))):
+        raise MobevalError(f"{path}: not a mobeval training checkpoint ('recipe' or 'start' is malformed); "
+                           "train into another --out")
+    return ckpt
+
+
 def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command: str | None = None,
           log: Callable[[str], None] = print, recipe: Recipe | None = None) -> Path:
     """Train; returns the path of NAME.pt. See the module docstring for the files written."""
@@ -250,17 +288,22 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
     curve: list[dict[str, Any]] = []
     start_epoch = 1
     if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(ckpt_path)
         if {"levels_db": SNR_LEVELS_DB, "init_from": None} | ckpt["config"] != asdict(cfg):
-            raise MobevalError(f"{ckpt_path}: was made with other settings ({ckpt['config']}); resume with the same "
-                               "flags, or train into another --out")
+            raise MobevalError(f"{ckpt_path}: was made with other settings ({_short(ckpt['config'], 600)}); resume "
+                               "with the same flags, or train into another --out")
         # checkpoints written before the recipe was saved in them were all made with the default recipe
         if ckpt.get("recipe", Recipe().record()) != recipe.record():
-            raise MobevalError(f"{ckpt_path}: was trained on captures of another recipe ({ckpt.get('recipe')}); "
-                               "resume with the same --fading, or train into another --out")
+            raise MobevalError(f"{ckpt_path}: was trained on captures of another recipe "
+                               f"({_short(ckpt.get('recipe'), 300)}); resume with the same --fading, or train into "
+                               "another --out")
         start = ckpt.get("start", start)  # what the run started from, though the file it named may have changed
-        trainee.module.load_state_dict(ckpt["module"])
-        opt.load_state_dict(ckpt["optimizer"])
+        try:
+            trainee.module.load_state_dict(ckpt["module"])
+            opt.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise MobevalError(f"{ckpt_path}: not a checkpoint of this net ({_short(exc)}); train into another "
+                               "--out") from None
         curve, start_epoch = ckpt["curve"], ckpt["epoch"] + 1
         log(f"resuming after epoch {ckpt['epoch']} from {ckpt_path}")
     if start_epoch > cfg.epochs:
