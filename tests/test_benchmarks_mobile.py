@@ -116,8 +116,7 @@ def test_mobile_mmlu_prompt_byte_for_byte():
 
 
 def test_bundled_reads_like_mobile_mmlu(monkeypatch, tmp_path):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "everyday_mobile.csv").write_text(
+    (tmp_path / "everyday_mobile.csv").write_text(
         "question_id,Question,A,B,C,D,Field,answer\nem-1,Q?,a,b,c,d,phone,C\nem-2,R?,a,b,c,d,apps,A\n")
     monkeypatch.setattr(bundled, "files", lambda package: tmp_path)
     data = load_benchmark("everyday-mobile", BenchOptions())

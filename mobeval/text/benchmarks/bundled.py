@@ -14,7 +14,7 @@ DATA_FILE = "everyday_mobile.csv"
 
 
 def _read_bundled() -> tuple[list[Question], str]:
-    resource = files("mobeval.text").joinpath("bundled").joinpath(DATA_FILE)
+    resource = files("mobeval.text.bundled").joinpath(DATA_FILE)
     if not resource.is_file():
         raise DataError(f"the bundled data file mobeval/text/bundled/{DATA_FILE} is missing: reinstall mobeval")
     with as_file(resource) as path:

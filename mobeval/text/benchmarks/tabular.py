@@ -164,19 +164,10 @@ def _parquet_rows(path: Path) -> Table:
 def read_hub(repo: str, config: str | None, split: str, way_out: str) -> tuple[list[Row], str]:
     """Rows of a Hugging Face dataset (1-based row numbers) and its source name "hf:repo/config/split".
 
-    Any failure (no network, no `datasets`) becomes a DataError naming the dataset and `way_out`.
+    Any failure (no network, no `datasets`: the hub extra) becomes a DataError naming the dataset and `way_out`.
     """
     source = f"hf:{repo}/{config}/{split}" if config else f"hf:{repo}/{split}"
-    try:
-        import datasets
+    from mobeval.core.hub import load_hub_dataset
 
-        args = (repo, config) if config else (repo,)
-        table = datasets.load_dataset(*args, split=split)
-        records = table.to_list()
-    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the way out is the same
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        raise DataError(
-            f"could not load {repo} from the Hugging Face hub ({type(exc).__name__}: {reason}); "
-            f"{way_out}"
-        ) from exc
+    records = load_hub_dataset(repo, config, split, way_out).to_list()
     return [(n, {str(k): cell_text(v) for k, v in r.items()}) for n, r in enumerate(records, start=1)], source

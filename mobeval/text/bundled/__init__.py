@@ -1,0 +1,1 @@
+"""The multiple-choice questions mobeval ships (everyday_mobile.csv: the offline default benchmark)."""

@@ -37,15 +37,13 @@ def _hub_copy() -> Path:
     done = root / ".complete"
     if done.exists():
         return root
-    try:
-        import datasets
+    from mobeval.core.hub import load_hub_dataset
 
-        split = datasets.load_dataset(HUB_ID, split="validation", token=os.environ.get("HF_TOKEN") or None)
-        split = split.cast_column("image", datasets.Image(decode=False))  # the files' own bytes, not re-encoded
-    except Exception as exc:  # noqa: BLE001 - no network, no token, no `datasets`: the way out is the same
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        raise DataError(f"could not load {HUB_ID} from the Hugging Face hub ({type(exc).__name__}: {reason}); "
-                        f"it needs a network and HF_TOKEN with the dataset's terms accepted; {WAY_OUT}") from exc
+    split = load_hub_dataset(HUB_ID, None, "validation", "it needs a network and HF_TOKEN with the dataset's terms "
+                             f"accepted; {WAY_OUT}", token=os.environ.get("HF_TOKEN") or None)
+    import datasets  # loaded above
+
+    split = split.cast_column("image", datasets.Image(decode=False))  # the files' own bytes, not re-encoded
     wnids = [c.wnid for c in imagenet_classes()]
     for i, row in enumerate(split):
         folder = root / wnids[int(row["label"])]

@@ -63,15 +63,9 @@ SETS = {
 
 def _rows(s: HubSet) -> tuple[list[dict[str, Any]], str]:
     source = f"hf:{s.repo}/{s.config}/{s.split}" if s.config else f"hf:{s.repo}/{s.split}"
-    try:
-        import datasets
+    from mobeval.core.hub import load_hub_dataset
 
-        args = (s.repo, s.config) if s.config else (s.repo,)
-        return list(datasets.load_dataset(*args, split=s.split)), source
-    except Exception as exc:  # noqa: BLE001 - whatever went wrong (no network, no package), the way out is the same
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        raise DataError(f"could not load {s.repo} from the Hugging Face hub ({type(exc).__name__}: {reason}); "
-                        f"{WAY_OUT}") from exc
+    return list(load_hub_dataset(s.repo, s.config, s.split, WAY_OUT)), source
 
 
 def _image(source: str, n: int, value: Any):
