@@ -68,3 +68,17 @@ def test_running_intersection_never_widens():
 def test_bad_values_are_refused(bad):
     with pytest.raises(ValueError):
         confidence_sequence(bad)
+
+
+@pytest.mark.parametrize("population", [None, 120])
+def test_running_sequence_equals_the_batch_one(population):
+    from mobeval.measure.sequential import RunningSequence
+
+    rng = np.random.default_rng(3)
+    x = (rng.random(120) < 0.4).astype(float) * rng.random(120)  # values in [0, 1], not only 0/1
+    batch = confidence_sequence(x, alpha=0.05, population=population, grid=500)
+    run = RunningSequence(alpha=0.05, population=population, grid=500)
+    for i, v in enumerate(x):
+        lo, hi = run.update(v)
+        assert (lo, hi) == pytest.approx((batch.low[i], batch.high[i]), abs=1e-12)
+    assert run.mean == pytest.approx(x.mean())

@@ -95,3 +95,62 @@ def confidence_sequence(values, alpha: float = 0.05, population: int | None = No
         low[..., -1] = high[..., -1] = mean[..., -1]
     return Sequence(low=low, high=high, mean=mean, alpha=alpha, population=population)
 
+
+
+class RunningSequence:
+    """The same confidence sequence, one value at a time (O(grid) per value): what a run updates after each item
+    to decide whether to stop. `interval` after n values equals `confidence_sequence(values[:n])`'s last."""
+
+    def __init__(self, alpha: float = 0.05, population: int | None = None, grid: int = 1000, c: float = 0.5):
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        self.alpha, self.population, self.grid, self.c = alpha, population, grid, c
+        self.m = (np.arange(grid) + 0.5) / grid
+        self.log_up = np.zeros(grid)
+        self.log_down = np.zeros(grid)
+        self.excluded = np.zeros(grid, dtype=bool)
+        self.n, self.total, self.sq = 0, 0.0, 0.25  # values seen, their sum, the variance estimate's numerator
+        self.mu_hat, self.var_hat = 0.5, 0.25
+        self.low, self.high = 0.0, 1.0
+
+    def update(self, value: float) -> tuple[float, float]:
+        x = float(value)
+        if not 0 <= x <= 1:
+            raise ValueError(f"value {value!r} is not in [0, 1]")
+        if self.population is not None and self.n >= self.population:
+            raise ValueError(f"more values than the population of {self.population}")
+        t = self.n + 1
+        lam = math.sqrt(2 * math.log(2 / self.alpha) / (self.var_hat * t * math.log1p(t)))
+        if self.population is None:
+            target = self.m
+        else:
+            target = (self.population * self.m - self.total) / (self.population - self.n)
+        inside = (target >= 0) & (target <= 1)
+        tgt = np.clip(target, 1e-12, 1 - 1e-12)
+        with np.errstate(divide="ignore"):
+            self.log_up += np.log1p(np.minimum(lam, self.c / tgt) * (x - tgt))
+            self.log_down += np.log1p(-np.minimum(lam, self.c / (1 - tgt)) * (x - tgt))
+        self.n, self.total = t, self.total + x
+        self.sq += (x - self.mu_hat) ** 2
+        self.mu_hat, self.var_hat = (0.5 + self.total) / (t + 1), self.sq / (t + 1)
+        capital = 0.5 * np.exp(np.minimum(self.log_up, 700)) + 0.5 * np.exp(np.minimum(self.log_down, 700))
+        out = (capital >= 1 / self.alpha) | ~inside
+        if self.population is not None:
+            rest = max(self.population - t, 1)
+            out |= (self.population * self.m - self.total < -1e-9) | (self.population * self.m - self.total > rest + 1e-9)
+        self.excluded |= out
+        kept = np.flatnonzero(~self.excluded)
+        if kept.size:
+            self.low = max(self.low, kept[0] / self.grid)
+            self.high = min(self.high, (kept[-1] + 1) / self.grid)
+        if self.population == t:
+            self.low = self.high = self.mean
+        return self.low, self.high
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else float("nan")
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
