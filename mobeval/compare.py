@@ -5,11 +5,10 @@ against the first on the items both scored: is the accuracy difference real (mea
 from __future__ import annotations
 
 from rich.console import RenderableType
-from rich.table import Table
 
 from mobeval.errors import MobevalError
 from mobeval.measure.paired import compare_paired, prediction_flip_rate
-from mobeval.printing import fig
+from mobeval.printing import Table, fig
 from mobeval.results.schema import Result
 from mobeval.tasks import task_kind
 

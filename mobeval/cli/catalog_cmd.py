@@ -4,10 +4,12 @@ from __future__ import annotations
 
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 
 from mobeval.cli.common import app, fail, list_app, out
 from mobeval.errors import MobevalError
+from mobeval.printing import Table
 
 
 @app.command()
@@ -50,7 +52,8 @@ def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of ti
     digest = file_sha256(path)
     if spec.sha256 and digest != spec.sha256:
         fail(f"{path}: sha256 {digest} differs from the published {spec.sha256}")
-    out.print(f"{spec.alias}: {path} (sha256 {digest[:16]}…{' verified' if spec.sha256 else ''})", highlight=False)
+    out.print(f"{spec.alias}: {path} (sha256 {digest[:16]}…{' verified' if spec.sha256 else ''})", highlight=False,
+              markup=False)
 
 
 @list_app.command("models")
@@ -66,11 +69,11 @@ def list_models() -> None:
     for spec in catalog().values():
         path = locate(spec, fetch=False)
         if path is not None:
-            here = "[green]yes[/]"
+            here = Text("yes", style="green")
         elif spec.source == "pypi-chunks" and _installed(spec.package):
             here = "on use"
         else:
-            here = "[dim]no[/]"
+            here = Text("no", style="dim")
         size = spec.size_bytes or (path.stat().st_size if path else None)
         t.add_row(spec.alias, spec.quant, human_bytes(size), here, spec.origin)
     out.print(t)
@@ -143,4 +146,5 @@ def list_templates() -> None:
     from mobeval.prompts import load_template, template_names
 
     for name in template_names():
-        out.print(f"[bold]{name}[/]: {load_template(name, name).model_dump(exclude={'name'})!r}", highlight=False)
+        out.print(f"[bold]{escape(name)}[/]: {escape(repr(load_template(name, name).model_dump(exclude={'name'})))}",
+                  highlight=False)
