@@ -5,11 +5,10 @@ against the first on the items both scored: is the accuracy difference real (mea
 from __future__ import annotations
 
 from rich.console import RenderableType
-from rich.table import Table
 
 from mobeval.core.errors import MobevalError
 from mobeval.measure.paired import PairedComparison, compare_paired, prediction_flip_rate
-from mobeval.core.printing import fig
+from mobeval.core.printing import Table, fig
 from mobeval.results.schema import Result
 from mobeval.core.kinds import task_kind
 

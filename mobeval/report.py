@@ -6,35 +6,35 @@ import re
 
 from rich.console import Console, Group
 from rich.panel import Panel
-from rich.table import Table
 
-from mobeval.core.printing import fig, human_bytes
+from mobeval.core.printing import Table, fig, human_bytes, plain
 from mobeval.core.figures import Figure
 from mobeval.results.schema import Result
 from mobeval.core.kinds import task_kind
 
 
 def _header(r: Result) -> str:
+    """Rich markup: every value from the run (names, paths, settings, notes) goes in through plain()."""
     m, env = r.model, r.environment
-    what = (f"at {m['origin']}" if m.get("remote") else
-            f"({m.get('quant') or m.get('format') or '?'}, {human_bytes(m.get('size_bytes'))})")
+    what = (f"at {plain(m['origin'])}" if m.get("remote") else
+            f"({plain(m.get('quant') or m.get('format') or '?')}, {human_bytes(m.get('size_bytes'))})")
     lines = [
-        f"[bold]{m['alias']}[/] {what} on "
-        f"[bold]{r.runner['name']}[/] ({r.runner['backend_version']}, "
-        + ", ".join(f"{k}={v}" for k, v in r.runner.get("settings", {}).items()) + ")",
+        f"[bold]{plain(m['alias'])}[/] {what} on "
+        f"[bold]{plain(r.runner['name'])}[/] ({plain(r.runner['backend_version'])}, "
+        + plain(", ".join(f"{k}={v}" for k, v in r.runner.get("settings", {}).items())) + ")",
         *task_kind(r.kind).header_lines(r),
-        f"machine: {env.get('cpu')}, {env.get('cpu_logical')} logical cores, "
-        f"{human_bytes(env.get('memory_bytes'))} RAM, {env.get('os')}",
+        plain(f"machine: {env.get('cpu')}, {env.get('cpu_logical')} logical cores, "
+              f"{human_bytes(env.get('memory_bytes'))} RAM, {env.get('os')}"),
     ]
     ran = r.runner.get("model_file")
     if ran and ran not in (m.get("path"), m.get("origin")):
-        lines.append(f"the runtime loaded {ran}")
-    lines += [f"[yellow]runner note[/]: {n}" for n in r.runner.get("notes", [])]
+        lines.append(f"the runtime loaded {plain(ran)}")
+    lines += [f"[yellow]runner note[/]: {plain(n)}" for n in r.runner.get("notes", [])]
     merged = r.provenance.merged_from
     if merged:
-        lines.append(f"merged from {len(merged)} shards: " + ", ".join(m.get("folder", "?") for m in merged))
+        lines.append(f"merged from {len(merged)} shards: " + plain(", ".join(m.get("folder", "?") for m in merged)))
     if r.provenance.upgraded_from:
-        lines.append(f"[dim]read from a {r.provenance.upgraded_from} result.json (an older mobeval)[/]")
+        lines.append(f"[dim]read from a {plain(r.provenance.upgraded_from)} result.json (an older mobeval)[/]")
     if r.status != "complete":
         lines.append("[bold red]partial run[/]: continue it with --resume")
     killed = killed_segments(r.performance.get("wall_time"))

@@ -9,13 +9,12 @@ import json
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from mobeval.board.entry import BoardEntry
 from mobeval.board.figures import KIND_FIGURES, Estimate, FigureSpec
 from mobeval.board.rank import PARETO_AXES, BenchBoard, RankedRow
-from mobeval.core.printing import human_bytes
+from mobeval.core.printing import Table, human_bytes
 
 FORMAT = "mobeval.board/1"
 RANK_NOTE = ("rank: by the headline figure (first accuracy column), then latency; whole runs (complete, undamaged, "
@@ -139,7 +138,7 @@ def terminal(boards: list[BenchBoard]) -> RenderableType:
         specs = {f.label for f in _specs(b.kind)}
         for r, row in zip(b.rows, rows):
             at = dict(zip(cols, row))
-            who = f"{at['model']}\n{at['runner']}\n[dim]{at['run']}[/]"
+            who = Text.assemble(f"{at['model']}\n{at['runner']}\n", (at["run"], "dim"))  # names: text, not markup
             values = [_stacked(at[c]) if c in specs else at[c] for c in keep]
             t.add_row(values[0], who, *values[1:], style=None if r.rank is not None else "dim")
         parts.append(t)

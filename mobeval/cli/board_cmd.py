@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from mobeval.cli.common import app, err, fail, out
 from mobeval.core.errors import MobevalError
@@ -46,7 +47,7 @@ def board(
         fail(str(exc))
     boards = rank(entries, Filters(bench=bench, model=model, runner=runner, device=device))
     for s in stats:
-        err.print(f"[dim]{s.line()}[/]", highlight=False, soft_wrap=True)
+        err.print(f"[dim]{escape(s.line())}[/]", highlight=False, soft_wrap=True)
     if fmt is BoardFormat.table:
         out.print(render.terminal(boards), highlight=False)
     else:
@@ -61,4 +62,4 @@ def board(
             write_page(html, boards)
         except OSError as exc:
             fail(f"--html {html}: cannot write ({exc.strerror})")
-        err.print(f"page: {html}", highlight=False, soft_wrap=True)
+        err.print(f"page: {html}", highlight=False, soft_wrap=True, markup=False)

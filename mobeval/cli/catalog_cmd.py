@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from mobeval.cli.common import app, err, fail, list_app, out
 from mobeval.core.errors import MobevalError
+from mobeval.core.printing import Table
 
 
 @app.command()
@@ -51,7 +52,8 @@ def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of ti
     digest = file_sha256(path)
     if spec.sha256 and digest != spec.sha256:
         fail(f"{path}: sha256 {digest} differs from the published {spec.sha256}")
-    out.print(f"{spec.alias}: {path} (sha256 {digest[:16]}…{' verified' if spec.sha256 else ''})", highlight=False)
+    out.print(f"{spec.alias}: {path} (sha256 {digest[:16]}…{' verified' if spec.sha256 else ''})", highlight=False,
+              markup=False)
 
 
 @list_app.command("models")
@@ -67,16 +69,16 @@ def list_models() -> None:
     for spec in catalog().values():
         path = locate(spec, fetch=False)
         if path is not None:
-            here = "[green]yes[/]"
+            here = Text("yes", style="green")
         elif spec.source == "pypi-chunks" and _installed(spec.package):
             here = "on use"
         else:
-            here = "[dim]no[/]"
+            here = Text("no", style="dim")
         size = spec.size_bytes or (path.stat().st_size if path else None)
         t.add_row(spec.alias, spec.quant, human_bytes(size), here, spec.origin)
     out.print(t)
     _list_vision_models()
-    _plugin_problems("mobeval.models")
+    _plugin_problems("mobeval.text.models")
 
 
 def _list_vision_models() -> None:
@@ -122,10 +124,9 @@ def list_benches() -> None:
     t.add_column("what", overflow="fold")
     t.add_column("from", no_wrap=True)
     for name, e in BENCHMARKS.items():
-        t.add_row(escape(name), escape(e.kind), escape(e.description),
-                  escape(catalog().origin.get(("benchmarks", name), "")))
+        t.add_row(name, e.kind, e.description, catalog().origin.get(("benchmarks", name), ""))
     out.print(t)
-    _plugin_problems("mobeval.benchmarks")
+    _plugin_problems("mobeval.core.benchmarks")
 
 
 MODEL_ARGUMENT = {  # what --model names, per RunnerEntry.model
@@ -150,10 +151,10 @@ def list_runners() -> None:
     t.add_column("what", overflow="fold")
     t.add_column("from", no_wrap=True)
     for name, e in all_entries():
-        t.add_row(escape(name), ", ".join(e.kinds), MODEL_ARGUMENT.get(e.model, escape(e.model)), escape(e.description),
-                  escape(catalog().origin.get(("runners", name), "")))
+        t.add_row(name, ", ".join(e.kinds), MODEL_ARGUMENT.get(e.model, e.model), e.description,
+                  catalog().origin.get(("runners", name), ""))
     out.print(t)
-    _plugin_problems("mobeval.runners")
+    _plugin_problems("mobeval.core.runners")
 
 
 @list_app.command("templates")
@@ -162,4 +163,5 @@ def list_templates() -> None:
     from mobeval.text.prompts import load_template, template_names
 
     for name in template_names():
-        out.print(f"[bold]{name}[/]: {load_template(name, name).model_dump(exclude={'name'})!r}", highlight=False)
+        out.print(f"[bold]{escape(name)}[/]: {escape(repr(load_template(name, name).model_dump(exclude={'name'})))}",
+                  highlight=False)

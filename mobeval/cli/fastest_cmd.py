@@ -11,10 +11,11 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from mobeval.cli.common import app, err, fail, out
 from mobeval.core.errors import MobevalError
+from mobeval.core.printing import Table
 
 
 @app.command()
@@ -39,7 +40,7 @@ def fastest(
                                  "threads": threads})
         names = [r.strip() for r in runners.split(",") if r.strip()] if runners else candidate_runners(model)
         with err.status("timing runners ...") as status:
-            result = compare_runners(cfg, names, limit, rounds, progress=lambda m: status.update(m))
+            result = compare_runners(cfg, names, limit, rounds, progress=lambda m: status.update(escape(m)))
     except MobevalError as exc:
         fail(str(exc))
     env = environment()
@@ -56,18 +57,18 @@ def fastest(
                   "—" if r is ranked[0] else f"{result.agreement(ranked[0], r):.1%}")
     for r in result.runners:
         if r.error:
-            t.add_row(r.runner, "", "", "", "", f"[dim]not run: {escape(r.error)}[/]")
+            t.add_row(r.runner, "", "", "", "", Text(f"not run: {r.error}", style="dim"))
     out.print(t)
-    out.print(result.verdict(), highlight=False)
+    out.print(result.verdict(), highlight=False, markup=False)
     if busy:
-        out.print(f"[yellow]warning[/]: {busy}", highlight=False)
+        out.print(f"[yellow]warning[/]: {escape(busy)}", highlight=False)
     output_dir.mkdir(parents=True, exist_ok=True)
     dest = output_dir / f"fastest__{result.model.replace('/', '-')}__{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     dest.write_text(json.dumps({"schema_version": "mobeval.fastest/1", "limit": limit, "orderings": orderings,
                                 "rounds": rounds, "verdict": result.verdict(), "busy": busy, "environment": env,
                                 "runners": [asdict(r) | {"seconds_per_question": r.seconds_per_question}
                                             for r in result.runners]}, indent=2) + "\n")
-    out.print(f"json: {dest}", highlight=False)
+    out.print(f"json: {dest}", highlight=False, markup=False)
 
 
 def _busy_note(env: dict) -> str | None:

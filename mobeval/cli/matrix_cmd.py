@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from mobeval.cli.common import app, err, fail, out
 from mobeval.core.errors import MobevalError
+from mobeval.core.printing import Table
 
 
 @app.command()
@@ -36,13 +37,13 @@ def matrix(
     try:
         plan, jobs = load_plan(plan_file)
         if not quiet:
-            err.print(f"{len(jobs)} job(s) from {plan_file}; results in {out_dir}", highlight=False)
+            err.print(f"{len(jobs)} job(s) from {plan_file}; results in {out_dir}", highlight=False, markup=False)
         run = run_matrix(plan, jobs, plan_file, out_dir, address, max_retries, None if quiet else err, num_cpus)
     except MobevalError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        err.print(f"\n[yellow]interrupted[/]: finished items are kept in {out_dir}; run the same command again "
-                  "to continue every unfinished job")
+        err.print(f"\n[yellow]interrupted[/]: finished items are kept in {escape(str(out_dir))}; run the same command "
+                  "again to continue every unfinished job")
         raise typer.Exit(130)
     if quiet:
         out.print(str(run.out))
@@ -53,9 +54,10 @@ def matrix(
             table.add_column(col, overflow="fold")
         for r in run.results:
             items = f"{r.items}/{r.total}" if r.total is not None else "-"
-            where = escape(Path(r.run).name) if r.status == "done" else f"[red]{escape(r.error)}[/]"
+            where = Path(r.run).name if r.status == "done" else Text(r.error, style="red")
             table.add_row(r.job.id, r.status, str(r.attempts), items, where)
         out.print(table)
-        out.print(f"matrix.json: {run.out / 'matrix.json'}\nboard: mobeval board {run.out}", highlight=False)
+        out.print(f"matrix.json: {run.out / 'matrix.json'}\nboard: mobeval board {run.out}", highlight=False,
+                  markup=False)
     if run.failed:
         raise typer.Exit(1)

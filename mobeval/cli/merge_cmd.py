@@ -32,8 +32,8 @@ def merge(
         return
     print_report(run.result(), out)
     shards = run.result().provenance.merged_from or []
-    out.print(f"merged {len(shards)} shards into {run.path}", highlight=False)
+    out.print(f"merged {len(shards)} shards into {run.path}", highlight=False, markup=False)
     for s in shards:
         m = s["machine"]
         out.print(f"  {s['shard']}: {s['folder']} (samples sha256 {s['samples_sha256'][:12]}…) on {m['cpu']}, "
-                  f"{m['cpu_logical']} logical cores", highlight=False)
+                  f"{m['cpu_logical']} logical cores", highlight=False, markup=False)

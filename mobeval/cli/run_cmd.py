@@ -154,16 +154,17 @@ def run(
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=err, disable=quiet, transient=False,
         ) as bar:
-            job = bar.add_task(f"{plan.alias} / {cfg.bench}", total=len(plan.task.item_ids))
+            job = bar.add_task(escape(f"{plan.alias} / {cfg.bench}"), total=len(plan.task.item_ids))  # in [bold]
             engine.execute(plan, run_folder, lambda done, total: bar.update(job, completed=done),
-                           on_open=None if quiet else lambda r: err.print(f"run folder: {r.path}", highlight=False))
+                           on_open=None if quiet else lambda r: err.print(f"run folder: {r.path}", highlight=False,
+                                                                          markup=False))
     except MobevalError as exc:
         if run_folder is not None and run_folder.exists and run_folder.samples():
             fail(redact_text(f"{exc}\nfinished questions are kept in {run_folder.path}; "
                              "continue with the same command and --resume", secrets))
         fail(redact_text(str(exc), secrets))
     except KeyboardInterrupt:
-        where = f" in {run_folder.path}" if run_folder is not None and run_folder.exists else ""
+        where = f" in {escape(str(run_folder.path))}" if run_folder is not None and run_folder.exists else ""
         err.print(f"\n[yellow]interrupted[/]: finished questions are kept{where}; "
                   "continue with the same command and --resume")
         raise typer.Exit(130)
@@ -172,4 +173,4 @@ def run(
         return
     print_report(run_folder.result(), out)
     files = ["result.json", *plan.kind.outputs]
-    out.print("\n".join(f"{Path(f).stem}: {run_folder.path / f}" for f in files), highlight=False)
+    out.print("\n".join(f"{Path(f).stem}: {run_folder.path / f}" for f in files), highlight=False, markup=False)

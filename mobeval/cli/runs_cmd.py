@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from mobeval.cli.common import app, err, fail, out
 from mobeval.core.errors import MobevalError
@@ -20,7 +21,7 @@ def _checked(path: Path, action: str, need_result: bool = True):
     except MobevalError as exc:
         fail(str(exc))
     for note in check.notes:
-        err.print(f"[yellow]note:[/] {path}: {note}", highlight=False)
+        err.print(f"[yellow]note:[/] {escape(f'{path}: {note}')}", highlight=False)
     return check
 
 
@@ -42,7 +43,7 @@ def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<m
             write_report_page(html, check)
         except OSError as exc:
             fail(f"--html {html}: cannot write ({exc.strerror})")
-        err.print(f"page: {html}", highlight=False, soft_wrap=True)
+        err.print(f"page: {html}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()

@@ -39,7 +39,7 @@ def _write_challenge_file(result_dir: Path) -> None:
              + ("" if check.complete else f"\nthe run is unfinished: continue it with the same command and "
                                           f"--resume --run-dir {check.path}"))
     out.print(f"{path}: {len(ids)} questions, valid" + ("" if check.complete else " (the run is partial)"),
-              highlight=False)
+              highlight=False, markup=False)
 
 
 @app.command()
@@ -69,7 +69,7 @@ def submit(
             out.print(f"[{_STYLE[v.status]}]{v.status}[/] {escape(v.check.ljust(width))}  {escape(v.reason)}",
                       highlight=False, soft_wrap=True)
         counts = {s: sum(v.status == s for v in verdicts) for s in ("PASS", "FAIL", "SKIP")}
-        out.print(f"{result_dir}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " — "
+        out.print(f"{escape(str(result_dir))}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + " — "
                   + ("[bold red]not a valid submission[/]" if failed else "[green]valid submission[/]"),
                   highlight=False, soft_wrap=True)
     if bundle is not None:
@@ -80,6 +80,7 @@ def submit(
         except MobevalError as exc:
             fail(str(exc))
         err.print(f"bundle: {written}" + (f" ({len(failed)} check(s) FAIL, recorded in it: the board marks what "
-                                          "they mean)" if failed else ""), highlight=False, soft_wrap=True)
+                                          "they mean)" if failed else ""), highlight=False, soft_wrap=True,
+                  markup=False)
     if check and failed:
         raise typer.Exit(1)

@@ -93,18 +93,18 @@ def sweep(
 
     def level_start(level: str, plan) -> None:
         current["total"] = len(plan.task.item_ids)
-        current["job"] = bars.add_task(f"{plan.alias}", total=current["total"])
+        current["job"] = bars.add_task(escape(plan.alias), total=current["total"])  # shown as [bold]...
 
     def level_done(run) -> None:
         if run.how == "reused":
             bars.update(current["job"], completed=current["total"])
         if not quiet:
-            err.print(f"{run.level}: {run.how} run {run.folder}", highlight=False)
+            err.print(f"{run.level}: {run.how} run {run.folder}", highlight=False, markup=False)
 
     def made(lf) -> None:
         if not quiet:
             err.print(f"{lf.level}: {lf.how} ({lf.path.stat().st_size / 2**20:.1f} MiB, "
-                      f"{lf.facts.bits_per_weight:.2f} bits/weight)", highlight=False)
+                      f"{lf.facts.bits_per_weight:.2f} bits/weight)", highlight=False, markup=False)
 
     try:
         model_name = model or DEFAULT_MODEL
@@ -122,8 +122,8 @@ def sweep(
                   "the sweep")
         raise typer.Exit(130)
     if outcome.note:
-        out.print(f"[bold yellow]note:[/] {outcome.note}.", highlight=False)
+        out.print(f"[bold yellow]note:[/] {escape(outcome.note)}.", highlight=False)
     out.print(sweep_table(outcome))
     out.print(pareto_view(outcome))
-    out.print(f"sweep: {outcome.folder / 'sweep.json'}", highlight=False)
-    out.print("runs: " + " ".join(str(r.folder) for r in outcome.runs), highlight=False, soft_wrap=True)
+    out.print(f"sweep: {outcome.folder / 'sweep.json'}", highlight=False, markup=False)
+    out.print("runs: " + " ".join(str(r.folder) for r in outcome.runs), highlight=False, soft_wrap=True, markup=False)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
+from mobeval.core.printing import Table
 from mobeval.sweep.sweep import SweepOutcome
 from mobeval.sweep.table import AXES, SweepRow
 

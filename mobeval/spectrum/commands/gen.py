@@ -78,4 +78,4 @@ def spectrum(
     except MobevalError as exc:
         fail(str(exc))
     out.print(f"wrote {total} captures ({fmt} layout) under {out_dir}; manifest {manifest.name}\n"
-              f"evaluate: mobeval run --bench spectrum-captures --data {out_dir}", highlight=False)
+              f"evaluate: mobeval run --bench spectrum-captures --data {out_dir}", highlight=False, markup=False)

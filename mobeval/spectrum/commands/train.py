@@ -55,7 +55,7 @@ def spectrum(
                           levels_db=_levels(snr), init_from=init_from)
         recipe = Recipe(fading=fading, rician_k_db=rician_k_db)
         path = train(cfg, out_dir, name or f"{net}-w{width}", resume=resume,
-                     log=lambda m: err.print(m, highlight=False), recipe=recipe)
+                     log=lambda m: err.print(m, highlight=False, markup=False), recipe=recipe)
     except MobevalError as exc:
         fail(str(exc))
-    out.print(f"weights: {path}\ncard: {path.with_suffix('.json')}", highlight=False)
+    out.print(f"weights: {path}\ncard: {path.with_suffix('.json')}", highlight=False, markup=False)

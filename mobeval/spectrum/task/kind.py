@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 from rich.console import RenderableType
-from rich.table import Table
 
 from mobeval.measure.latency import single_stream
 from mobeval.measure.throughput import throughput_rows
-from mobeval.core.printing import fig
+from mobeval.core.printing import Table, fig, plain
 from mobeval.core.figures import Figure
 from mobeval.core.task import Row, TaskKind
 from mobeval.spectrum.task.metrics import (
@@ -154,15 +153,15 @@ class SpectrumSegmentationKind(TaskKind):
 
     def header_lines(self, r: Any) -> list[str]:
         d = r.data
-        lines = [(f"bench [bold]{d['bench']}[/]: {d.get('n_items_selected')} of {d.get('n_items_total')} "
-                  f"captures, SNR groups {', '.join(d.get('snr_groups_selected', []))}")]
+        lines = [(f"bench [bold]{plain(d['bench'])}[/]: {d.get('n_items_selected')} of {d.get('n_items_total')} "
+                  f"captures, SNR groups {plain(', '.join(d.get('snr_groups_selected', [])))}")]
         g = d.get("generator")
         if g:
-            lines.append(f"generator v{g['version']}, seed {g['seed']}, split {g['split']}, recipe sha256 "
-                         f"{str(g.get('recipe_sha256'))[:12]}…")
+            lines.append(plain(f"generator v{g['version']}, seed {g['seed']}, split {g['split']}, recipe sha256 "
+                               f"{str(g.get('recipe_sha256'))[:12]}…"))
         m = d.get("metric_settings", {})
-        lines.append(f"bins predicted where {m.get('predicted_if')}, widened by {m.get('widen_bins')} bin(s) for "
-                     f"the bin figures; {100 * m.get('confidence', 0):.0f}% intervals")
+        lines.append(plain(f"bins predicted where {m.get('predicted_if')}, widened by {m.get('widen_bins')} bin(s) "
+                           f"for the bin figures; {100 * m.get('confidence', 0):.0f}% intervals"))
         return lines
 
     def summary_rows(self, r: Any) -> list[Row]:

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from mobeval.core.console import err, fail, out
 from mobeval.core.errors import MobevalError
+from mobeval.core.printing import Table
 
 
 def _int_list(text: str, flag: str, least: int = 1) -> list[int]:
@@ -64,7 +65,7 @@ def perf(
     def make(t: int, b: int, c: int):
         return LlamaCppRunner(path, n_threads=t, n_batch=b, n_ctx=c)
 
-    with err.status(f"measuring {spec.alias} ..."):
+    with err.status(f"measuring {escape(spec.alias)} ..."):
         try:
             configs = sweep(make, thread_list, batches, contexts, cooldown_s=cooldown, pp=pp, tg=tg,
                             ttft_lengths=ttft_lengths, reps=reps, warmup=warmup, min_duration_s=min_duration)
@@ -83,7 +84,8 @@ def perf(
     for c in configs:
         for r in c.tests:
             if not r.valid:
-                out.print(f"* {r.test} at t={c.n_threads} b={c.n_batch} c={c.n_ctx}: {r.reason}", highlight=False)
+                out.print(f"* {r.test} at t={c.n_threads} b={c.n_batch} c={c.n_ctx}: {r.reason}", highlight=False,
+                          markup=False)
     for c in configs:
         out.print(f"t={c.n_threads} b={c.n_batch} c={c.n_ctx}: CPU {c.cpu_freq_mhz_before} -> "
                   f"{c.cpu_freq_mhz_after} MHz, KV cache {c.kv_cache_bytes / 2**20:.1f} MiB (f16, computed)",
@@ -94,4 +96,4 @@ def perf(
         "schema_version": "mobeval.perf/1", "model": {"alias": spec.alias, "path": str(path), "quant": spec.quant},
         "runner": "llama.cpp", "environment": environment(), "configs": to_json(configs),
     }, indent=2) + "\n")
-    out.print(f"json: {dest}", highlight=False)
+    out.print(f"json: {dest}", highlight=False, markup=False)

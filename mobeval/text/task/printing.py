@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import RenderableType
-from rich.table import Table
+from rich.text import Text
 
 from mobeval.text.task.agreement import agreement
-from mobeval.core.printing import fig, pct
+from mobeval.core.printing import Table, fig, pct, plain
 from mobeval.core.figures import Figure
 from mobeval.text.metrics import ScoreBlock
 from mobeval.text.samples import Sample
@@ -18,9 +18,9 @@ Row = tuple[str, str, str]
 
 def header_lines(r: Any, sec: Any) -> list[str]:
     d, cfg, s = r.data, r.config, sec.scores
-    return [f"bench [bold]{d['bench']}[/]: {s.n_questions} of {d['n_questions_total']} questions x "
-            f"{s.orderings_per_question:g} orderings ({cfg.get('orderings')}), "
-            f"method {cfg.get('method')}, template {d['template']['name']}"
+    return [f"bench [bold]{plain(d['bench'])}[/]: {s.n_questions} of {d['n_questions_total']} questions x "
+            + plain(f"{s.orderings_per_question:g} orderings ({cfg.get('orderings')}), "
+                    f"method {cfg.get('method')}, template {d['template']['name']}")
             + ("" if d.get("has_key") else ", [yellow]no answer key[/]")]
 
 
@@ -99,7 +99,7 @@ def letter_bars(s: ScoreBlock, width: int = 40) -> Table:
     top = max(list(s.letter_share.values()) + [1e-9])
     for letter, share in s.letter_share.items():
         bar = "█" * round(width * share / top)
-        t.add_row(letter, pct(share), f"[cyan]{bar}[/]", pct(s.letter_expected.get(letter)))
+        t.add_row(letter, pct(share), Text(bar, style="cyan"), pct(s.letter_expected.get(letter)))
     return t
 
 

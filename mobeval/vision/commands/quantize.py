@@ -63,13 +63,16 @@ def quantize(
     path, q = made
     c = q.manifest.calibration
     out.print(f"{'cached' if q.cached else 'quantized'}: {q.scheme.label} (ONNX Runtime "
-              f"{q.manifest.onnxruntime_version}), runs on {', '.join(q.manifest.providers_checked)}", highlight=False)
+              f"{q.manifest.onnxruntime_version}), runs on {', '.join(q.manifest.providers_checked)}", highlight=False,
+              markup=False)
     out.print(f"calibration: {c.n} images of {c.bench} ({', '.join(c.ids[:5])}{', ...' if c.n > 5 else ''}; "
-              f"ids sha256 {c.ids_sha256[:12]}…)", highlight=False)
-    out.print(f"model: {path}\nmanifest: {path.with_name(path.stem + '.quant.json')}", highlight=False, soft_wrap=True)
+              f"ids sha256 {c.ids_sha256[:12]}…)", highlight=False, markup=False)
+    out.print(f"model: {path}\nmanifest: {path.with_name(path.stem + '.quant.json')}", highlight=False, soft_wrap=True,
+              markup=False)
     out.print(f"size: {q.manifest.float_model_size_bytes:,} -> {q.manifest.size_bytes:,} bytes", highlight=False)
     out.print(f"next: mobeval run --task image-classification --runner onnxruntime --model {path} --bench {bench}"
-              f"{f' --data {data}' if data else ''} --exclude-calibration", highlight=False, soft_wrap=True)
+              f"{f' --data {data}' if data else ''} --exclude-calibration", highlight=False, soft_wrap=True,
+              markup=False)
 
 
 def _quantize(model_name, scheme_name, per_channel, symmetric, method, reduce_range, bench, data, labels, n, ids,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import statistics
 
-from rich.table import Table
+from rich.text import Text
 
-from mobeval.core.printing import pct
+from mobeval.core.printing import Table, pct
 from mobeval.vision.quantize.analysis import QuantizationSection
 
 TOP_LAYERS = 15
@@ -27,7 +27,7 @@ def ranked_layers(s: QuantizationSection) -> list:
     return [r for r in s.layers if not r.zero_signal]
 
 
-def cost_rows(s: QuantizationSection) -> list[tuple[str, str, str]]:
+def cost_rows(s: QuantizationSection) -> list[tuple[str, str | Text, str]]:
     rows = [
         ("output SQNR (logits)", db(s.output_sqnr_db), f"the runner's logits vs the float model's, {s.output_items} images"),
     ]
@@ -57,7 +57,7 @@ def cost_rows(s: QuantizationSection) -> list[tuple[str, str, str]]:
     if a is not None:
         kept = "n/a" if a.retention is None else pct(a.retention)
         colour = {"pass": "green", "fail": "red"}.get(a.verdict, "yellow")
-        rows.append(("verdict", f"[{colour}]{a.verdict}[/]",
+        rows.append(("verdict", Text(a.verdict, style=colour),
                      f"keeps {kept} of float top-1; target {pct(a.target)} (MLPerf Mobile rule)"))
     excluded = f"; {s.excluded_from_evaluation} left out of this run" if s.excluded_from_evaluation else ""
     where = f"{s.calibration_bench or 'inputs'}, ids sha256 {s.calibration_ids_sha256[:12] or 'n/a'}…"

@@ -12,11 +12,10 @@ from typing import Any, Hashable
 import numpy as np
 from pydantic import BaseModel
 from rich.console import RenderableType
-from rich.table import Table
 
 from mobeval.measure.latency import single_stream
 from mobeval.measure.throughput import throughput_rows
-from mobeval.core.printing import fig, pct
+from mobeval.core.printing import Table, fig, pct, plain
 from mobeval.vision.quantize.analysis import QuantizationSection
 from mobeval.core.figures import Figure
 from mobeval.core.task import Row, TaskKind
@@ -93,12 +92,13 @@ class ImageClassificationKind(TaskKind):
     def header_lines(self, r: Any) -> list[str]:
         d, p = r.data, r.data.get("preprocess", {})
         return [
-            f"bench [bold]{d['bench']}[/]: {d.get('n_items_selected')} of {d.get('n_items_total')} images, "
-            f"{d.get('n_classes_selected')} classes ({d.get('layout')})"
+            f"bench [bold]{plain(d['bench'])}[/]: {d.get('n_items_selected')} of {d.get('n_items_total')} images, "
+            f"{d.get('n_classes_selected')} classes ({plain(d.get('layout'))})"
             + ("" if d.get("has_key") else ", [yellow]no labels[/]"),
-            f"preprocessing: {p.get('channel_order')} short side {p.get('resize_size')} ({p.get('interpolation')}), "
-            f"crop {p.get('crop')}, mean {p.get('mean')} std {p.get('std')} x{p.get('scale'):.5g}, {p.get('layout')} "
-            f"{p.get('dtype')} (sha256 {str(d.get('preprocess_sha256'))[:12]}…)",
+            plain(f"preprocessing: {p.get('channel_order')} short side {p.get('resize_size')} "
+                  f"({p.get('interpolation')}), crop {p.get('crop')}, mean {p.get('mean')} std {p.get('std')} "
+                  f"x{p.get('scale'):.5g}, {p.get('layout')} {p.get('dtype')} "
+                  f"(sha256 {str(d.get('preprocess_sha256'))[:12]}…)"),
         ]
 
     def summary_rows(self, r: Any) -> list[Row]:

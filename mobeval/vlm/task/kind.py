@@ -12,7 +12,7 @@ from typing import Any, Hashable
 
 from rich.console import RenderableType
 
-from mobeval.core.printing import fig, pct
+from mobeval.core.printing import fig, pct, plain
 from mobeval.core.figures import Figure
 from mobeval.core.task import Row, TaskKind
 from mobeval.text.task.agreement import agreement
@@ -59,13 +59,13 @@ class VlmKind(TaskKind):
         d, s = r.data, VlmSection.model_validate(r.task)
         per = s.multiple_choice.orderings_per_question if s.multiple_choice else 0
         model = r.model
-        lines = [f"bench [bold]{d['bench']}[/]: {s.n_items} of {d.get('n_items_total')} questions "
-                 f"({s.n_multiple_choice} multiple choice x {per:g} orderings ({r.config.get('orderings')}), "
+        lines = [f"bench [bold]{plain(d['bench'])}[/]: {s.n_items} of {d.get('n_items_total')} questions "
+                 f"({s.n_multiple_choice} multiple choice x {per:g} orderings ({plain(r.config.get('orderings'))}), "
                  f"{s.n_open} open), answers up to {r.config.get('max_tokens')} tokens"
                  + ("" if d.get("has_key") else ", [yellow]no answer key[/]")]
         parts = model.get("parts") or {}
         if parts:
-            lines.append("parts: " + ", ".join(f"{p} {Path(v['path']).name}" for p, v in parts.items())
+            lines.append("parts: " + plain(", ".join(f"{p} {Path(v['path']).name}" for p, v in parts.items()))
                          + ("" if model.get("encoder_sqnr_db") is None
                             else f"; encoder SQNR {model['encoder_sqnr_db']:.1f} dB vs its float model"))
         return lines
