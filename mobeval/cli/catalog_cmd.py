@@ -78,7 +78,7 @@ def list_models() -> None:
         t.add_row(spec.alias, spec.quant, human_bytes(size), here, spec.origin)
     out.print(t)
     _list_vision_models()
-    _plugin_problems("mobeval.text.models")
+    _plugin_problems("mobeval.models")
 
 
 def _list_vision_models() -> None:
@@ -126,7 +126,7 @@ def list_benches() -> None:
     for name, e in BENCHMARKS.items():
         t.add_row(name, e.kind, e.description, catalog().origin.get(("benchmarks", name), ""))
     out.print(t)
-    _plugin_problems("mobeval.core.benchmarks")
+    _plugin_problems("mobeval.benchmarks")
 
 
 MODEL_ARGUMENT = {  # what --model names, per RunnerEntry.model
@@ -154,7 +154,7 @@ def list_runners() -> None:
         t.add_row(name, ", ".join(e.kinds), MODEL_ARGUMENT.get(e.model, e.model), e.description,
                   catalog().origin.get(("runners", name), ""))
     out.print(t)
-    _plugin_problems("mobeval.core.runners")
+    _plugin_problems("mobeval.runners")
 
 
 @list_app.command("templates")
