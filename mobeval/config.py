@@ -99,14 +99,14 @@ class RunConfig(BaseModel):
     graph_optimization: Literal["disable", "basic", "extended", "all"] | None = _d(
         "onnxruntime: graph optimisation level.")
     channels_last: bool | None = _d("torch: NHWC (channels-last) weights and inputs.")
-    preprocess: str | None = _d("image-classification: preprocessing preset name or JSON file (default: the "
+    preprocess: str | None = _d("Images: preprocessing preset name or JSON file (default: the "
                                 "model's own).")
-    batch_sizes: list[int] = _d("image-classification, spectrum-segmentation: batch sizes for the throughput "
-                                "pass after the single-stream one (comma-separated; empty: none).",
+    batch_sizes: list[int] = _d("Images and captures: batch sizes for the throughput "
+                                "pass after the single-stream one (separated by commas; empty: none).",
                                 default_factory=list)
-    exclude_calibration: bool = _d("image-classification, a quantized model: leave out the images that calibrated "
+    exclude_calibration: bool = _d("A quantized image model: leave out the images that calibrated "
                                    "it (without this, a run that would evaluate one is refused).", False)
-    accuracy_target: float = _d("image-classification, a quantized model: share of the float model's top-1 it "
+    accuracy_target: float = _d("A quantized image model: share of the float model's top-1 it "
                                 "must keep to pass (MLPerf Mobile: 0.98).", 0.98, gt=0, le=1)
     # remote runners (an OpenAI-compatible server); the key is never written to results or logs
     endpoint: str | None = _d("Remote runners: the server's base URL, e.g. http://127.0.0.1:8080/v1.")
@@ -230,7 +230,8 @@ class RunConfig(BaseModel):
 
 
 def runner_default_text(key: str) -> str | None:
-    """A runner setting's default per runner, e.g. "2048 (llama.cpp)", "all cores (llama.cpp, transformers)"."""
+    """A runner setting's default per runner, e.g. "2048 (llama.cpp); 4096 (llama.cpp-mtmd)"; one default that
+    every runner taking the setting shares is shown alone ("all cores")."""
     by_value: dict[str, list[str]] = {}
     for name, e in all_entries():
         if key in e.settings:
@@ -238,6 +239,8 @@ def runner_default_text(key: str) -> str | None:
             text = "all cores" if key == "threads" and d is None else ("none" if d is None else str(d))
             label = name if e.kinds == REGISTRY[name].kinds else f"{name} for {', '.join(e.kinds)}"
             by_value.setdefault(text, []).append(label)
+    if len(by_value) == 1 and len(next(iter(by_value.values()))) > 2:
+        return next(iter(by_value))
     return "; ".join(f"{text} ({', '.join(names)})" for text, names in by_value.items()) or None
 
 
@@ -254,6 +257,35 @@ def default_text(key: str) -> str | None:
     if isinstance(value, (dict, list)) and not value:
         return None
     return f"{value:,}" if isinstance(value, int) and value >= 10_000 else str(value)
+
+
+def choices(key: str) -> tuple[str, ...] | None:
+    """The values a config key takes when they are a fixed set (a Literal field), else None."""
+    from typing import get_args, get_origin
+
+    annotation = RunConfig.model_fields[key].annotation
+    for candidate in (annotation, *get_args(annotation)):
+        if get_origin(candidate) is Literal:
+            return tuple(str(v) for v in get_args(candidate))
+    return None
+
+
+# `mobeval run --help` in panels: each config key's panel (a key not listed goes under "Other settings")
+PANELS = {
+    "Model and runner": ("model", "task", "runner", "endpoint", "api_key", "concurrency", "request_timeout"),
+    "Benchmark and data": ("bench", "data", "answers", "labels", "shots", "subjects", "column", "limit", "seed",
+                           "shard"),
+    "Prompting and orderings": ("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
+    "Runtime settings": ("threads", "n_ctx", "n_batch", "torch_dtype", "batch_tokens"),
+    "Vision runtimes": ("provider", "graph_optimization", "channels_last"),
+    "Images and captures": ("preprocess", "batch_sizes", "exclude_calibration", "accuracy_target"),
+    "Energy": ("energy", "watts_per_core", "android_serial", "idle_seconds"),
+    "Output": ("output_dir",),
+}
+
+
+def panel(key: str) -> str:
+    return next((name for name, keys in PANELS.items() if key in keys), "Other settings")
 
 
 def help_text(key: str) -> str:

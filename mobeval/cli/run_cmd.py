@@ -12,8 +12,8 @@ import typer.core
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from mobeval.cli.common import app, err, fail, out
-from mobeval.config import default_text, help_text
+from mobeval.cli.common import app, emit, err, fail, out
+from mobeval.config import choices, default_text, help_text, panel
 from mobeval.core.errors import MobevalError
 
 
@@ -47,7 +47,14 @@ def _opt(key: str, *decls: str, **kw):
     shown = f"[default: {default}]" if default else ""
     if shown and getattr(typer.core, "DEFAULT_MARKUP_MODE", None) == "rich":
         shown = escape(shown)
-    return typer.Option(None, *decls, help=f"{help_text(key)} {shown}".strip(), show_default=False, **kw)
+    values = choices(key)
+    one_of = ""
+    if values is not None:  # checked by RunConfig, which names the flag and the values it takes
+        kw["metavar"] = "<choice>"
+        one_of = escape(f"[one of: {', '.join(values)}]")
+    return typer.Option(None, *decls, help=f"{help_text(key)} {one_of} {shown}".replace("  ", " ").strip(),
+                        show_default=False,
+                        rich_help_panel=panel(key), **kw)
 
 
 def _job_secrets() -> dict[str, str]:
@@ -112,9 +119,12 @@ def run(
     android_serial: Optional[str] = _opt("android_serial"),
     idle_seconds: Optional[float] = _opt("idle_seconds"),
     output_dir: Optional[Path] = _opt("output_dir"),
-    resume: bool = typer.Option(False, "--resume", help="Continue the newest unfinished run of this model and bench whose settings match (or --run-dir)."),
-    run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or report; print the run folder."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the newest unfinished run of this model and bench whose settings match (or --run-dir).",
+                                rich_help_panel="Output"),
+    run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue.",
+                                           rich_help_panel="Output"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or report; print the run folder (alone, unwrapped: for scripts).",
+                               rich_help_panel="Output"),
 ) -> None:
     """Evaluate a model on a benchmark: multiple choice under several orderings of the options, or images."""
     import mobeval.engine as engine
@@ -169,8 +179,9 @@ def run(
                   "continue with the same command and --resume")
         raise typer.Exit(130)
     if quiet:
-        out.print(str(run_folder.path))
+        emit(str(run_folder.path))
         return
     print_report(run_folder.result(), out)
     files = ["result.json", *plan.kind.outputs]
-    out.print("\n".join(f"{Path(f).stem}: {run_folder.path / f}" for f in files), highlight=False, markup=False)
+    out.print("\n".join(f"{Path(f).stem}: {run_folder.path / f}" for f in files), highlight=False, markup=False,
+              soft_wrap=True)

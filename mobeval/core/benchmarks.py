@@ -12,7 +12,7 @@ from pathlib import Path
 from mobeval.core.catalog import catalog
 from mobeval.core.entries import BenchmarkEntry
 from mobeval.core.options import FLAGS, BenchOptions
-from mobeval.core.errors import DataError, MobevalError
+from mobeval.core.errors import DataError, MobevalError, did_you_mean
 
 
 BENCHMARKS: dict[str, BenchmarkEntry] = catalog().benchmarks
@@ -34,7 +34,7 @@ def canonical_bench(name: str) -> str:
 def bench_entry(name: str) -> BenchmarkEntry:
     name = canonical_bench(name)
     if name not in BENCHMARKS:
-        raise MobevalError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise MobevalError(f"unknown benchmark {name!r}{did_you_mean(name, BENCHMARKS)}; known: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[name]
 
 

@@ -1,6 +1,14 @@
 """Errors a user can act on. The CLI prints them without a traceback."""
 
 
+def did_you_mean(name: str, known) -> str:
+    """"; did you mean X?" for the closest known name, or ""."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 class MobevalError(Exception):
     """Base class for errors that carry a message meant for the user."""
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mobeval.core.catalog import catalog
 from mobeval.core.entries import KindEntry
-from mobeval.core.errors import MobevalError
+from mobeval.core.errors import MobevalError, did_you_mean
 
 if TYPE_CHECKING:
     from mobeval.core.task import TaskKind, TaskPlan
@@ -24,7 +24,8 @@ KINDS: dict[str, KindEntry] = catalog().kinds
 
 def kind_entry(name: str) -> KindEntry:
     if name not in KINDS:
-        raise MobevalError(f"unknown task kind {name!r}; known: {', '.join(KINDS)}")
+        hint = f"; {name} is a benchmark: --bench {name}" if name in catalog().benchmarks else did_you_mean(name, KINDS)
+        raise MobevalError(f"unknown task kind {name!r}{hint}; known: {', '.join(KINDS)}")
     return KINDS[name]
 
 

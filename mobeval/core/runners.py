@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from mobeval.core.catalog import catalog
 from mobeval.core.entries import RunnerEntry
-from mobeval.core.errors import MobevalError
+from mobeval.core.errors import MobevalError, did_you_mean
 from mobeval.core.runner import Runner
 
 # Run settings (config keys, each the name of a `mobeval run` flag) that only some runners take.
@@ -25,7 +25,7 @@ REGISTRY: dict[str, RunnerEntry] = catalog().runners
 def entry(name: str, kind: str | None = None) -> RunnerEntry:
     """The runner `name`; for `kind`, its variant serving that kind where it has one."""
     if name not in REGISTRY:
-        raise MobevalError(f"unknown runner {name!r}; known: {', '.join(REGISTRY)}")
+        raise MobevalError(f"unknown runner {name!r}{did_you_mean(name, REGISTRY)}; known: {', '.join(REGISTRY)}")
     e = REGISTRY[name]
     return e.variants.get(kind, e) if kind is not None and kind not in e.kinds else e
 
