@@ -38,6 +38,8 @@ NONE_MEANS = {
     "limit": "every question",
     "subjects": "every subject",
     "shard": "every selected item",
+    "until": "no interval rule",
+    "budget": "none",
 }
 # Settings that only some task kinds use (benchmark options are checked by the benchmark itself): one
 # listed for any kind is refused for a kind that does not list it
@@ -88,6 +90,10 @@ class RunConfig(BaseModel):
     seed: int = _d("Seed for --limit and random orderings.", 0, ge=0)
     shard: str | None = _d("K/N: run only shard K of N of the selected items (sha256 of the item id mod N "
                            "is K-1); join the N run folders with `mobeval merge`.")
+    until: str | None = _d("Stop once the 95% confidence sequence of the kind's per-item figure is this narrow: "
+                           "ci=0.02 (±2 points); items run in a seeded random order (see docs/sequential.md).")
+    budget: str | None = _d("Stop at a budget: evaluation time (90s, 20m, 1.5h), items (500) or energy (5Wh, "
+                            "where a meter exists); comma-separated parts, and --until: whichever comes first.")
     threads: int | None = _d("Threads for the runtime.", ge=1)
     n_ctx: int | None = _d("Context length (tokens).", ge=1, le=MAX_N_CTX)
     n_batch: int | None = _d("Prompt batch size (tokens).", ge=1, le=MAX_N_CTX)
@@ -137,6 +143,43 @@ class RunConfig(BaseModel):
         if not (sep and k.strip().isdigit() and n.strip().isdigit()) or not 1 <= int(k) <= int(n):
             raise ValueError("expected K/N with 1 <= K <= N, e.g. 1/4")
         return f"{int(k)}/{int(n)}"
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, v: str | None) -> str | None:
+        from mobeval.stopping import parse_until
+
+        return None if v is None else parse_until(v).text
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        from mobeval.stopping import parse_budget
+
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+            raise ValueError("expected a time (20m), a number of items (500) or an energy (5Wh), as text")
+        return parse_budget(v).text
+
+    @property
+    def sequential(self) -> bool:
+        """The run stops by a rule (--until, --budget): its items run in a seeded random order."""
+        return self.until is not None or self.budget is not None
+
+    @property
+    def until_rule(self):
+        """--until parsed (mobeval.stopping.Until); None when not given."""
+        from mobeval.stopping import parse_until
+
+        return None if self.until is None else parse_until(self.until)
+
+    @property
+    def budget_rule(self):
+        """--budget parsed (mobeval.stopping.Budget); None when not given."""
+        from mobeval.stopping import parse_budget
+
+        return None if self.budget is None else parse_budget(self.budget)
 
     @property
     def shard_parts(self) -> tuple[int, int] | None:
@@ -193,7 +236,22 @@ class RunConfig(BaseModel):
         for key, default in entry(self.runner, self.task).settings.items():
             if getattr(self, key) is None and default is not None:
                 object.__setattr__(self, key, default)  # not marked as given
+        self._check_stopping()
         return self
+
+    def _check_stopping(self) -> None:
+        """--until/--budget against the rest: a shard has no whole selection to estimate; an energy budget
+        needs a meter, which --energy off turns off."""
+        if not self.sequential:
+            return
+        given = " and ".join(f"{flag(k)} {getattr(self, k)}" for k in ("until", "budget") if getattr(self, k))
+        if self.shard is not None:
+            raise MobevalError(f"{given}: not with --shard {self.shard} (an early stop estimates the whole "
+                               "selection; a shard is part of it): drop one of them")
+        budget = self.budget_rule
+        if budget is not None and budget.joules is not None and self.energy == "off":
+            raise MobevalError(f"--budget {self.budget}: the energy part ({budget.shown['joules']}) needs an energy "
+                               "meter, and --energy off turns them off; drop that part or the --energy off")
 
     def _fill_task(self) -> None:
         if self.task is not None:
@@ -275,6 +333,7 @@ PANELS = {
     "Model and runner": ("model", "task", "runner", "endpoint", "api_key", "concurrency", "request_timeout"),
     "Benchmark and data": ("bench", "data", "answers", "labels", "shots", "subjects", "column", "limit", "seed",
                            "shard"),
+    "Stopping early": ("until", "budget"),
     "Prompting and orderings": ("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
     "Runtime settings": ("threads", "n_ctx", "n_batch", "torch_dtype", "batch_tokens"),
     "Vision runtimes": ("provider", "graph_optimization", "channels_last"),

@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
+from mobeval import stopping
 from mobeval.config import RunConfig
 from mobeval.core.errors import MobevalError
 from mobeval.measure.energy import UnavailableMeter, energy_meters, measure_idle
@@ -82,6 +83,8 @@ class Plan:
             **self.task.identity(),
             "runner": c.runner,
             "seed": c.seed,
+            # under --until/--budget the items run in a seeded random order: a run continues only such a run
+            **({"item_order": stopping.ITEM_ORDER} if c.sequential else {}),
             "config": {**c.model_dump(mode="json"), "endpoint": redact_url(c.endpoint)},
             **(self.shard.identity() if self.shard else {}),
         }
@@ -92,7 +95,47 @@ def plan(cfg: RunConfig) -> Plan:
     check_kind(cfg.runner, cfg.task)
     check_settings(cfg.runner, cfg.runner_settings(), cfg.task)
     whole = Plan(cfg, plan_task(cfg))
+    if cfg.until is not None:
+        _check_until(whole)
     return whole if cfg.shard_parts is None else sharded(whole, *cfg.shard_parts)
+
+
+def _check_until(p: Plan) -> None:
+    """--until needs a per-item value to estimate: a kind that gives one, and items that have one."""
+    kind, noun = p.kind, p.task.item_noun
+    if not kind.value_label:
+        raise MobevalError(f"--until {p.config.until}: the {kind.name} kind gives no per-item value to estimate; "
+                           "use --budget alone")
+    population = p.task.value_population()
+    if population is not None and sum(population.values()) == 0:
+        raise MobevalError(f"--until {p.config.until}: none of the {len(p.task.item_ids)} selected {noun}s of "
+                           f"--bench {p.config.bench} has an answer key, so there is no {kind.value_label} to "
+                           "estimate; use --budget alone, or give the key")
+
+
+def _tracker(p: Plan, run: RunDir) -> stopping.Tracker:
+    """The run's confidence sequences, with the records already in the folder (a resumed run) replayed in
+    their file order."""
+    t = stopping.Tracker(p.kind, p.task.item_ids, p.config.seed, p.config.until_rule, p.config.budget_rule,
+                         p.task.value_population())
+    t.replay(run.samples())
+    return t
+
+
+def _energy_meter(p: Plan, meters: list) -> Any:
+    """The meter an energy --budget watches: a measured one before an estimate; a MobevalError naming the flag
+    when there is none (before the model loads: nothing is written)."""
+    budget = p.config.budget_rule
+    if budget is None or budget.joules is None:
+        return None
+    usable = sorted((m for m in meters if m.source != "unavailable" and hasattr(m, "joules_so_far")),
+                    key=lambda m: m.source == "estimate")
+    if usable:
+        return usable[0]
+    why = "; ".join(getattr(m, "reason", "") for m in meters if m.source == "unavailable") or "no meter"
+    raise MobevalError(f"--budget {p.config.budget}: the energy part ({budget.shown['joules']}) needs an energy "
+                       f"meter, and none is available here ({why}); drop that part, or use --energy estimate "
+                       "(an estimate from this process's CPU time)")
 
 
 def sharded(whole: Plan, index: int, count: int) -> Plan:
@@ -133,6 +176,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
     yet hold. A runner that cannot load leaves nothing on disk; once the folder is open, a result.json
     is always left behind. A kill while the model loads is not recorded as a segment."""
     meters = _meters(p)
+    budget_meter = _energy_meter(p, meters)
     idle = [measure_idle(m, p.config.idle_seconds) for m in meters]
     freq_start = cpu_freq_mhz()
     started = utc_now()
@@ -147,6 +191,8 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
     t_eval = time.perf_counter()
     opened = metering = False
     finished = 0
+    seq: stopping.Tracker | None = None
+    spent_s, spent_j = 0.0, None
     readings: list = [None] * len(meters)
     offline: dict[str, dict] = {}
     t_end: float | None = None
@@ -157,13 +203,19 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
         if on_open:
             on_open(run)
         done = run.keep_whole_questions(p.selection.expected())
-        todo = [i for i in p.task.item_ids if i not in done]
+        if p.config.sequential:  # the seeded random order, after the items already run (replayed in file order)
+            seq = _tracker(p, run)
+            spent_s, spent_j = _spent(run.segments(), budget_meter)
+            todo = [] if seq.check(spent_s, spent_j) else [i for i in seq.order if i not in done]
+        else:
+            todo = [i for i in p.task.item_ids if i not in done]
         total = len(p.task.item_ids)
         if progress:
             progress(total - len(todo), total)
         for m in meters:
             m.start()
         metering = True
+        t_items = time.perf_counter()
         per_call = p.task.items_per_call(runner)
         for start in range(0, len(todo), per_call):
             for records in p.task.evaluate(runner, todo[start:start + per_call]):
@@ -171,8 +223,15 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
                     records = [replace(r, warmup=True) for r in records]
                 run.append_samples(records)
                 finished += 1
+                if seq is not None:
+                    seq.add(records)
+                    joules = None if budget_meter is None else spent_j + budget_meter.joules_so_far()
+                    if seq.check(spent_s + time.perf_counter() - t_items, joules):
+                        break  # the rest of this call's items are not kept: the sequence is of those appended
             if progress:
                 progress(total - len(todo) + finished, total)
+            if seq is not None and seq.reason is not None:
+                break
         t_end = time.perf_counter()
         readings, metering = [m.stop() for m in meters], False
         offline = p.task.offline_phase(runner)  # after the meters: energy and eval time are the items' only
@@ -198,14 +257,28 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
             ))
             records = run.samples()
             kind = p.kind
+            every = len({r.item_id for r in records}) == len(p.task.item_ids)
             result = build_result(
                 kind, plan_info(p), run.identity(), environment(), asdict(runner.info), records, run.segments(),
-                killed=run.killed_segments(), complete=len({r.item_id for r in records}) == len(p.task.item_ids),
+                killed=run.killed_segments(), complete=every or (seq is not None and seq.reason is not None),
                 integrity=run.integrity(),
             )
+            if seq is not None:
+                if budget_meter is not None:
+                    seq.energy_source = budget_meter.source
+                result.sequential = seq.section()
             run.write_result(result)
             kind.write_outputs(run.path, records, p.task.item_ids)
     return run
+
+
+def _spent(segments: list[Segment], meter: Any) -> tuple[float, float | None]:
+    """What the run's earlier segments (a resumed run) spent on items: evaluation seconds, and joules from the
+    budget's meter's source (None without an energy budget)."""
+    seconds = sum(g.eval_time_s for g in segments)
+    if meter is None:
+        return seconds, None
+    return seconds, sum(r["joules"] or 0.0 for g in segments for r in g.energy if r.get("source") == meter.source)
 
 
 def plan_info(p: Plan) -> dict:

@@ -109,6 +109,12 @@ class TaskPlan(ABC):
         """Ask the runner about these items; one list of records (all replicas) per item, in order.
         A runner failure is a RunnerError naming the item(s)."""
 
+    def value_population(self) -> dict[str, int] | None:
+        """Before the run: how many selected items will have a value (TaskKind.item_values), per group
+        (TaskKind.item_groups' groups; one group "" for a kind with none); None when only the records will
+        tell. A run under --until/--budget samples these without replacement (mobeval/stopping.py)."""
+        return None
+
     def offline_phase(self, runner: Any) -> dict[str, dict]:
         """Measurements made after every item has its record, with the runner still loaded (e.g.
         throughput at batch sizes); Figure dicts, stored in the segment. None by default. An entry
@@ -127,6 +133,9 @@ class KindScoring(ABC):
     section_model: ClassVar[type[BaseModel]]  # the result's task section
     record_type: ClassVar[type]  # the record of samples.jsonl: a dataclass with to_json / from_json
     outputs: ClassVar[tuple[str, ...]] = ()  # files write_outputs puts beside result.json
+    # what the mean of item_values is (a run under --until/--budget estimates it); "" for a kind without values
+    value_label: ClassVar[str] = ""
+    group_label: ClassVar[str] = ""  # what item_groups' groups are ("field", "SNR dB"); "" for none
 
     def record_from_json(self, data: dict) -> Record:
         """A samples.jsonl line parsed; ValueError/TypeError/KeyError when it is not a record."""
@@ -148,6 +157,16 @@ class KindScoring(ABC):
         """Counts energy is divided by: key -> (count, unit of the quotient, note). Items always."""
         n = len({r.item_id for r in records})
         return {f"energy_per_{self.item_noun}": (n, "J", "")}
+
+    def item_values(self, records: list[Record]) -> dict[str, float]:
+        """Each item's value in [0, 1], whose mean over the items is the figure `value_label` names: what a run
+        under --until/--budget estimates with a confidence sequence (mobeval/stopping.py). An item without one
+        (no key) is left out. {} for a kind with no per-item figure."""
+        return {}
+
+    def item_groups(self, records: list[Record]) -> dict[str, str]:
+        """Each item's group for per-group estimates (`group_label`: an mcq field, an SNR level); {} for none."""
+        return {}
 
     def item_outcomes(self, records: list[Record]) -> dict[str, dict[str, tuple[bool, Hashable]]]:
         """What a paired test between two runs on the same items compares (`mobeval compare`): per basis of

@@ -94,6 +94,11 @@ class AndroidBatteryMeter:
         self._thread = threading.Thread(target=self._loop, name="mobeval-adb", daemon=True)
         self._thread.start()
 
+    def joules_so_far(self) -> float | None:
+        """Joules integrated over the samples so far, without stopping (what an energy --budget watches)."""
+        samples = list(self.samples)
+        return integrate(samples) if len(samples) > 1 else 0.0
+
     def stop(self) -> EnergyReading:
         self._stop.set()
         if self._thread:

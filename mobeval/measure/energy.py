@@ -34,6 +34,10 @@ class EstimateMeter:
     def start(self) -> None:
         self._cpu0, self._t0 = self._cpu(), time.perf_counter()
 
+    def joules_so_far(self) -> float:
+        """The estimate since start(), without stopping (what an energy --budget watches)."""
+        return (self._cpu() - self._cpu0) * self.watts_per_core
+
     def stop(self) -> EnergyReading:
         cpu_s = self._cpu() - self._cpu0
         return EnergyReading(

@@ -23,6 +23,10 @@ class NvmlMeter:
         self._start = self._read()
         self._t0 = time.perf_counter()
 
+    def joules_so_far(self) -> float:
+        """Joules since start(), without stopping (what an energy --budget watches)."""
+        return sum((b - a) / 1000 for a, b in zip(self._start, self._read()))
+
     def stop(self) -> EnergyReading:
         per_gpu = {f"gpu{i}": (b - a) / 1000 for i, (a, b) in enumerate(zip(self._start, self._read()))}
         return EnergyReading("nvml", sum(per_gpu.values()), time.perf_counter() - self._t0,

@@ -74,13 +74,21 @@ class RaplMeter:
         self._start = {z.name: z.read_uj() for z in self.zones}
         self._t0 = time.perf_counter()
 
-    def stop(self) -> EnergyReading:
+    def _since_start(self) -> dict[str, float]:
         per_zone = {}
         for z in self.zones:
             delta = z.read_uj() - self._start[z.name]
             if delta < 0:  # the counter wrapped once during the window
                 delta += z.max_uj
             per_zone[z.name] = delta / 1e6
+        return per_zone
+
+    def joules_so_far(self) -> float:
+        """Joules since start(), without stopping (what an energy --budget watches)."""
+        return sum(self._since_start().values())
+
+    def stop(self) -> EnergyReading:
+        per_zone = self._since_start()
         kinds = sorted({z.name.split("@")[0].rstrip("-0123456789") for z in self.zones})
         return EnergyReading("rapl", sum(per_zone.values()), time.perf_counter() - self._t0,
                              scope=f"{'+'.join(kinds)} (whole CPU package, not this process)", zones=per_zone)

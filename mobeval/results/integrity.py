@@ -170,7 +170,11 @@ def check_run(path: Path, need_result: bool = True) -> RunCheck:
     _check_result(c, run, raw, need_result)
     if c.result is not None and c.result.status == "complete" and c.selection is not None and not c.problems:
         missing = set(c.selection.question_ids) - {s.item_id for s in c.result_samples}
-        if missing:
+        seq = c.result.sequential
+        if seq is not None and seq.stopped_early and len(missing) == seq.items_left:
+            c.notes.append(f"stopped early ({seq.stop_reason}): {seq.items_used} of {len(c.selection.question_ids)} "
+                           f"selected items run, {seq.items_left} left; its figures are of a uniform random sample")
+        elif missing:
             c.problems.append(f"result.json says complete, but {len(missing)} selected question(s) have no samples "
                               f"(first: {sorted(missing)[0]})")
     return c

@@ -17,11 +17,13 @@ from mobeval.results.store import RunDir, folder_prefix
 # A resumed run must agree with the original on everything that changes a sample.
 IDENTITY_KEYS = ("kind", "model", "model_sha256", "endpoint", "bench", "selection_sha256", "template_sha256",
                  "preprocess_sha256", "orderings", "method", "max_tokens", "chat", "runner", "seed", "torch_dtype",
-                 "shard")
+                 "shard", "item_order")
 NOT_IDENTITY = ("selection_file_sha256",)  # run.json's hash of its own selection.json: checked by integrity.py
 DEFAULTS = {"kind": "mcq"}  # what a folder from before the key was recorded means by its absence
 _WHAT = {"model_sha256": "a different model file", "selection_sha256": "a different selection of items",
-         "template_sha256": "a different prompt template", "preprocess_sha256": "different image preprocessing"}
+         "template_sha256": "a different prompt template", "preprocess_sha256": "different image preprocessing",
+         "item_order": "a different order of items: --until/--budget run them in a seeded random order, and a run "
+                       "continues only a run of the same order (give --until or --budget, or neither, as it was)"}
 
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -51,7 +53,8 @@ def _refusal(path: Path, identity: dict[str, Any]) -> str:
     c = check_run(path, need_result=False)
     if c.problems:
         return "damaged: " + "; ".join(c.problems)
-    return "complete" if c.complete else ""
+    stopped_early = c.result is not None and c.result.sequential is not None and c.result.sequential.stopped_early
+    return "complete" if c.complete and not stopped_early else ""  # a run stopped early goes on under a new rule
 
 
 def named(run_dir: Path, identity: dict[str, Any]) -> RunDir:

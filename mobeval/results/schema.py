@@ -40,6 +40,42 @@ class Provenance(BaseModel):
     merged_from: list[dict[str, Any]] | None = None
 
 
+class SequentialGroup(BaseModel):
+    """One group's estimate in a run under --until/--budget, with its own confidence sequence."""
+
+    n: int  # items of the group with a value, run
+    estimate: float
+    low: float
+    high: float
+    population: int | None = None  # the group's items with a value in the selection (None: not known up front)
+
+
+class SequentialSection(BaseModel):
+    """A run under --until/--budget (mobeval/stopping.py): the items ran in a seeded random order; the estimate of
+    the kind's per-item figure over the whole selection, with its anytime-valid 95% interval, when it stopped and
+    why. Absent from every other run's result."""
+
+    method: str  # mobeval.measure.sequential.METHOD
+    alpha: float
+    rule: dict[str, str | None]  # {"until": "ci=0.02" or None, "budget": "20m,500" or None}, as given
+    order: str  # how the items were ordered
+    figure: str  # what the estimate is the mean of (the kind's per-item value)
+    stop_reason: str  # "interval reached ±0.02", "budget: 500 items", "budget: 20 min", "every item", "interrupted"
+    stopped_early: bool  # it stopped with items left (by its rule)
+    items_used: int  # items run
+    items_left: int  # selected items not run
+    items_with_value: int  # items run that have a value (keyed): the sequence's length
+    estimate: float | None  # mean of the values
+    low: float | None
+    high: float | None
+    half_width: float | None
+    population: int | None  # items with a value in the selection, when known before the run (None: not known)
+    sampling: str  # without replacement from `population`, or independent draws
+    group_label: str = ""  # what the groups are ("field", "SNR dB", "category"); "" none
+    groups: dict[str, SequentialGroup] = {}
+    spent: dict[str, float | str] = {}  # eval_seconds; joules and energy_source where metered
+
+
 class Result(BaseModel):
     schema_version: Literal["mobeval.result/2"] = SCHEMA_VERSION
     kind: str  # the task kind (mobeval.core.kinds): mcq, image-classification, ...
@@ -57,10 +93,19 @@ class Result(BaseModel):
     energy: dict[str, Figure]
     provenance: Provenance = Provenance()
     task: dict[str, Any]  # the kind's section (its section_model, checked by load_result)
+    sequential: SequentialSection | None = None  # a run under --until/--budget only (absent in older files)
 
     @property
     def integrity(self) -> Integrity | None:
         return self.provenance.integrity
+
+    def to_json(self) -> dict[str, Any]:
+        """What result.json holds: the model as JSON, without a `sequential` key where the run has none (so a
+        result is byte for byte what an older mobeval wrote, and an older one reads it)."""
+        d = self.model_dump(mode="json")
+        if d.get("sequential") is None:
+            d.pop("sequential", None)
+        return d
 
     def section(self) -> BaseModel:
         """The task section, parsed by its kind's model."""

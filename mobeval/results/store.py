@@ -295,7 +295,7 @@ class RunDir:
         return sum(1 for d in lines if "open" in d and (d.get("id") or d["open"]) not in ended)
 
     def write_result(self, result: Result) -> None:
-        self._write_json("result.json", result.model_dump(mode="json"))
+        self._write_json("result.json", result.to_json())
 
     def result(self) -> Result:
         """The parsed result.json; a MobevalError naming the file and what is wrong otherwise."""

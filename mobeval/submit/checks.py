@@ -89,6 +89,12 @@ def run_complete(c: RunCheck) -> Verdict:
     if c.appended:
         problems.append(f"{c.appended} sample(s) were written after result.json (a resumed run was stopped): "
                         f"bring it up to date with --resume --run-dir {c.path}")
+    seq = r.sequential
+    if seq is not None and seq.stopped_early:
+        problems.append(f"stopped early ({seq.stop_reason}; --until/--budget): {seq.items_used} of "
+                        f"{r.data.get('n_items_selected')} selected items run, {seq.items_left} not answered; a "
+                        "submission answers every item: run it without --until and --budget, or run the rest "
+                        f"with --resume --run-dir {c.path} --budget {r.data.get('n_items_selected')}")
     shard = r.data.get("shard")
     if shard:
         problems.append(f"a shard ({shard.get('index')}/{shard.get('count')}) of a split run: submit the run "

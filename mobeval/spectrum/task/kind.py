@@ -112,6 +112,17 @@ class SpectrumSegmentationKind(TaskKind):
     outputs = ("snr_table.csv",)
     section_model = SpectrumSection
     record_type = SpectrumRecord
+    value_label = "bin accuracy, mean over captures"
+    group_label = "SNR dB"
+
+    def item_values(self, records: list[SpectrumRecord]) -> dict[str, float]:
+        """Per capture, the share of its bins classified right ((TP+TN)/bins); over captures of equal size their
+        mean is the pooled bin accuracy."""
+        return {r.capture_id: (r.tp + r.tn) / r.n_bins for r in records if r.n_bins > 0}
+
+    def item_groups(self, records: list[SpectrumRecord]) -> dict[str, str]:
+        """A capture's SNR group: its level in dB, 'empty' or 'unknown' (as per_snr names them)."""
+        return {r.capture_id: r.group for r in records}
 
     def record_problem(self, r: SpectrumRecord, replicas: int | None) -> str:
         if not isinstance(r.capture_id, str) or not r.capture_id:

@@ -125,6 +125,16 @@ class SpectrumPlan(TaskPlan):
             )])
         return out
 
+    def value_population(self) -> dict[str, int]:
+        """Every capture has a bin accuracy; per SNR group where each capture's group is known before it is made
+        (its level, or empty spectrum), else all in one group "" (the groups' sizes then unknown)."""
+        if any(r.snr_level_db is None and r.n_signals is None for r in self.refs):
+            return {"": len(self.refs)}
+        out: dict[str, int] = {}
+        for r in self.refs:
+            out[r.stratum] = out.get(r.stratum, 0) + 1
+        return out
+
     def offline_phase(self, runner: Any) -> dict[str, dict]:
         """Captures per second at each --batch-sizes value (measure.throughput): the run's first captures
         (cycled when there are fewer than the batch), prepared beforehand, so the net (or detector) only.

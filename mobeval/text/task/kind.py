@@ -4,6 +4,7 @@ accuracy rows and breakdowns, agreement between runs, and the challenge's submis
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import fmean
 from typing import Any, Hashable
 
 from pydantic import BaseModel
@@ -35,6 +36,8 @@ class McqKind(TaskKind):
     outputs = ("submission.csv",)
     section_model = McqSection
     record_type = Sample
+    value_label = "accuracy, mean over orderings"
+    group_label = "field"
 
     def record_problem(self, s: Sample, replicas: int | None) -> str:
         try:
@@ -107,6 +110,15 @@ class McqKind(TaskKind):
         path = folder / self.outputs[0]
         write_submission(path, samples, item_ids)
         return [path]
+
+    def item_values(self, samples: list[Sample]) -> dict[str, float]:
+        """Per keyed question, the share of its orderings answered right: their mean is accuracy_mean."""
+        return {q: fmean(float(s.correct) for s in g) for q, g in group_by_question(samples).items()
+                if g[0].answer is not None}
+
+    def item_groups(self, samples: list[Sample]) -> dict[str, str]:
+        """A question's field, as the per-field scores name it ("-" for none)."""
+        return {s.question_id: s.field or "-" for s in samples}
 
     def item_outcomes(self, samples: list[Sample]) -> dict[str, dict[str, tuple[bool, Hashable]]]:
         """Debiased (where every keyed question has log-probs under 2+ orderings, as the board's headline),

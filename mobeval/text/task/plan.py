@@ -105,6 +105,14 @@ class McqPlan(TaskPlan):
     def items_per_call(self, runner: Any) -> int:
         return max(1, getattr(runner, "questions_per_call", 1))
 
+    def value_population(self) -> dict[str, int]:
+        """The keyed questions per field (the kind's item_values and item_groups)."""
+        out: dict[str, int] = {}
+        for q in self.questions:
+            if q.answer is not None:
+                out[q.field or "-"] = out.get(q.field or "-", 0) + 1
+        return out
+
     def evaluate(self, runner: Any, item_ids: Sequence[str]) -> list[list[Sample]]:
         """All orderings of the given questions in one call, each question's orderings adjacent so the
         runner can share their prefix (or send them concurrently); samples come back per question."""

@@ -50,6 +50,7 @@ class ImageClassificationKind(TaskKind):
     outputs = ("predictions.csv",)
     section_model = ImageClassificationSection
     record_type = ImageRecord
+    value_label = "top-1 accuracy"
 
     def record_problem(self, r: ImageRecord, replicas: int | None) -> str:
         if not isinstance(r.image_id, str) or not r.image_id:
@@ -139,6 +140,11 @@ class ImageClassificationKind(TaskKind):
         for c, a in worst:
             t.add_row(c, a.name, str(a.n), pct(a.top1))
         return [t]
+
+    def item_values(self, records: list[ImageRecord]) -> dict[str, float]:
+        """Per labelled image, 1 when its top-1 class is the label (their mean is top-1 accuracy). No groups:
+        a class is too fine a group for an interval."""
+        return {r.image_id: float(r.prediction == r.label) for r in records if r.label is not None}
 
     def item_outcomes(self, records: list[ImageRecord]) -> dict[str, dict[str, tuple[bool, Hashable]]]:
         labelled = {r.image_id: r for r in records if r.label is not None}

@@ -117,6 +117,10 @@ class ImagePlan(TaskPlan):
             )])
         return out
 
+    def value_population(self) -> dict[str, int]:
+        """The labelled images (the kind's item_values; no groups)."""
+        return {"": sum(i.label is not None for i in self.items)}
+
     def offline_phase(self, runner: Any) -> dict[str, dict]:
         """Throughput at each --batch-sizes value; and for a quantized model, its figures against
         the float model on this run's images (stored in the task section)."""

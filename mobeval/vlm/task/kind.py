@@ -35,6 +35,25 @@ class VlmKind(TaskKind):
     outputs = ("predictions.csv",)
     section_model = VlmSection
     record_type = VlmRecord
+    value_label = "accuracy over keyed questions (multiple choice: mean over orderings; open: normalised match)"
+    group_label = "category"
+
+    def item_values(self, records: list[VlmRecord]) -> dict[str, float]:
+        """Per keyed question: multiple choice, the share of its orderings answered right (as mcq); open, 1 for a
+        normalised match of the reference."""
+        groups: dict[str, list[VlmRecord]] = defaultdict(list)
+        for r in records:
+            groups[r.item_id].append(r)
+        out = {}
+        for i, g in groups.items():
+            if g[0].multiple_choice and g[0].answer is not None:
+                out[i] = sum(bool(r.correct) for r in g) / len(g)
+            elif not g[0].multiple_choice and g[0].reference is not None:
+                out[i] = float(bool(g[0].correct))
+        return out
+
+    def item_groups(self, records: list[VlmRecord]) -> dict[str, str]:
+        return {r.item_id: r.category or "-" for r in records}
 
     def record_problem(self, r: VlmRecord, replicas: int | None) -> str:
         try:

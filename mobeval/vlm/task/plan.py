@@ -124,6 +124,14 @@ class VlmPlan(TaskPlan):
         return [[self._ask(runner, by_id[i], k, order) for k, order in enumerate(self._orders[i])]
                 for i in item_ids]
 
+    def value_population(self) -> dict[str, int]:
+        """The keyed questions (an option answer, or a reference answer) per category (the kind's item_values)."""
+        out: dict[str, int] = {}
+        for i in self.items:
+            if (i.answer if i.multiple_choice else i.reference) is not None:
+                out[i.category or "-"] = out.get(i.category or "-", 0) + 1
+        return out
+
     def offline_phase(self, runner: Any) -> dict[str, dict]:
         """With a quantized encoder (and a runner that can swap it, `hybrid`): every question again with its
         float model, for what the quantization cost (mobeval.vlm.task.encoder_cost)."""
