@@ -107,9 +107,13 @@ def summary_table(r: Result) -> Table:
     return t
 
 
+def report_tables(r: Result) -> list:
+    """The report's tables (what `report --format csv|md` writes): the summary, then the kind's own."""
+    return [summary_table(r), *task_kind(r.kind).tables(r)]
+
+
 def render(r: Result) -> Group:
-    parts = [Panel(_header(r), title="mobeval", expand=False), summary_table(r), *task_kind(r.kind).tables(r)]
-    return Group(*parts)
+    return Group(Panel(_header(r), title="mobeval", expand=False), *report_tables(r))
 
 
 def print_report(r: Result, console: Console | None = None) -> None:

@@ -3,21 +3,14 @@ terminal table, Markdown, CSV, JSON, or one self-contained HTML page."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
+from mobeval.core.formats import Format
 from mobeval.cli.common import app, err, fail, out
 from mobeval.core.errors import MobevalError
-
-
-class BoardFormat(str, Enum):
-    table = "table"
-    md = "md"
-    csv = "csv"
-    json = "json"
 
 
 @app.command()
@@ -27,7 +20,7 @@ def board(
     model: str = typer.Option(None, "--model", help="Only models whose alias contains this (any case)."),
     runner: str = typer.Option(None, "--runner", help="Only runners whose name contains this (any case)."),
     device: str = typer.Option(None, "--device", help="Only runs on a CPU whose name contains this (any case)."),
-    fmt: BoardFormat = typer.Option(BoardFormat.table, "--format", help="table, md, csv or json (on stdout)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, md, csv or json (on stdout)."),
     html: Path = typer.Option(None, "--html", help="Also write the board as one self-contained HTML page here."),
     rebuild_index: bool = typer.Option(False, "--rebuild-index",
                                        help="Read every folder again and rebuild each directory's index."),
@@ -48,10 +41,10 @@ def board(
     boards = rank(entries, Filters(bench=bench, model=model, runner=runner, device=device))
     for s in stats:
         err.print(f"[dim]{escape(s.line())}[/]", highlight=False, soft_wrap=True)
-    if fmt is BoardFormat.table:
+    if fmt is Format.table:
         out.print(render.terminal(boards), highlight=False)
     else:
-        text = {BoardFormat.md: render.markdown, BoardFormat.csv: render.to_csv, BoardFormat.json: render.to_json}[fmt]
+        text = {Format.md: render.markdown, Format.csv: render.to_csv, Format.json: render.to_json}[fmt]
         out.file.write(text(boards))
     if html is not None:
         try:

@@ -7,13 +7,15 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from mobeval.cli.common import app, err, fail, list_app, out
+from mobeval.cli.common import FORMAT, app, emit, err, fail, list_app, out
+from mobeval.core.formats import Format, write_tables
 from mobeval.core.errors import MobevalError
 from mobeval.core.printing import Table
 
 
 @app.command()
-def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table (as --format json)."),
+        fmt: Format = FORMAT) -> None:
     """The machine, as every result records it."""
     import json
 
@@ -24,8 +26,8 @@ def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead 
     info["energy_sources"] = [
         m.source if m.source != "unavailable" else f"unavailable: {m.stop().reason}" for m in energy_meters("auto")
     ]
-    if json_out:
-        out.print_json(json.dumps(info))
+    if json_out or fmt == Format.json:
+        emit(json.dumps(info, indent=2))
         return
     t = Table(header_style="bold", show_header=False)
     t.add_column("", no_wrap=True)
@@ -36,7 +38,7 @@ def env(json_out: bool = typer.Option(False, "--json", help="Print JSON instead 
         elif isinstance(value, list):
             value = ("; " if any(" " in str(v) for v in value) else " ").join(map(str, value)) or "none"
         t.add_row(key, str(value))
-    out.print(t)
+    write_tables([t], fmt, out)
 
 
 @app.command()
@@ -113,7 +115,7 @@ def _installed(package: str | None) -> bool:
 
 
 @list_app.command("benches")
-def list_benches() -> None:
+def list_benches(fmt: Format = FORMAT) -> None:
     """Every benchmark."""
     from mobeval.core.benchmarks import BENCHMARKS
     from mobeval.core.catalog import catalog
@@ -125,7 +127,7 @@ def list_benches() -> None:
     t.add_column("from", no_wrap=True)
     for name, e in BENCHMARKS.items():
         t.add_row(name, e.kind, e.description, catalog().origin.get(("benchmarks", name), ""))
-    out.print(t)
+    write_tables([t], fmt, out)
     _plugin_problems("mobeval.benchmarks")
 
 
@@ -139,7 +141,7 @@ MODEL_ARGUMENT = {  # what --model names, per RunnerEntry.model
 
 
 @list_app.command("runners")
-def list_runners() -> None:
+def list_runners(fmt: Format = FORMAT) -> None:
     """Every runner."""
     from mobeval.core.catalog import catalog
     from mobeval.core.runners import all_entries
@@ -153,7 +155,7 @@ def list_runners() -> None:
     for name, e in all_entries():
         t.add_row(name, ", ".join(e.kinds), MODEL_ARGUMENT.get(e.model, e.model), e.description,
                   catalog().origin.get(("runners", name), ""))
-    out.print(t)
+    write_tables([t], fmt, out)
     _plugin_problems("mobeval.runners")
 
 

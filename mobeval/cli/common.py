@@ -7,8 +7,12 @@ import typer.core
 import typer.rich_utils
 
 from mobeval.core.console import emit, err, fail, out
+from mobeval.core.formats import Format
 
-__all__ = ["app", "emit", "err", "fail", "list_app", "out"]
+__all__ = ["FORMAT", "app", "emit", "err", "fail", "list_app", "out"]
+
+# every command that prints tables takes it: a drawing for people, or json / csv / md for scripts
+FORMAT = typer.Option(Format.table, "--format", help="table (for people), or json, csv, md (for scripts), on stdout.")
 
 # typer's help shows a flag (--quiet, --chat/--no-chat) with a "<bool>" value it does not take; a flag shows none
 _display_type = typer.core.TyperOption.display_type_rich

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mobeval.cli.common import app, err, fail, out
+from mobeval.cli.common import FORMAT, app, emit, err, fail, out
+from mobeval.core.formats import Format, write_tables
 from mobeval.core.errors import MobevalError
 
 
@@ -28,12 +29,19 @@ def _checked(path: Path, action: str, need_result: bool = True):
 @app.command()
 def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<model>__<bench>__<time>)."),
            html: Path = typer.Option(None, "--html", help="Also write the run as one self-contained HTML page here "
-                                     "(tables and its kind's plots; needs Plotly: pip install -e '.[board]').")) -> None:
-    """Print the report of a finished run again, from its files, without the model."""
-    from mobeval.report import print_report
+                                     "(tables and its kind's plots; needs Plotly: pip install -e '.[board]')."),
+           fmt: Format = FORMAT) -> None:
+    """Print the report of a finished run again, from its files, without the model. --format json prints the
+    run's result (result.json, checked); csv and md its tables."""
+    from mobeval.report import print_report, report_tables
 
     check = _checked(result_dir, "report")
-    print_report(check.result, out)
+    if fmt == Format.json:
+        emit(check.result.model_dump_json(indent=2))
+    elif fmt == Format.table:
+        print_report(check.result, out)
+    else:
+        write_tables(report_tables(check.result), fmt, out)
     if html is not None:
         try:
             from mobeval.board.report_html import write_report_page
@@ -47,7 +55,8 @@ def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<m
 
 
 @app.command()
-def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run folders; the first is the reference.")) -> None:
+def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run folders; the first is the reference."),
+            fmt: Format = FORMAT) -> None:
     """Runs side by side: accuracy, consistency, per-question agreement, latency, memory, energy; then each
     run against the first on the same items: the difference with its 95% interval, flips, McNemar's p."""
     from mobeval.comparison import compare_tables
@@ -58,6 +67,5 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
     results = [c.result for c in checks]
     names = [f"#{i + 1} {r.model['alias']} / {r.runner['name']}" for i, r in enumerate(results)]
     records = [c.result_samples for c in checks]
-    for table in compare_tables(names, results, records):
-        out.print(table)
+    write_tables(compare_tables(names, results, records), fmt, out)
 
