@@ -37,6 +37,12 @@ def _header(r: Result) -> str:
         lines.append(f"[dim]read from a {plain(r.provenance.upgraded_from)} result.json (an older mobeval)[/]")
     if r.status != "complete":
         lines.append("[bold red]partial run[/]: continue it with --resume")
+    seq = r.sequential
+    if seq is not None and seq.stopped_early:
+        noun = task_kind(r.kind).item_noun
+        lines.append(f"[bold yellow]stopped early[/] ({plain(seq.stop_reason)}): {seq.items_used} of "
+                     f"{seq.items_used + seq.items_left} {noun}s run in a seeded random order, {seq.items_left} left; "
+                     f"the figures below are of the {seq.items_used} run, the estimate of the whole selection")
     killed = killed_segments(r.performance.get("wall_time"))
     if killed:
         lines.append(f"[bold yellow]{killed} run segment(s) killed[/]: their time, memory and energy were not "
@@ -107,9 +113,51 @@ def summary_table(r: Result) -> Table:
     return t
 
 
+def _ci(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.1f}% [{100 * low:.1f}–{100 * high:.1f}]"
+
+
+def sequential_tables(r: Result) -> list[Table]:
+    """A run under --until/--budget: its estimate with the anytime-valid interval, why and when it stopped, and
+    the estimate per group (each with its own interval)."""
+    seq = r.sequential
+    if seq is None:
+        return []
+    noun = task_kind(r.kind).item_noun
+    t = Table(title="Estimate (--until / --budget)", show_header=True, header_style="bold")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_column("how", style="dim")
+    rule = ", ".join(f"--{k} {v}" for k, v in seq.rule.items() if v)
+    pop = (f"of all {seq.population} {noun}s with a value" if seq.population else "population unknown up front")
+    t.add_row(seq.figure, _ci(seq.estimate, seq.low, seq.high),
+              f"95% confidence sequence ({seq.items_with_value} values, {pop}); valid at any stopping time")
+    t.add_row("half-width", "n/a" if seq.half_width is None else f"±{100 * seq.half_width:.1f} pts", "")
+    t.add_row("stopped", seq.stop_reason, rule)
+    t.add_row(f"{noun}s run / left", f"{seq.items_used} / {seq.items_left}", "seeded random order (--seed)")
+    spent = seq.spent
+    if "eval_seconds" in spent:
+        joules = spent.get("joules")
+        t.add_row("spent on items", f"{float(spent['eval_seconds']):.1f} s"
+                  + ("" if joules is None else f", {float(joules):.1f} J"),
+                  "model load excluded" + ("" if joules is None else f"; energy: {spent.get('energy_source')}"))
+    out = [t]
+    if seq.groups:
+        g = Table(title=f"Estimate per {seq.group_label or 'group'}", show_header=True, header_style="bold")
+        for col in (seq.group_label or "group", "run / of", "estimate [95% sequence]"):
+            g.add_column(col, justify="left" if col == (seq.group_label or "group") else "right")
+        for name, e in seq.groups.items():
+            g.add_row(name, f"{e.n} / {'?' if e.population is None else e.population}", _ci(e.estimate, e.low, e.high))
+        out.append(g)
+    return out
+
+
 def report_tables(r: Result) -> list:
-    """The report's tables (what `report --format csv|md` writes): the summary, then the kind's own."""
-    return [summary_table(r), *task_kind(r.kind).tables(r)]
+    """The report's tables (what `report --format csv|md` writes): the summary, a run's estimate under
+    --until/--budget, then the kind's own."""
+    return [summary_table(r), *sequential_tables(r), *task_kind(r.kind).tables(r)]
 
 
 def render(r: Result) -> Group:

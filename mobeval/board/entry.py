@@ -15,6 +15,7 @@ from mobeval.core.kinds import task_kind
 # marks, and the tier each puts a run in: 0 whole, 1 ranked below the whole ones, 2 and 3 never ranked
 TIERS = {
     "latency invalid": 1,  # too few items or seconds for the latency figures (the shared validity rule)
+    "estimate": 1,  # stopped early by --until/--budget: its figures are of a uniform sample of the selection
     "killed segment": 1,  # complete, but a segment was killed: its time, memory and energy are missing
     "unverified": 1,  # the result records no hash of its samples (an older mobeval)
     "partial": 2,  # the result counts only some of the selected items
@@ -62,6 +63,9 @@ class BoardEntry:
     energy_note: str = ""  # why energy is unavailable
     breakdown: dict[str, dict[str, Estimate | None]] = field(default_factory=dict)  # per field / per SNR
     stages_s: dict[str, float | None] = field(default_factory=dict)  # p50 seconds per part of an item (vlm)
+    # a run under --until/--budget: its anytime-valid estimate (figure, estimate, low, high, stop_reason,
+    # items_used, items_left, stopped_early), from result.json's sequential section
+    sequential: dict[str, Any] | None = None
     marks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -124,6 +128,8 @@ def _marks(check: RunCheck) -> list[str]:
         return marks
     if r.status != "complete":
         marks.append("partial")
+    if r.sequential is not None and r.sequential.stopped_early:
+        marks.append("estimate")
     if r.data.get("shard"):
         marks.append("shard")
     if check.appended:
@@ -179,6 +185,9 @@ def entry_from_check(check: RunCheck) -> BoardEntry:
             breakdown=spec.breakdown(r.task) if spec and spec.breakdown else {},
             stages_s={label: perf[f"{prefix}_p50"].value if f"{prefix}_p50" in perf else None
                       for prefix, label in (spec.stages if spec else ())},
+            sequential=None if r.sequential is None else {
+                k: getattr(r.sequential, k) for k in ("figure", "estimate", "low", "high", "stop_reason", "items_used",
+                                                     "items_left", "stopped_early")},
         )
         if spec is None:
             check.notes.append(f"the board shows no figures of task kind {r.kind!r} (mobeval/board/figures.py)")

@@ -18,7 +18,8 @@ from mobeval.core.printing import Table, human_bytes
 
 FORMAT = "mobeval.board/1"
 RANK_NOTE = ("rank: by the headline figure (first accuracy column), then latency; whole runs (complete, undamaged, "
-             "latency valid) first, then complete runs marked 'latency invalid', 'killed segment' or 'unverified'; "
+             "latency valid) first, then complete runs marked 'latency invalid', 'killed segment', 'unverified' or "
+             "'estimate'; "
              "runs marked 'partial', 'shard', 'no result', 'samples after result' or 'damaged' are listed, not ranked (—)")
 LATENCY_NOTE = ("† latency figures invalid under the shared rule (>= 50 items over >= 10 s measured): shown, not to "
                 "be relied on")
@@ -35,6 +36,21 @@ def estimate_text(e: Estimate | None, percent: bool = True) -> str:
     if e.ci_low is not None and e.ci_high is not None:
         text += f" [{f(e.ci_low)}–{f(e.ci_high)}]"
     return text + (" orig." if e.basis == "original" else "")
+
+
+ESTIMATE_NOTE = ("estimate: a run stopped early by --until/--budget on a uniform random sample of its selection; "
+                 "its figures are of the items run, and 'estimate x% [a–b]' is its anytime-valid 95% interval "
+                 "(confidence sequence) for the whole selection, of the figure named (docs/sequential.md)")
+
+
+def sequential_text(e: BoardEntry) -> str:
+    """'estimate 43.1% [38.0–48.3], 120/180 (interval reached ±0.05)' for a run under --until/--budget."""
+    s = e.sequential
+    if not s or s.get("estimate") is None:
+        return ""
+    used, left = s.get("items_used") or 0, s.get("items_left") or 0
+    return (f"estimate {100 * s['estimate']:.1f}% [{100 * s['low']:.1f}–{100 * s['high']:.1f}] of "
+            f"{s.get('figure')}, {used}/{used + left} ({s.get('stop_reason')})")
 
 
 def seconds_text(v: float | None) -> str:
@@ -64,6 +80,8 @@ def status_text(e: BoardEntry) -> str:
         marks[marks.index("partial")] = f"partial {e.n_items}/{e.n_selected}"
     if "shard" in marks and e.shard:
         marks[marks.index("shard")] = f"shard {e.shard}"
+    if "estimate" in marks and sequential_text(e):
+        marks[marks.index("estimate")] = sequential_text(e)
     return ", ".join(marks) or "ok"
 
 
@@ -95,6 +113,8 @@ def footnotes(boards: list[BenchBoard]) -> list[str]:
     notes += [f"{k}: {KIND_FIGURES[k].note}" for k in kinds if k in KIND_FIGURES]
     if any(e.latency_valid is False for e in rows):
         notes.append(LATENCY_NOTE)
+    if any("estimate" in e.marks for e in rows):
+        notes.append(ESTIMATE_NOTE)
     unavailable: dict[str, int] = {}
     for e in rows:
         if e.energy is None and e.energy_note:
@@ -197,6 +217,8 @@ def records(boards: list[BenchBoard]) -> list[dict[str, Any]]:
                 "energy_source": None if e.energy is None else e.energy.source,
                 **{f"pareto_{axis}": r.pareto.get(axis) for axis, _, _ in PARETO_AXES},
                 "items": e.n_items, "items_selected": e.n_selected, "started_at": e.started_at,
+                **{f"sequential_{k}": (e.sequential or {}).get(k)
+                   for k in ("figure", "estimate", "low", "high", "stop_reason", "items_left")},
                 "marks": "; ".join(e.marks), "problems": " | ".join(e.problems), "path": e.path})
             out.append(rec)
     return out
