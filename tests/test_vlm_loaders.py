@@ -70,12 +70,28 @@ def test_jsonl_reads_multiple_choice_open_and_unkeyed_items(tmp_path):
     ({"id": "a", "images": ["five.png"], "question": "<image> and <image>?"}, "row 2: the question has 2 <image>"),
     ({"id": "mc", "images": ["five.png"], "question": "q?"}, "row 2: duplicate id 'mc' (also row 1)"),
     ("{not json", "row 2: not valid JSON"),
+    ('{"id": "a", "images": ["five.png"], "question": "q?", "answer": "1", "answer": "2"}',
+     "row 2: key 'answer' appears more than once"),
+    ("[" * 100_000 + "]" * 100_000, "row 2: nested too deeply to read"),
 ])
 def test_jsonl_bad_rows_name_the_file_and_row(tmp_path, row, says):
     path = write_jsonl(tmp_path, [GOOD[0], row])
     with pytest.raises(DataError) as err:
         load_benchmark("vlm-jsonl", BenchOptions(data=path))
     assert str(err.value).startswith(f"{path}, ") and says.format(dir=tmp_path) in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u0085", "\u2029", "\x0b", "\x0c"])
+def test_jsonl_line_separators_inside_a_question_are_text(tmp_path, separator):
+    """str.splitlines() ends a line at these too; a JSON string may hold them raw, so the file's lines end at
+    \\n only and the question keeps them."""
+    question = f"first line{separator}second line: which digit?"
+    path = tmp_path / "q.jsonl"
+    shutil.copy(PNG, tmp_path / "five.png")
+    path.write_text(json.dumps({"id": "a", "images": ["five.png"], "question": question}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    (item,) = jsonl.read_items(path)
+    assert item.question == question
 
 
 def test_jsonl_undecodable_image_is_named(tmp_path):
@@ -126,6 +142,8 @@ def test_mmbench_tsv_decodes_base64_images_and_shared_images(tmp_path, monkeypat
     (["2", "q?", "", "1", "2", "", "4", "A", "c", "PNG", "x", "y"], "row 3: option C is empty but option D is not"),
     (["2", "q?", "", "1", "2", "", "", "A", "c", "99", "x", "y"], "row 3: image column refers to index 99"),
     (["1", "q?", "", "1", "2", "", "", "A", "c", "PNG", "x", "y"], "row 3: duplicate index '1' (also row 2)"),
+    # a row cut short: its answer key (and the rest) would be read as empty
+    (["2", "q?", "", "1", "2", "3", "4", "D"], "row 3: 8 values but 12 columns"),
 ])
 def test_mmbench_tsv_bad_rows_name_the_file_and_row(tmp_path, monkeypatch, row, says):
     monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path / "cache"))
@@ -135,6 +153,15 @@ def test_mmbench_tsv_bad_rows_name_the_file_and_row(tmp_path, monkeypatch, row, 
     with pytest.raises(DataError) as err:
         mmbench_tsv.read_items(path)
     assert str(err.value).startswith(f"{path}, {says}"), str(err.value)
+
+
+def test_mmbench_tsv_a_column_twice_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOBEVAL_CACHE", str(tmp_path / "cache"))
+    header = [*HEADER, "answer"]
+    path = write_tsv(tmp_path / "mmb.tsv", [["1", "q?", "", "3", "5", "", "", "B", "c", _b64(PNG), "x", "y", "A"]],
+                     header)
+    with pytest.raises(DataError, match=rf"^{path}: column 'answer' appears more than once"):
+        mmbench_tsv.read_items(path)
 
 
 def test_mmbench_tsv_missing_column_is_named(tmp_path, monkeypatch):

@@ -125,14 +125,24 @@ def _unique_keys(path: Path, n: int):
     return hook
 
 
-def _jsonl_rows(path: Path, text: str) -> Iterator[Row]:
+def json_lines(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each non-blank line of a JSONL file. Lines end at \\n, \\r or \\r\\n only (a
+    U+2028 or U+0085 inside a string is text, not a line end); a key twice in one object, invalid JSON and
+    nesting too deep to read are DataErrors naming the file and line."""
     for n, line in enumerate(io.StringIO(text, newline=None), start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, object_pairs_hook=_unique_keys(path, n))
+            yield n, json.loads(line, object_pairs_hook=_unique_keys(path, n))
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}, row {n}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
+        except RecursionError:
+            raise DataError(f"{path}, row {n}: nested too deeply to read (arrays or objects inside each other "
+                            "thousands of levels deep)") from None
+
+
+def _jsonl_rows(path: Path, text: str) -> Iterator[Row]:
+    for n, obj in json_lines(path, text):
         if not isinstance(obj, dict):
             raise DataError(f"{path}, row {n}: expected a JSON object, got {type(obj).__name__}")
         yield n, {str(k): cell_text(v) for k, v in obj.items()}

@@ -12,8 +12,8 @@
 - `hint` (context shown before the question) and `category` (for per-category scores): optional text.
 - Images go where the question has `<image>` markers (one per image); without markers they come first.
 
-Any other key, a missing image file, an image Pillow cannot decode, an answer not among the options, a
-duplicate id: a DataError naming the file and line.
+Any other key, a key twice in one object, a missing image file, an image Pillow cannot decode, an answer not
+among the options, a duplicate id: a DataError naming the file and line.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mobeval.text.benchmarks.tabular import _utf8_text
+from mobeval.text.benchmarks.tabular import _utf8_text, json_lines
 from mobeval.text.benchmarks.validate import check_options, parse_answer, row_error
 from mobeval.vlm.benchmarks.images import check_image
 from mobeval.vlm.benchmarks.items import VlmItem, VlmSet
@@ -106,13 +106,7 @@ def read_items(path: Path) -> list[VlmItem]:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     items: list[VlmItem] = []
     seen: dict[str, int] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, row {n}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
+    for n, obj in json_lines(path, text):
         item = parse_item(path, n, obj)
         if item.id in seen:
             raise DataError(f"{path}, row {n}: duplicate id {item.id!r} (also row {seen[item.id]})")

@@ -74,12 +74,17 @@ def read_items(path: Path, images_to: Path | None = None) -> list[VlmItem]:
     if missing:
         raise DataError(f"{path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
                         f"(columns: {', '.join(map(repr, header))}); MMBench's TSV has {', '.join(REQUIRED + OPTIONAL)}")
+    twice = sorted({c for c in header if header.count(c) > 1 and c})
+    if twice:
+        raise DataError(f"{path}: column {twice[0]!r} appears more than once in the header; which one holds the "
+                        "data cannot be told")
     col = {name: header.index(name) for name in REQUIRED + OPTIONAL if name in header}
     parsed: list[tuple[int, dict[str, str]]] = []
     for n, values in rows:
-        if len(values) > len(header):
-            raise row_error(file, n, f"{len(values)} values but {len(header)} columns")
-        row = {name: values[i] if i < len(values) else "" for name, i in col.items()}
+        if len(values) != len(header):
+            raise row_error(file, n, f"{len(values)} values but {len(header)} columns (a row cut short, or a tab "
+                                     "inside a value)")
+        row = {name: values[i] for name, i in col.items()}
         if not row["index"].strip():
             raise row_error(file, n, "empty index")
         parsed.append((n, row))
