@@ -10,6 +10,10 @@
     for p in mobeval.compare(r.path, "results/other-run"):
         print(p.basis, p.difference, p.low, p.high, p.significant)
 
+    # stop when the answer is known: a 95% confidence sequence within ±0.05, or 10 minutes, whichever first
+    s = mobeval.run(until="ci=0.05", budget="10m").sequential
+    print(s.estimate, s.low, s.high, s.stop_reason, s.items_used, s.items_left)
+
 `run` takes the settings of `mobeval run` (each flag's name with underscores: `n_ctx` for `--n-ctx`; `config`
 for `--config`) and validates them the same way; bad settings raise MobevalError with the CLI's message. It
 writes the same run folder and returns the same figures a later `load` reads back.
@@ -65,6 +69,12 @@ class Result:
     @property
     def complete(self) -> bool:
         return self.file.status == "complete"
+
+    @property
+    def sequential(self):
+        """A run under `until`/`budget`: its estimate, interval, stop reason, items run and left, per-group
+        estimates (results.schema.SequentialSection); None for any other run."""
+        return self.file.sequential
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
