@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mobeval.text.benchmarks.tabular import read_table
+from mobeval.core.tabular import read_table
 from mobeval.core.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -63,6 +63,17 @@ def test_wnid_that_is_not_an_imagenet_class(tmp_path):
         load_imagefolder(tmp_path)
 
 
+def test_a_folder_that_is_not_a_wnid_among_wnids_is_refused(tmp_path):
+    """With every folder a wnid, labels are ImageNet indices; one other folder would turn every label into a
+    sorted position (top-1 50% -> 0%) without a word."""
+    _image(tmp_path / "n01440764" / "a.png")
+    _image(tmp_path / "n15075141" / "b.png")
+    assert [i.label for i in load_imagefolder(tmp_path).items] == [0, 999]
+    _image(tmp_path / "extras" / "c.png")
+    with pytest.raises(DataError, match=r"2 folders are ImageNet wnids .* but 'extras' is not"):
+        load_imagefolder(tmp_path)
+
+
 def test_bad_trees(tmp_path):
     with pytest.raises(DataError, match="not a folder"):
         load_imagefolder(tmp_path / "absent")
@@ -112,12 +123,27 @@ def test_labels_csv_per_file_and_per_folder(tmp_path):
         ("path,label\nx/a.png,1\n", "header must have class_index"),
         ("file,class_index\n", "no rows"),
         ("folder,class_index\ny,1\n", "no class_index for folders x"),
+        # a second class_index column would silently win over the first
+        ("file,class_index,class_index\nx/a.png,1,2\n", "column 'class_index' appears more than once"),
+        ("file,class_index\nx/a.png,1,2\n", "row 2: 3 values but 2 columns"),
+        # one image, two spellings: two records of one id
+        ("file,class_index\nx/a.png,1\n./x/a.png,1\n", "line 3: file 'x/a.png' is listed twice"),
+        ("file,class_index\n../a.png,1\n", "line 2: file '../a.png' must be a path inside the image folder"),
+        # a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
+        ("\ufefffile,class_index\nx/a.png,4\n", None),
+        (b"file,class_index,name\nx/a.png,1,caf\xe9\n", r"not UTF-8 text: row 2 holds byte 0xe9"),
     ],
 )
 def test_labels_csv_errors_name_the_line(tmp_path, text, message):
     _image(tmp_path / "x" / "a.png")
     labels = tmp_path / "labels.csv"
-    labels.write_text(text)
+    if isinstance(text, bytes):
+        labels.write_bytes(text)
+    else:
+        labels.write_text(text, encoding="utf-8")
+    if message is None:
+        assert [i.label for i in load_imagefolder(tmp_path, labels).items] == [4]
+        return
     with pytest.raises(DataError, match=message):
         load_imagefolder(tmp_path, labels)
 

@@ -60,7 +60,7 @@ def read_table(path: Path, header: bool = True, names: Sequence[str] | None = No
     try:
         if suffix == ".parquet":
             return _parquet_rows(path)
-        text = _utf8_text(path)
+        text = utf8_text(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if suffix == ".csv":
@@ -68,7 +68,7 @@ def read_table(path: Path, header: bool = True, names: Sequence[str] | None = No
     return Table(_jsonl_rows(path, text))
 
 
-def _utf8_text(path: Path) -> str:
+def utf8_text(path: Path) -> str:
     """The file's text, a leading byte-order mark dropped; not UTF-8: an error naming the line."""
     raw = path.read_bytes()
     try:

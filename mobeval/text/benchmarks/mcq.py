@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mobeval.text.benchmarks.base import BenchmarkData, BenchOptions
-from mobeval.text.benchmarks.tabular import Row, columns_of, read_table
+from mobeval.core.tabular import Row, columns_of, read_table
 from mobeval.text.benchmarks.validate import (
     apply_answers, cell, check_unique, column_map, make_question, parse_choices,
 )

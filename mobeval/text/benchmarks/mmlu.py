@@ -11,7 +11,7 @@ from typing import Sequence
 import yaml
 
 from mobeval.text.benchmarks.base import BenchmarkData, BenchOptions
-from mobeval.text.benchmarks.tabular import Row, read_hub, read_table
+from mobeval.core.tabular import Row, read_hub, read_table
 from mobeval.text.benchmarks.validate import (
     cell, check_unique, column_map, make_question, parse_choices, row_error,
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from mobeval.text.benchmarks.base import BenchmarkData, BenchOptions
-from mobeval.text.benchmarks.tabular import EXTENSIONS, Row, read_hub, read_table
+from mobeval.core.tabular import EXTENSIONS, Row, read_hub, read_table
 from mobeval.text.benchmarks.validate import apply_answers, cell, check_unique, column_map, make_question
 from mobeval.core.errors import DataError
 from mobeval.text.types import Question

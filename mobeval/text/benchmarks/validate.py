@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from mobeval.text.benchmarks.tabular import Row, cell_text, columns_of, read_table
+from mobeval.core.tabular import Row, cell_text, columns_of, read_table
 from mobeval.core.errors import DataError
 from mobeval.text.types import LETTERS, Question
 

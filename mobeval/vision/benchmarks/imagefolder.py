@@ -18,14 +18,14 @@ content when it is opened (images.open_rgb).
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from mobeval.vision.benchmarks.classes import imagenet_classes, wnid_index
 from mobeval.core.errors import DataError
+from mobeval.core.tabular import columns_of, read_table, utf8_text
 from mobeval.vision.task.items import ImageItem
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif"})
@@ -54,7 +54,15 @@ def load_imagefolder(root: str | Path, labels_file: str | Path | None = None) ->
     if labels_file is not None:
         return _with_labels_file(root, Path(labels_file).expanduser())
     folders = _class_folders(root)
-    if all(_WNID.match(d.name) for d in folders):
+    wnids = [d.name for d in folders if _WNID.match(d.name)]
+    if wnids and len(wnids) < len(folders):
+        others = [d.name for d in folders if not _WNID.match(d.name)]
+        raise DataError(
+            f"{root}: {len(wnids)} folders are ImageNet wnids ({', '.join(wnids[:3])}, ...) but "
+            f"{', '.join(map(repr, others[:5]))} {'is' if len(others) == 1 else 'are'} not: a tree of wnids is scored "
+            "against ImageNet's 1,000 classes, any other by the folders' sorted positions, and a mix would silently "
+            "change every label; remove the other folders, or give --labels")
+    if wnids:
         known = wnid_index()
         unknown = [d.name for d in folders if d.name not in known]
         if unknown:
@@ -111,10 +119,11 @@ def _with_labels_file(root: Path, labels: Path) -> ImageFolderSet:
         return _with_class_list(root, labels)
     if labels.suffix.lower() != ".csv":
         raise DataError(f"{labels}: labels file must be .txt (one class per line) or .csv")
-    with labels.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        columns = set(reader.fieldnames or [])
-        rows = list(reader)
+    # the shared CSV reader: UTF-8 (a byte-order mark dropped), a column named twice or a row with more values
+    # than the header refused, each with its file and row
+    table = read_table(labels)
+    rows = list(table)
+    columns = columns_of(table)
     key = "file" if "file" in columns else "folder" if "folder" in columns else "wnid" if "wnid" in columns else None
     if key is None or "class_index" not in columns:
         raise DataError(
@@ -125,10 +134,12 @@ def _with_labels_file(root: Path, labels: Path) -> ImageFolderSet:
         raise DataError(f"{labels}: no rows after the header")
     mapping: dict[str, int] = {}
     names: dict[int, str] = {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         value, raw_index = (row.get(key) or "").strip(), (row.get("class_index") or "").strip()
         if not value:
             raise DataError(f"{labels}, line {line}: empty {key}")
+        if key == "file":
+            value = _relative(labels, line, value)
         try:
             index = int(raw_index)
         except ValueError:
@@ -147,7 +158,7 @@ def _with_labels_file(root: Path, labels: Path) -> ImageFolderSet:
             raise DataError(f"{labels}: no class_index for folders {', '.join(missing[:5])} of {root}")
         return _walk(root, folders, mapping, names, "labels-file")
     items = []
-    for line, (rel, index) in enumerate(mapping.items(), start=2):
+    for (line, _), (rel, index) in zip(rows, mapping.items()):
         path = root / rel
         if not path.is_file():
             raise DataError(f"{labels}, line {line}: {path} does not exist")
@@ -158,8 +169,17 @@ def _with_labels_file(root: Path, labels: Path) -> ImageFolderSet:
     return ImageFolderSet(root=root, layout="labels-file", class_names=names, items=tuple(items))
 
 
+def _relative(labels: Path, line: int, value: str) -> str:
+    """A labels file's image path as one spelling of it (`./cat/a.jpg` and `cat/a.jpg` are the same image);
+    one that leaves the folder is refused."""
+    parts = [p for p in PurePosixPath(value.replace("\\", "/")).parts if p not in (".", "")]
+    if not parts or ".." in parts or PurePosixPath(value).is_absolute():
+        raise DataError(f"{labels}, line {line}: file {value!r} must be a path inside the image folder")
+    return "/".join(parts)
+
+
 def _with_class_list(root: Path, labels: Path) -> ImageFolderSet:
-    order = [line.strip() for line in labels.read_text(encoding="utf-8").splitlines()]
+    order = [line.strip() for line in utf8_text(labels).split("\n")]
     while order and not order[-1]:
         order.pop()
     for line, name in enumerate(order, start=1):

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mobeval.text.benchmarks.tabular import _utf8_text, json_lines
+from mobeval.core.tabular import utf8_text, json_lines
 from mobeval.text.benchmarks.validate import check_options, parse_answer, row_error
 from mobeval.vlm.benchmarks.images import check_image
 from mobeval.vlm.benchmarks.items import VlmItem, VlmSet
@@ -101,7 +101,7 @@ def read_items(path: Path) -> list[VlmItem]:
     """The items of a JSONL file, in file order; ids unique."""
     path = Path(path)
     try:
-        text = _utf8_text(path)
+        text = utf8_text(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     items: list[VlmItem] = []

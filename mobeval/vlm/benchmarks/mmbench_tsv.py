@@ -17,7 +17,7 @@ import io
 import sys
 from pathlib import Path
 
-from mobeval.text.benchmarks.tabular import _utf8_text
+from mobeval.core.tabular import utf8_text
 from mobeval.text.benchmarks.validate import check_options, parse_answer, row_error
 from mobeval.vlm.benchmarks.images import decode_base64_image, write_once
 from mobeval.vlm.benchmarks.items import VlmItem, VlmSet
@@ -36,7 +36,7 @@ def image_cache() -> Path:
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    text = _utf8_text(path)
+    text = utf8_text(path)
     old = csv.field_size_limit()
     csv.field_size_limit(sys.maxsize)  # an image cell is megabytes of base64
     try:
