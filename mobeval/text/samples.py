@@ -53,6 +53,16 @@ class Sample:
         return cls(**d)
 
 
+def bad_logprobs(logprobs) -> str:
+    """Why log-probabilities from a runner cannot be scored ('' when they can): NaN, or above 0 (+inf included);
+    -inf is a probability of zero and is kept."""
+    if any(math.isnan(x) for x in logprobs):
+        return f"NaN among its log-probabilities {tuple(logprobs)}"
+    if any(x > 1e-6 for x in logprobs):
+        return f"a log-probability above 0 among {tuple(logprobs)}"
+    return ""
+
+
 def choose_by_logprob(logprobs: tuple[float, ...]) -> int:
     """Position with the highest log-probability (the first on a tie)."""
     return max(range(len(logprobs)), key=lambda i: (logprobs[i], -i))

@@ -20,7 +20,7 @@ from mobeval.core.orderings import check_prompt_count, orderings_for
 from mobeval.text.prompts import PromptTemplate, load_template
 from mobeval.core.redact import redact_url
 from mobeval.core.runners import entry as runner_entry
-from mobeval.text.samples import Sample, choose_by_logprob, parse_letter
+from mobeval.text.samples import Sample, bad_logprobs, choose_by_logprob, parse_letter
 from mobeval.core.task import TaskPlan
 from mobeval.text.types import ChoiceRequest, GenerateRequest, Question
 
@@ -135,6 +135,8 @@ class McqPlan(TaskPlan):
             samples = []
             for i, (o, pr) in enumerate(zip(orders, group)):
                 r = next(responses)
+                if logprob and bad_logprobs(r.logprobs):
+                    raise RunnerError(f"question {q.id}, ordering {i}: the runner gave {bad_logprobs(r.logprobs)}")
                 if logprob:
                     samples.append(_sample(q, i, o, pr, r, choose_by_logprob(r.logprobs), r.logprobs, None))
                 else:

@@ -111,6 +111,10 @@ class ImagePlan(TaskPlan):
             if row.shape != (1, self.model.num_classes):
                 raise RunnerError(f"image {image_id}: the model gave logits of shape {row.shape}, expected "
                                   f"(1, {self.model.num_classes})")
+            bad = int((~np.isfinite(row)).sum())
+            if bad:  # argmax over NaN is class 0: a broken model would be scored as answering
+                raise RunnerError(f"image {image_id}: {bad} of the model's {row.size} logits are NaN or infinite; "
+                                  "the model or its runtime is broken for this input")
             out.append([ImageRecord(
                 image_id=image_id, label=item.label, class_name=item.class_name, top5=tuple(int(c) for c in ranks(row, 5)[0]),
                 logits_b64=encode_logits(row[0]), n_classes=row.shape[1], preprocess_s=t1 - t0, latency_s=t2 - t1,

@@ -21,6 +21,7 @@ from mobeval.core.hashing import text_sha256
 from mobeval.core.orderings import check_prompt_count, orderings_for
 from mobeval.vlm.runners.base import VlmAnswer, VlmQuery
 from mobeval.core.task import OFFLINE_SECTION, TaskPlan
+from mobeval.text.samples import bad_logprobs
 from mobeval.vlm.task.answers import choose, exact_match, normalised_match
 from mobeval.vlm.task.encoder_cost import (
     EncoderCost,
@@ -178,7 +179,10 @@ def _checked_logprobs(answer: VlmAnswer, candidates: tuple[str, ...], where: str
         return None
     if len(lp) != len(candidates):
         raise RunnerError(f"{where}: the runner gave {len(lp)} log-probabilities for {len(candidates)} candidates")
-    return tuple(float(x) for x in lp)
+    lp = tuple(float(x) for x in lp)
+    if bad_logprobs(lp):
+        raise RunnerError(f"{where}: the runner gave {bad_logprobs(lp)}")
+    return lp
 
 
 def make_record(item: VlmItem, ordering: int, order: tuple[int, ...], prompt: str, answer: VlmAnswer,
