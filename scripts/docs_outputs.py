@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "outputs"
 COLUMNS = "100"
+BOARD_COLUMNS = "130"  # the board has up to 9 columns: at 100 rich drops some
 
 
 def machine() -> str:
@@ -75,11 +76,16 @@ class Session:
         return self.clean(text), proc.returncode
 
     def clean(self, text: str) -> str:
-        text = text.replace(str(self.work) + "/", "").replace(str(self.work), ".")
+        """The work folder as `.`, the home folder as `~`, on lines a table or box does not draw (a shorter path
+        there would shift the border); trailing spaces dropped."""
         home = str(Path.home())
-        if home not in ("/", ""):
-            text = text.replace(home + "/", "~/")
-        lines = [line.rstrip() for line in text.splitlines()]
+        lines = []
+        for line in text.splitlines():
+            if not any(ch in line for ch in "│┃║"):
+                line = line.replace(str(self.work) + "/", "").replace(str(self.work), ".")
+                if home not in ("/", ""):
+                    line = line.replace(home + "/", "~/")
+            lines.append(line.rstrip())
         return "\n".join(lines).strip("\n")
 
     def newest(self, pattern: str) -> str:
@@ -109,10 +115,14 @@ def transcript(s: Session, commands: list[str], shown: list[str] | None = None, 
 # -- the outputs ------------------------------------------------------------------------------------------------
 # Each producer returns {file name: body}; later ones may use the run folders earlier ones made.
 def lists(s: Session) -> dict[str, str]:
+    """The runner and benchmark catalogs as Markdown tables (`--format md`), included in pages as tables."""
     out = {}
-    for what in ("runners", "benches", "models", "templates"):
-        out[f"list-{what}"] = (header("Catalogs: the same on every machine.", columns="120")
-                               + transcript(s, [f"mobeval list {what}"], columns="120"))
+    for what in ("runners", "benches"):
+        text, _ = s.sh(f"mobeval list {what} --format md")
+        # Markdown, not a terminal: what the catalog writes as <class> or mmproj*.gguf is text, not HTML or emphasis
+        text = text.replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
+        comment = header(f"The catalog, the same on every machine: mobeval list {what}, format md.")
+        out[f"list-{what}.md"] = "<!--\n" + comment + "-->\n\n" + text + "\n"
     return out
 
 
@@ -178,10 +188,10 @@ def submit(s: Session) -> dict[str, str]:
         if key.startswith("accuracy") and isinstance(scores[key], (int, float)):
             scores[key] = 0.9
     result_file.write_text(json.dumps(result, indent=2))
-    board = transcript(s, ["mobeval board bundles --no-index"])
+    board = transcript(s, ["mobeval board bundles --no-index"], columns=BOARD_COLUMNS)
     note = "A run of 8 questions: 'latency valid' fails, as it should."
     return {"submit-check": header(note) + check, "submit-tampered": header(note) + tampered,
-            "submit-bundle": header(note) + bundle, "board-bundles": header(note) + board}
+            "submit-bundle": header(note) + bundle, "board-bundles": header(note, columns=BOARD_COLUMNS) + board}
 
 
 def shards(s: Session) -> dict[str, str]:
@@ -219,9 +229,9 @@ def board(s: Session) -> dict[str, str]:
             first[key] = first[key] / 2
     lines[0] = json.dumps(first)
     (edited / "samples.jsonl").write_text("\n".join(lines) + "\n")
-    text = transcript(s, ["mobeval board results"])
+    text = transcript(s, ["mobeval board results"], columns=BOARD_COLUMNS)
     note = "Every run these outputs made, one of them edited afterwards; every run is too short for valid latency."
-    return {"board": header(note) + text}
+    return {"board": header(note, columns=BOARD_COLUMNS) + text}
 
 
 def matrix_errors(s: Session) -> dict[str, str]:
@@ -250,7 +260,7 @@ PRODUCERS = {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=OUT, help="where the .txt files go (default docs/outputs)")
+    ap.add_argument("--out", type=Path, default=OUT, help="where the files go (default docs/outputs)")
     ap.add_argument("--only", action="append", choices=sorted(PRODUCERS), help="only these (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder and say where it is")
     args = ap.parse_args(argv)
@@ -273,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             for file, body in PRODUCERS[name][0](s).items():
                 if args.only and name not in args.only:
                     continue
-                (args.out / f"{file}.txt").write_text(body, encoding="utf-8")
-                print(f"  wrote {args.out / (file + '.txt')}", file=sys.stderr)
+                target = args.out / (file if file.endswith(".md") else f"{file}.txt")
+                target.write_text(body, encoding="utf-8")
+                print(f"  wrote {target}", file=sys.stderr)
     finally:
         if args.keep:
             print(f"docs_outputs: kept {work}", file=sys.stderr)
