@@ -1,6 +1,7 @@
 """A spectrum benchmark as loaded: an index of captures (id, SNR level, where each comes from) and a
 way to make one capture when it is needed. Nothing holds samples until `capture(ref)` is called, so a
-run keeps one capture in memory at a time."""
+run keeps one capture in memory at a time, and of a capture in files only the samples the runner reads
+(`capture(ref, samples)`)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ class SpectrumSet:
     description: dict[str, Any]  # recorded in the result's data section
     data_sha256: str  # identifies the data behind the refs (generator recipe, or the files' index)
     make: Callable[[CaptureRef], Capture] = field(repr=False)
+    make_start: Callable[[CaptureRef, int], Capture] | None = field(default=None, repr=False)
+    """Where set: the capture with only its first `samples` samples loaded (files too large to hold)."""
 
-    def capture(self, ref: CaptureRef) -> Capture:
+    def capture(self, ref: CaptureRef, samples: int | None = None) -> Capture:
+        """The capture; `samples`: the leading samples the caller reads (None: all). A set that makes
+        captures whole (generated ones) may return more."""
+        if samples is not None and self.make_start is not None:
+            return self.make_start(ref, samples)
         return self.make(ref)

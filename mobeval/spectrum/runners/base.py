@@ -12,6 +12,9 @@ constructed as `Runner(model: SegmenterModel, **settings)` and has:
   fftshifted FFT bin k of the capture's first N_BINS samples (features.bin_frequencies). A bin counts as
   occupied where its score is above the declared threshold (metrics.MetricSettings, 0.5 by default).
   This call alone is the latency mobeval reports;
+- optionally `samples_read: int`, how many leading samples of a capture `prepare` reads (the nets and the
+  energy detector: the first N_BINS), so a capture in files is read only that far (a long recording is
+  not loaded whole); without it, captures come whole;
 - optionally `segment_batch(inputs) -> scores` of shape (len(inputs), N_BINS): several prepared captures
   in one call, for the throughput pass at `--batch-sizes` (without it, the pass calls `segment` per capture);
 - `close()`.

@@ -34,6 +34,7 @@ class EnergyDetectorRunner:
         except (TypeError, DataError) as exc:
             raise RunnerError(f"energy detector parameters {model.parameters}: {exc}") from exc
         self.detector = EnergyDetector(self.config)
+        self.samples_read = self.config.samples  # the detector reads the first `samples` of a capture
         c = self.config
         self.info = SegmenterInfo(
             name=NAME, backend_version=f"numpy {np.__version__}, scipy {scipy.__version__}", model_file="",

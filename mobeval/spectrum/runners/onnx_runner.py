@@ -9,13 +9,15 @@ import numpy as np
 
 from mobeval.core.errors import RunnerError
 from mobeval.spectrum.runners.base import SegmenterInfo, SegmenterModel
-from mobeval.spectrum.task.features import spectrum_image
+from mobeval.spectrum.task.features import N_BINS, spectrum_image
 from mobeval.spectrum.task.items import Capture
 
 NAME = "spectrum-onnxruntime"
 
 
 class OnnxRuntimeSegmenter:
+    samples_read = N_BINS  # spectrum_image reads the first N_BINS samples of a capture
+
     def __init__(self, model: SegmenterModel, threads: int | None = None):
         try:
             import onnxruntime as ort

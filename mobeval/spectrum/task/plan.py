@@ -97,11 +97,12 @@ class SpectrumPlan(TaskPlan):
 
     def evaluate(self, runner: Any, item_ids: Sequence[str]) -> list[list[SpectrumRecord]]:
         by_id = {r.id: r for r in self.refs}
+        samples = samples_read(runner)
         out = []
         for capture_id in item_ids:
             ref = by_id[capture_id]
             t0 = time.perf_counter()
-            capture = self.dataset.capture(ref)
+            capture = self.dataset.capture(ref, samples)
             t1 = time.perf_counter()
             where = f"capture {capture_id}" + (f" ({capture.source['file']})" if "file" in capture.source else "")
             try:
@@ -143,7 +144,8 @@ class SpectrumPlan(TaskPlan):
         sizes = self.config.batch_sizes
         if not sizes or not self.refs:
             return {}
-        prepared = [runner.prepare(self.dataset.capture(r)) for r in self.refs[: max(sizes)]]
+        samples = samples_read(runner)
+        prepared = [runner.prepare(self.dataset.capture(r, samples)) for r in self.refs[: max(sizes)]]
         batched = hasattr(runner, "segment_batch")
         note = ("captures prepared beforehand; one segment_batch call per batch" if batched else
                 "captures prepared beforehand; the runner has no batched call: one segment call per capture")
@@ -153,6 +155,12 @@ class SpectrumPlan(TaskPlan):
             call = (lambda: runner.segment_batch(batch)) if batched else (lambda: [runner.segment(x) for x in batch])
             figs[f"{THROUGHPUT_PREFIX}{b}"] = batch_throughput(call, b, "captures/s", note)
         return figs
+
+
+def samples_read(runner: Any) -> int | None:
+    """The leading samples of a capture the runner reads (its `samples_read`), None for all of them."""
+    n = getattr(runner, "samples_read", None)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
 def plan_spectrum(cfg: RunConfig) -> SpectrumPlan:
