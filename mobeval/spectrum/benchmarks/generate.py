@@ -74,6 +74,9 @@ class Recipe:
             raise DataError(f"need 0 <= min_signals <= max_signals, got {self.min_signals}, {self.max_signals}")
         if self.fading not in FADING:
             raise DataError(f"fading {self.fading!r}: one of {', '.join(FADING)}")
+        k = self.rician_k_db
+        if isinstance(k, bool) or not isinstance(k, (int, float)) or not np.isfinite(k):
+            raise DataError(f"rician_k_db {k!r}: the Rician K-factor must be a finite number of dB")
 
     def record(self) -> dict:
         """Every parameter; the K-factor only where it is used, so an AWGN recipe's record (and the
@@ -309,6 +312,14 @@ class SplitSpec:
     levels_db: tuple[int, ...] = SNR_LEVELS_DB
     empty: int = 0
     first_index: int = 0
+
+    def __post_init__(self) -> None:
+        twice = sorted({lv for lv in self.levels_db if list(self.levels_db).count(lv) > 1})
+        if twice:
+            raise DataError(f"SNR level(s) {', '.join(f'{lv:g}' for lv in twice)} dB listed twice: each level is one "
+                            "group of captures")
+        if self.per_level < 0 or self.empty < 0:
+            raise DataError(f"per_level and empty must be >= 0, got {self.per_level}, {self.empty}")
 
     def capture_keys(self) -> Iterator[CaptureKey]:
         for level in self.levels_db:

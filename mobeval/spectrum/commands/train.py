@@ -36,7 +36,8 @@ def spectrum(
                                       "(default: a random window per capture and epoch)."),
     fading: str = typer.Option("none", "--fading", help="none (AWGN), rayleigh or rician: flat block fading per "
                                "signal in the training and validation captures."),
-    rician_k_db: float = typer.Option(6.0, "--rician-k-db", help="Rician K-factor in dB (with --fading rician)."),
+    rician_k_db: Optional[float] = typer.Option(None, "--rician-k-db", help="Rician K-factor in dB (only with "
+                                                "--fading rician) [default: 6]."),
     init_from: Optional[str] = typer.Option(None, "--init-from", help="Start from a trained net (an alias such as "
                                             "cmusenet-small, or NAME.pt with its card), trained on the same --seed: "
                                             "fine-tuning."),
@@ -44,8 +45,7 @@ def spectrum(
 ) -> None:
     """Train on the generator's train split (the validation split gives the accuracy curve; the test
     split, which --bench synthetic-spectrum evaluates, is never read). Saves after every epoch."""
-    from mobeval.spectrum.commands.gen import _levels
-    from mobeval.spectrum.benchmarks.generate import Recipe
+    from mobeval.spectrum.commands.gen import _levels, _recipe
     from mobeval.spectrum.models.train import TrainConfig, train
 
     try:
@@ -53,7 +53,7 @@ def spectrum(
                           train_empty=train_empty, val_per_level=val_per_level, val_empty=val_empty, epochs=epochs,
                           batch_size=batch_size, lr=lr, threads=threads, random_window=not fixed_window,
                           levels_db=_levels(snr), init_from=init_from)
-        recipe = Recipe(fading=fading, rician_k_db=rician_k_db)
+        recipe = _recipe(fading, rician_k_db)
         path = train(cfg, out_dir, name or f"{net}-w{width}", resume=resume,
                      log=lambda m: err.print(m, highlight=False, markup=False), recipe=recipe)
     except MobevalError as exc:

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from mobeval.spectrum.benchmarks.capture_io import check_out_folder
 from mobeval.spectrum.benchmarks.generate import (
     GENERATOR_VERSION,
     SNR_LEVELS_DB,
@@ -277,6 +278,7 @@ def train(cfg: TrainConfig, out: Path, name: str, resume: bool = False, command:
     from .complex_layers import real_parameter_count
 
     out = Path(out)
+    check_out_folder(out)
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
         raise MobevalError(f"{ckpt_path} exists: pass --resume to continue that run, or another --out")

@@ -12,7 +12,8 @@ No training. Steps, on the same first 16,384 samples the nets see (by default):
    powers correlate 4/9, bins two apart 1/36); measured on noise here: nu 59 and 108 for s = 1 and 3,
    against 59 and 109 from the formula. The threshold is m * F.
 4. Score per bin: psd / (psd + threshold), in (0, 1) and exactly 0.5 at the threshold, interpolated
-   linearly from the coarse bins onto the 16,384 model bins (features.bin_frequencies).
+   linearly from the coarse bins onto the 16,384 model bins (features.bin_frequencies). A bin without
+   power scores 0, so an all-zero capture (floor and threshold 0) is reported as unoccupied.
 """
 
 from __future__ import annotations
@@ -102,7 +103,11 @@ class EnergyDetector:
         noise = self._noise_floor(psd)
         threshold = noise * c.threshold_factor
         fine = np.interp(bin_frequencies(sample_rate_hz), f, psd)
-        return Detection(fine / (fine + threshold), noise, threshold, psd)
+        # A bin with no power at all scores 0 (nothing there) even where the floor is 0 too (an all-zero
+        # capture: 0 / 0); power over a floor of exactly 0 scores 1.
+        total = fine + threshold
+        scores = np.divide(fine, total, out=np.zeros_like(fine), where=total > 0)
+        return Detection(scores, noise, threshold, psd)
 
     def _noise_floor(self, psd: np.ndarray) -> float:
         c = self.config
@@ -111,7 +116,7 @@ class EnergyDetector:
         for _ in range(c.max_iterations):
             mean = float(selected.mean())
             nxt = psd[psd < mean * c.threshold_factor]
-            if nxt.size == selected.size:
+            if nxt.size == selected.size or nxt.size == 0:  # none below: a floor of 0 (an all-zero capture)
                 break
             selected = nxt
         return float(selected.mean())

@@ -79,8 +79,12 @@ def predicted_mask(scores: np.ndarray, threshold: float, n_bins: int | None = No
     s = np.asarray(scores)
     if s.ndim != 1 or (n_bins is not None and s.shape[0] != n_bins):
         raise DataError(f"expected {n_bins or 'a 1-D array of'} occupancy scores, got shape {s.shape}")
-    if np.iscomplexobj(s) or not np.all(np.isfinite(s)):
-        raise DataError("occupancy scores must be finite real numbers (map a complex output to real first)")
+    if np.iscomplexobj(s):
+        raise DataError("occupancy scores must be real numbers, got complex ones (map a complex output to real first)")
+    bad = ~np.isfinite(s)
+    if bad.any():
+        raise DataError(f"occupancy scores must be finite: {int(bad.sum())} of {s.shape[0]} are NaN or infinite "
+                        f"(the first at bin {int(np.flatnonzero(bad)[0])})")
     return s > threshold
 
 
