@@ -16,11 +16,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from mobeval import stopping
+import mobeval.stopping as stopping
 from mobeval.config import RunConfig
 from mobeval.core.errors import MobevalError
 from mobeval.measure.energy import UnavailableMeter, energy_meters, measure_idle
 from mobeval.measure.environment import cpu_freq_mhz, environment
+from mobeval.measure.contention import ContentionSampler
 from mobeval.measure.memory import PeakMemorySampler
 from mobeval.core.redact import redact_url
 from mobeval.results import resume as resume_rules
@@ -194,6 +195,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
     seq: stopping.Tracker | None = None
     spent_s, spent_j = 0.0, None
     readings: list = [None] * len(meters)
+    contention: dict | None = None
     offline: dict[str, dict] = {}
     t_end: float | None = None
     try:
@@ -214,6 +216,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
             progress(total - len(todo), total)
         for m in meters:
             m.start()
+        busy = ContentionSampler().start()
         metering = True
         t_items = time.perf_counter()
         per_call = p.task.items_per_call(runner)
@@ -234,11 +237,13 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
                 break
         t_end = time.perf_counter()
         readings, metering = [m.stop() for m in meters], False
+        contention = busy.stop().to_json()
         offline = p.task.offline_phase(runner)  # after the meters: energy and eval time are the items' only
     finally:
         if metering:  # interrupted while evaluating
             t_end = None
             readings = [m.stop() for m in meters]
+            contention = busy.stop().to_json()
         if t_end is None:
             t_end = time.perf_counter()
         mem.stop()
@@ -253,7 +258,7 @@ def execute(p: Plan, run: RunDir, progress: Progress | None = None,
                 energy=[{**asdict(r), "idle_watts": w} for r, w in zip(readings, idle) if r is not None],
                 peak_uss_bytes=mem.peak_uss_bytes, peak_pss_bytes=mem.peak_pss_bytes, kv_cache_bytes=kv_bytes,
                 cpu_freq_mhz_start=freq_start, cpu_freq_mhz_end=cpu_freq_mhz(), offline=offline,
-                segment_id=segment_id,
+                segment_id=segment_id, contention=contention,
             ))
             records = run.samples()
             kind = p.kind

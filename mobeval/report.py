@@ -35,6 +35,9 @@ def _header(r: Result) -> str:
         lines.append(f"merged from {len(merged)} shards: " + plain(", ".join(m.get("folder", "?") for m in merged)))
     if r.provenance.upgraded_from:
         lines.append(f"[dim]read from a {plain(r.provenance.upgraded_from)} result.json (an older mobeval)[/]")
+    busy = r.performance.get("cpu_contention")
+    if busy is not None and busy.value:
+        lines.append(f"[bold yellow]measured under contention[/]: latency is not valid; {plain(busy.note)}")
     if r.status != "complete":
         lines.append("[bold red]partial run[/]: continue it with --resume")
     seq = r.sequential
@@ -101,6 +104,8 @@ def summary_table(r: Result) -> Table:
         _wall_row(perf.get("wall_time"), bool(r.provenance.merged_from)),
         ("CPU frequency start / end", f"{fig(perf.get('cpu_freq_start'), '{:.0f}')} / "
          f"{fig(perf.get('cpu_freq_end'), '{:.0f}')}", "a drop suggests throttling"),
+        *([("CPU contention", "yes" if perf["cpu_contention"].value else "no", perf["cpu_contention"].note)]
+          if "cpu_contention" in perf else []),
         ("peak RSS", fig(mem.get("peak_rss")), f"baseline {fig(mem.get('baseline_rss'))}, sampled every 10 ms"),
         ("peak USS / PSS", f"{fig(mem.get('peak_uss'))} / {fig(mem.get('peak_pss'))}",
          "private / proportional share; sampled every 0.25 s"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from mobeval.core.version import __version__
 from mobeval.core.figures import Figure
+from mobeval.measure.contention import RULE, Contention
 from mobeval.results.schema import Integrity, Provenance, Result
 from mobeval.results.store import Segment, utc_now
 from mobeval.core.task import OFFLINE_SECTION, TaskKind
@@ -77,6 +78,33 @@ def memory(segments: list[Segment], model_size: int | None, remote: bool = False
     return figs
 
 
+def contention(segments: list[Segment], remote: bool) -> dict[str, Figure]:
+    """`cpu_contention`: the largest share of the CPU other processes (or the hypervisor) took during any
+    segment's items, value 1 when that segment was contended (measure/contention.py's rule). Absent where no
+    segment recorded it (folders written before mobeval did)."""
+    seen = [s.contention for s in segments if s.contention]
+    if not seen:
+        return {}
+    worst = max(seen, key=lambda c: max(c["others_share"], c["steal_share"]))
+    desc = Contention(**worst).describe()
+    if remote:
+        note = f"{desc}; the model runs behind an endpoint, whose work on this machine (a local server) counts here"
+        return {"cpu_contention": Figure(value=0.0, unit="bool", source="psutil.cpu_times", note=note)}
+    contended = any(c["contended"] for c in seen)
+    note = (f"measured under contention: {desc} ({RULE})" if contended else f"quiet: {desc}")
+    return {"cpu_contention": Figure(value=float(contended), unit="bool", source="psutil.cpu_times", note=note)}
+
+
+def with_contention(perf: dict[str, Figure], busy: dict[str, Figure]) -> dict[str, Figure]:
+    """Latency measured under contention is not valid: `latency_valid` says so, with the neighbours' share."""
+    flag = busy.get("cpu_contention")
+    valid = perf.get("latency_valid")
+    if flag is None or not flag.value or valid is None:
+        return perf
+    return {**perf, "latency_valid": Figure(value=0.0, unit="bool", source=valid.source,
+                                            note="; ".join(n for n in (valid.note, flag.note) if n))}
+
+
 def cpu_frequency(segments: list[Segment]) -> dict[str, Figure]:
     first, last = segments[0], segments[-1]
     if first.cpu_freq_mhz_start is None:
@@ -128,6 +156,7 @@ def build_result(
     records: list, segments: list[Segment], complete: bool, killed: int = 0, integrity: Integrity | None = None,
 ) -> Result:
     """The result of a run folder: `plan` is what the plan records (model, data); the kind scores the records."""
+    busy = contention(segments, plan["model"].get("remote", False))
     return Result(
         kind=kind.name,
         mobeval_version=__version__,
@@ -139,8 +168,8 @@ def build_result(
         model=plan["model"],
         runner=runner,
         data={**plan["data"], "selection_sha256": identity.get("selection_sha256")},
-        performance={**timing(segments, killed), **kind.performance(records), **offline_figures(segments),
-                     **cpu_frequency(segments)},
+        performance={**timing(segments, killed), **with_contention(kind.performance(records), busy),
+                     **offline_figures(segments), **cpu_frequency(segments), **busy},
         memory=memory(segments, plan["model"].get("size_bytes"), plan["model"].get("remote", False),
                       plan["model"].get("no_file_reason") or "the model is a folder or hub id"),
         energy=energy(segments, kind.energy_units(records), killed),

@@ -68,6 +68,8 @@ class Segment:
     cpu_freq_mhz_end: float | None = None
     offline: dict[str, dict] = field(default_factory=dict)  # figures measured after the items (Figure dicts)
     segment_id: str = ""  # matches its "open" line (start times alone collide within a second)
+    # what the rest of the machine took of the CPU while the items ran (measure/contention.py); None: not recorded
+    contention: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Literal
 
 from mobeval.core.errors import MobevalError
 from mobeval.report import killed_segments
+from mobeval.results.assemble import contention, with_contention
 from mobeval.results.integrity import RunCheck, check_run
 from mobeval.submit.files import expected_files, missing_files
 from mobeval.core.kinds import task_kind
@@ -248,7 +249,8 @@ def figures_recompute(c: RunCheck) -> Verdict:
     if not _same(section, recorded):
         keys = [k for k in section if not _same(section.get(k), recorded.get(k))]
         problems.append(f"result.json's task figures ({', '.join(keys)}) are not what its samples give: {edited}")
-    perf = {k: f.model_dump(mode="json") for k, f in kind.performance(records).items()}
+    busy = contention(c.run.segments(), r.model.get("remote", False))  # the segments say if the machine was busy
+    perf = {k: f.model_dump(mode="json") for k, f in with_contention(kind.performance(records), busy).items()}
     differ = [k for k, f in perf.items() if k not in r.performance
               or not _same(f, r.performance[k].model_dump(mode="json"))]
     if differ:
