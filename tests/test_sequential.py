@@ -82,3 +82,21 @@ def test_running_sequence_equals_the_batch_one(population):
         lo, hi = run.update(v)
         assert (lo, hi) == pytest.approx((batch.low[i], batch.high[i]), abs=1e-12)
     assert run.mean == pytest.approx(x.mean())
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "shares of 4 orderings"])
+def test_without_replacement_coverage_at_the_worst_time(kind):
+    """What a run under --until samples: one finite selection of 200 items in uniformly random orders (the seeded
+    order, mobeval.stopping.run_order, over seeds). The true mean is the selection's; the sequence must hold it at
+    every prefix in at least 95% of the orders, and close on it once every item is drawn."""
+    rng = np.random.default_rng(271)
+    n = 200
+    items = ((rng.random(n) < 0.3).astype(float) if kind == "bernoulli" else rng.binomial(4, 0.35, n) / 4)
+    truth = items.mean()
+    orders = np.stack([items[rng.permutation(n)] for _ in range(1000)])
+    covered = []
+    for chunk in np.array_split(orders, 8):
+        cs = confidence_sequence(chunk, alpha=0.05, population=n, grid=400)
+        covered.append(np.all((cs.low <= truth + 1e-9) & (truth - 1e-9 <= cs.high), axis=-1))
+        assert np.allclose(cs.low[:, -1], truth) and np.allclose(cs.high[:, -1], truth)
+    assert np.concatenate(covered).mean() >= 0.95
