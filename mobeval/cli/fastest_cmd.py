@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.text import Text
 
 from mobeval.cli.common import app, err, fail, out
 from mobeval.core.errors import MobevalError
+from mobeval.measure.contention import RULE, ContentionSampler
 from mobeval.core.printing import Table
 
 
@@ -40,11 +40,15 @@ def fastest(
                                  "threads": threads})
         names = [r.strip() for r in runners.split(",") if r.strip()] if runners else candidate_runners(model)
         with err.status("timing runners ...") as status:
+            sampler = ContentionSampler().start()
             result = compare_runners(cfg, names, limit, rounds, progress=lambda m: status.update(escape(m)))
+            contention = sampler.stop()
     except MobevalError as exc:
         fail(str(exc))
     env = environment()
-    busy = _busy_note(env)
+    busy = (f"measured under contention: {contention.describe()} ({RULE}): other processes shared the cores, so "
+            "these times and this ranking are not the runners' own; run it again on an idle machine"
+            if contention.contended else None)
     t = Table(title=f"{result.model} on {result.bench}: {limit} questions x {orderings} orderings, "
                     f"{env['cpu']} ({env['cpu_logical']} logical cores)", header_style="bold")
     for col in ("runner", "load", "s / question", "prompts / s", "vs fastest", "same choice as fastest"):
@@ -65,21 +69,8 @@ def fastest(
     output_dir.mkdir(parents=True, exist_ok=True)
     dest = output_dir / f"fastest__{result.model.replace('/', '-')}__{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     dest.write_text(json.dumps({"schema_version": "mobeval.fastest/1", "limit": limit, "orderings": orderings,
-                                "rounds": rounds, "verdict": result.verdict(), "busy": busy, "environment": env,
+                                "rounds": rounds, "verdict": result.verdict(), "busy": busy, "contention": contention.to_json(), "environment": env,
                                 "runners": [asdict(r) | {"seconds_per_question": r.seconds_per_question}
                                             for r in result.runners]}, indent=2) + "\n")
     out.print(f"json: {dest}", highlight=False, markup=False)
-
-
-def _busy_note(env: dict) -> str | None:
-    """Other work on the cores makes a ranking meaningless (llama.cpp's OpenMP threads crawl when
-    oversubscribed): say so when the 1-minute load average, which includes this run, exceeds the cores."""
-    if not hasattr(os, "getloadavg"):
-        return None
-    load = os.getloadavg()[0]
-    cores = env.get("cpu_affinity") or env.get("cpu_logical") or 1
-    if load > cores + 0.5:
-        return (f"the machine was busy (load average {load:.1f} on {cores} cores): other processes shared the "
-                "cores, so these times and this ranking are not the runners' own; run it again on an idle machine")
-    return None
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from mobeval.core.console import err, fail, out
 from mobeval.core.errors import MobevalError
+from mobeval.measure.contention import RULE, ContentionSampler
 from mobeval.core.printing import Table
 
 
@@ -66,11 +67,13 @@ def perf(
         return LlamaCppRunner(path, n_threads=t, n_batch=b, n_ctx=c)
 
     with err.status(f"measuring {escape(spec.alias)} ..."):
+        sampler = ContentionSampler().start()
         try:
             configs = sweep(make, thread_list, batches, contexts, cooldown_s=cooldown, pp=pp, tg=tg,
                             ttft_lengths=ttft_lengths, reps=reps, warmup=warmup, min_duration_s=min_duration)
         except MobevalError as exc:
             fail(str(exc))
+        contention = sampler.stop()
     t = Table(title=f"{spec.alias} ({spec.quant}) on llama.cpp", header_style="bold")
     for col in ("setting", "test", "tokens/s", "llama.cpp's timer", "ratio", "TTFT", "valid"):
         t.add_column(col, justify="right", no_wrap=col in ("setting", "tokens/s"))
@@ -90,10 +93,14 @@ def perf(
         out.print(f"t={c.n_threads} b={c.n_batch} c={c.n_ctx}: CPU {c.cpu_freq_mhz_before} -> "
                   f"{c.cpu_freq_mhz_after} MHz, KV cache {c.kv_cache_bytes / 2**20:.1f} MiB (f16, computed)",
                   highlight=False)
+    if contention.contended:
+        out.print(f"[yellow]warning: measured under contention[/]: {escape(contention.describe())} ({RULE}); these "
+                  "speeds are not the engine's own: measure again on an idle machine", highlight=False)
     output_dir.mkdir(parents=True, exist_ok=True)
     dest = output_dir / f"perf__{spec.alias}__{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     dest.write_text(json.dumps({
         "schema_version": "mobeval.perf/1", "model": {"alias": spec.alias, "path": str(path), "quant": spec.quant},
-        "runner": "llama.cpp", "environment": environment(), "configs": to_json(configs),
+        "runner": "llama.cpp", "environment": environment(), "contention": contention.to_json(),
+        "configs": to_json(configs),
     }, indent=2) + "\n")
     out.print(f"json: {dest}", highlight=False, markup=False)
