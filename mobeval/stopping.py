@@ -157,6 +157,15 @@ class Tracker:
         self.joules: float | None = None
         self.energy_source = ""
 
+    @classmethod
+    def of_section(cls, kind: Any, section: SequentialSection) -> "Tracker":
+        """A tracker with the populations a result's section records, to replay its samples (submit --check)."""
+        t = cls(kind, [], 0, None, None, None)
+        t.overall = RunningSequence(section.alpha, section.population)
+        t.population = section.population
+        t.population_by_group = {g: e.population for g, e in section.groups.items() if e.population is not None}
+        return t
+
     def add(self, records: list[Any]) -> None:
         """One item's records (all its replicas), as the run appended them."""
         if not records:

@@ -353,3 +353,22 @@ def test_vlm_budget_mixes_multiple_choice_and_open_answers(tmp_path):
         assert v == pytest.approx(np.mean([bool(r.correct) for r in recs_of]))
         assert len(recs_of) == (4 if recs_of[0].multiple_choice else 1)
     assert s["group_label"] == "category" and all(re.match(r"digit \d", g) for g in s["groups"])
+
+
+def test_a_budget_run_to_every_item_passes_submit_and_its_estimate_is_checked(tmp_path):
+    run_ok(*SPECTRUM, "--limit", "12", "--budget", "12", "--output-dir", str(tmp_path), "-q")
+    folder = folder_of(tmp_path)
+    s = check_section(folder, "spectrum-segmentation", population=12)
+    assert s["stop_reason"] == "every item" and not s["stopped_early"] and s["low"] == s["high"]
+
+    def verdict(check: str) -> str:
+        res = invoke("submit", str(folder), "--check")
+        return " ".join(next(x for x in res.output.splitlines() if check in x).split())
+
+    assert verdict("run complete").startswith("PASS")
+    assert verdict("figures recompute").startswith("PASS") and "sequential estimate" in verdict("figures recompute")
+    r = result(folder)
+    r["sequential"]["groups"][next(iter(r["sequential"]["groups"]))]["low"] -= 0.01  # an edited interval
+    (folder / "result.json").write_text(json.dumps(r))
+    assert verdict("figures recompute").startswith("FAIL")
+    assert "sequential estimate and intervals are not the confidence sequence" in verdict("figures recompute")

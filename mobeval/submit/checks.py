@@ -256,9 +256,24 @@ def figures_recompute(c: RunCheck) -> Verdict:
     if differ:
         problems.append(f"result.json's performance figures ({', '.join(differ[:4])}) are not what its samples "
                         f"give: {edited}")
+    seq = r.sequential
+    if seq is not None:
+        from mobeval.stopping import Tracker
+
+        t = Tracker.of_section(kind, seq)
+        t.replay(records)
+        o = t.overall
+        again = {"": [o.n, o.mean if o.n else None, o.low if o.n else None, o.high if o.n else None],
+                 **{g: [e.n, e.mean, e.low, e.high] for g, e in t.groups.items()}}
+        recorded = {"": [seq.items_with_value, seq.estimate, seq.low, seq.high],
+                    **{g: [e.n, e.estimate, e.low, e.high] for g, e in seq.groups.items()}}
+        if not _same(again, recorded):
+            problems.append(f"result.json's sequential estimate and intervals are not the confidence sequence of its "
+                            f"samples in their order: {edited}")
     if problems:
         return _fail(name, problems)
-    return _pass(name, f"the {kind.name} section and {len(perf)} speed figures of result.json are what its "
+    extra = " and its sequential estimate" if seq is not None else ""
+    return _pass(name, f"the {kind.name} section{extra} and {len(perf)} speed figures of result.json are what its "
                        f"{len(records)} samples give")
 
 
