@@ -1,5 +1,7 @@
 """The real llama.cpp runner on the bundled SmolLM2-135M model."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -57,9 +59,16 @@ def test_logprobs_are_log_probabilities_of_the_letters(runner):
 
 
 def test_mmlu_letters_follow_a_space(runner):
+    """MMLU's prompt ends at "Answer:" and the letters are scored as " A" ... " D": the tokens a model writes
+    there. Scored without the space they are tokens the model almost never writes after a colon (SmolLM2 on
+    AMD EPYC: 6.9% of the probability mass on the four letters with the space, 0.02% without)."""
     t = load_template("mmlu", "mmlu")
-    (resp,) = runner.score_choices([ChoiceRequest(t.render("2+2=?", ["3", "4", "5", "6"], "math"), t.continuations(4))])
-    assert len(resp.logprobs) == 4
+    prompt = t.render("2+2=?", ["3", "4", "5", "6"], "math")
+    assert prompt.endswith("Answer:") and t.continuations(4) == (" A", " B", " C", " D")
+    (spaced,) = runner.score_choices([ChoiceRequest(prompt, t.continuations(4))])
+    (bare,) = runner.score_choices([ChoiceRequest(prompt, ("A", "B", "C", "D"))])
+    mass = sum(math.exp(x) for x in spaced.logprobs)
+    assert len(spaced.logprobs) == 4 and mass > 20 * sum(math.exp(x) for x in bare.logprobs), (spaced, bare)
 
 
 def test_a_continuation_that_is_not_one_token_is_an_error(runner):

@@ -34,7 +34,7 @@ def refused(tmp_path, *args, command="run"):
     extra = ["--output-dir", str(out)]
     res = cli.invoke(app, [command, *args, *extra])
     assert res.exit_code == 2, res.output
-    assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
+    assert "Traceback" not in res.output and (res.exception is None or isinstance(res.exception, SystemExit))
     assert not out.exists() or not any(out.iterdir()), "something was written before validation passed"
     return res.output
 
