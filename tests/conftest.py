@@ -37,3 +37,11 @@ def _isolated_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MOBEVAL_CACHE", str(tmp_path_factory.getbasetemp() / "mobeval-cache"))
         yield
+
+
+def energy_counter_here() -> bool:
+    """Whether this machine has an energy counter mobeval reads (RAPL, NVML): where it has, results carry joules
+    and the tests that expect 'unavailable' expect readings instead."""
+    from mobeval.measure.energy import energy_meters
+
+    return any(m.source != "unavailable" for m in energy_meters("auto"))
