@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mobeval.core.benchmarks import BENCHMARKS, DEFAULT_BENCH, bench_entry, canonical_bench
 from mobeval.core.errors import MobevalError
+from mobeval.core.options import BenchOptions
 from mobeval.core.kinds import KINDS, kind_entry
 from mobeval.core.orderings import DEFAULT_MAX_PROMPTS, validate_spec
 from mobeval.core.runners import KEYWORDS, REGISTRY, RUNNER_SETTINGS, all_entries, check_settings, entry, flag
@@ -272,6 +273,12 @@ class RunConfig(BaseModel):
     @property
     def model_name(self) -> str:
         return self.model or kind_entry(self.task).default_model
+
+    def bench_options(self) -> BenchOptions:
+        """Every benchmark option this run was given: each plan hands the benchmark all of them, so one the
+        benchmark does not take (--labels for a question set, --answers for images) is refused by name."""
+        return BenchOptions(data=self.data, answers=self.answers, shots=self.shots, columns=self.column,
+                            subjects=tuple(self.subjects), labels=self.labels)
 
     def runner_settings(self) -> dict[str, Any]:
         """The runner settings given, or defaulted for the chosen runner, as constructor keywords, plus

@@ -73,3 +73,21 @@ def test_every_benchmark_declares_known_options_and_registry_lists_them_all():
     assert all(set(e.takes) <= set(FLAGS) for e in BENCHMARKS.values())
     assert set(FLAGS) == {"data", "answers", "shots", "columns", "subjects", "labels"}
     assert set(FLAGS) == set(BenchOptions().__dataclass_fields__)
+
+
+# every benchmark option, given where its benchmark does not take it: refused by name, whatever the kind
+_GIVEN = {"data": ["--data", "."], "answers": ["--answers", "pyproject.toml"], "shots": ["--shots", "1"],
+          "columns": ["--column", "question=q"], "subjects": ["--subjects", "a"], "labels": ["--labels", "pyproject.toml"]}
+
+
+@pytest.mark.parametrize("bench,option", [(b, o) for b, e in BENCHMARKS.items() for o in FLAGS if o not in e.takes])
+def test_every_option_a_benchmark_does_not_take_is_refused_by_name(bench, option, tmp_path):
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    res = CliRunner().invoke(app, ["run", "--bench", bench, *_GIVEN[option], "--output-dir", str(tmp_path)],
+                             env={"COLUMNS": "200"})
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and f"{FLAGS[option]} is not taken by benchmark {bench}" in text, text
+    assert not any(tmp_path.iterdir())

@@ -41,15 +41,15 @@ def bench_entry(name: str) -> BenchmarkEntry:
 def check_options(name: str, options: BenchOptions) -> None:
     """Every option given is one benchmark `name` takes, with a sensible value: else an error naming the flag."""
     entry = bench_entry(name)
-    for option in entry.needs:
-        if option not in options.given():
-            raise MobevalError(f"benchmark {name} needs {FLAGS[option]}")
     for option in options.given():
         if option not in entry.takes:
             takes = ", ".join(entry.flags) or "no options"
             own = catalog().kinds[entry.kind].own_data if entry.kind in catalog().kinds else ""
             way_out = f"; for a file of your own use {own}" if option == "data" and own else ""
             raise MobevalError(f"{FLAGS[option]} is not taken by benchmark {name} (it takes: {takes}){way_out}")
+    for option in entry.needs:
+        if option not in options.given():
+            raise MobevalError(f"benchmark {name} needs {FLAGS[option]}")
     if options.shots < 0:
         raise MobevalError(f"--shots must be 0 or more, not {options.shots}")
     if any(not s.strip() for s in options.subjects):

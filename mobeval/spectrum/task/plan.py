@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mobeval.core.benchmarks import BenchOptions, load_benchmark
+from mobeval.core.benchmarks import load_benchmark
 from mobeval.core.sampling import stratified_sample
 from mobeval.spectrum.benchmarks.dataset import CaptureRef, SpectrumSet
 from mobeval.spectrum.benchmarks.generate import refuse_training_overlap
@@ -166,7 +166,7 @@ def samples_read(runner: Any) -> int | None:
 def plan_spectrum(cfg: RunConfig) -> SpectrumPlan:
     """Index the captures, resolve the model, refuse captures it was trained on: before anything loads."""
     model = resolve_model(cfg.runner, cfg.model)
-    dataset = load_benchmark(cfg.bench, BenchOptions(data=cfg.data))
+    dataset = load_benchmark(cfg.bench, cfg.bench_options())
     refs = list(dataset.refs)
     if cfg.limit is not None:
         refs = stratified_sample(refs, cfg.limit, cfg.seed, key=lambda r: r.stratum)

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
-from mobeval.core.benchmarks import BenchOptions, load_benchmark
+from mobeval.core.benchmarks import load_benchmark
 from mobeval.text.benchmarks.base import BenchmarkData
 from mobeval.core.sampling import stratified_sample
 from mobeval.config import RunConfig
@@ -166,9 +166,7 @@ def _naming(ids: Sequence[str]) -> str:
 
 def plan_mcq(cfg: RunConfig) -> McqPlan:
     """Load the questions and find the model; everything that can fail before the model loads."""
-    opts = BenchOptions(data=cfg.data, answers=cfg.answers, shots=cfg.shots, columns=cfg.column,
-                        subjects=tuple(cfg.subjects))
-    bench = load_benchmark(cfg.bench, opts)
+    bench = load_benchmark(cfg.bench, cfg.bench_options())
     questions = bench.questions
     if cfg.limit is not None:
         questions = stratified_sample(questions, cfg.limit, cfg.seed)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mobeval.core.benchmarks import BenchOptions, load_benchmark
+from mobeval.core.benchmarks import load_benchmark
 from mobeval.core.sampling import stratified_sample
 from mobeval.vision.benchmarks.imagefolder import ImageFolderSet
 from mobeval.config import RunConfig
@@ -162,7 +162,7 @@ def plan_images(cfg: RunConfig) -> ImagePlan:
     """Load the images and find the model and its preprocessing; everything that can fail before it loads."""
     found = quantized.lookup(cfg.model_name)
     quantized.check_settings(cfg, found)
-    dataset = load_benchmark(cfg.bench, BenchOptions(data=cfg.data, labels=cfg.labels))
+    dataset = load_benchmark(cfg.bench, cfg.bench_options())
     items = list(dataset.items)
     quant = None
     if found is not None:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import PIL  # noqa: F401  (the vlm kind's extra: a missing Pillow is an error naming it, tasks._load)
 
-from mobeval.core.benchmarks import BenchOptions, load_benchmark
+from mobeval.core.benchmarks import load_benchmark
 from mobeval.core.sampling import stratified_sample
 from mobeval.vlm.benchmarks.items import VlmItem, VlmSet
 from mobeval.config import RunConfig
@@ -211,7 +211,7 @@ def make_record(item: VlmItem, ordering: int, order: tuple[int, ...], prompt: st
 
 def plan_vlm(cfg: RunConfig) -> VlmPlan:
     """Load the questions and resolve the model's parts: everything that can fail before the model loads."""
-    dataset = load_benchmark(cfg.bench, BenchOptions(data=cfg.data))
+    dataset = load_benchmark(cfg.bench, cfg.bench_options())
     items = list(dataset.items)
     if cfg.limit is not None:
         items = stratified_sample(items, cfg.limit, cfg.seed, key=lambda i: i.category)
