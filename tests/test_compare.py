@@ -68,3 +68,20 @@ def test_debiased_is_the_paired_basis_when_both_runs_have_it():
     assert rows[0][1] == "debiased" and rows[0][2] == "2" and rows[0][-1] == "not significant"
     # a run under the original order only: the original order is the basis both have
     assert paired_rows("mcq", ["#1", "#2"], [a, [keyed("q1", 0), keyed("q2", 1)]])[0][1] == "original order"
+
+
+def test_runs_of_different_kinds_are_refused_without_a_traceback(tmp_path):
+    """Regression: compare of a multiple-choice run and an image run raised from inside the table code."""
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    cli = CliRunner()
+    for args in (["--limit", "2", "--orderings", "original"], ["--task", "image-classification"]):
+        res = cli.invoke(app, ["run", *args, "--output-dir", str(tmp_path), "-q"])
+        assert res.exit_code == 0, res.output
+    mcq, images = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    res = cli.invoke(app, ["compare", str(mcq), str(images)])
+    assert res.exit_code == 2 and "Traceback" not in res.output and res.exception is not None
+    assert isinstance(res.exception, SystemExit)
+    assert "cannot compare runs of different task kinds (image-classification, mcq)" in " ".join(res.output.split())

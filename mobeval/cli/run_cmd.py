@@ -78,7 +78,7 @@ def _job_secrets() -> dict[str, str]:
 @app.command()
 def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of settings; flags override it. "
-                                          "Keys are the flags' names with dashes as underscores (README)."),
+                                          "Keys are the flags' names with dashes as underscores (docs/settings.md)."),
     task: Optional[str] = _opt("task"),
     model: Optional[str] = _opt("model"),
     bench: Optional[str] = _opt("bench"),

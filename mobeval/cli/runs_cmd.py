@@ -67,5 +67,9 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
     results = [c.result for c in checks]
     names = [f"#{i + 1} {r.model['alias']} / {r.runner['name']}" for i, r in enumerate(results)]
     records = [c.result_samples for c in checks]
-    write_tables(compare_tables(names, results, records), fmt, out)
+    try:
+        tables = compare_tables(names, results, records)
+    except MobevalError as exc:  # runs of different kinds
+        fail(str(exc))
+    write_tables(tables, fmt, out)
 
