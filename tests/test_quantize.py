@@ -129,3 +129,26 @@ def test_layer_sqnr_images_are_spread_over_the_run():
     assert spread(3, 16) == [0, 1, 2]
     assert spread(400, 16)[:3] == [0, 27, 53] and spread(400, 16)[-1] == 399 and len(spread(400, 16)) == 16
     assert spread(10, 1) == [0] and spread(5, 2) == [0, 4]
+
+
+def test_output_never_replaces_an_unrelated_file_and_is_checked_before_quantizing(tmp_path):
+    """`--output existing.onnx` once overwrote whatever was there; a missing folder failed after the whole
+    quantization. Both are refused up front, naming the flag, and the file is left as it was."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    other = tmp_path / "mine.onnx"
+    other.write_bytes(b"an unrelated model of the user's")
+    cli = CliRunner()
+    t0 = time.perf_counter()
+    res = cli.invoke(app, ["quantize", "efficientnet-lite0", "--calibration", "2", "--output", str(other)])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "the file exists and is not a model mobeval quantized" in text, text
+    assert other.read_bytes() == b"an unrelated model of the user's"
+    res = cli.invoke(app, ["quantize", "efficientnet-lite0", "--calibration", "2", "--output",
+                           str(tmp_path / "missing" / "q.onnx")])
+    assert res.exit_code == 2 and "does not exist; create it first" in " ".join(res.output.split())
+    assert time.perf_counter() - t0 < 60  # refused before calibrating, not after

@@ -84,6 +84,8 @@ def _quantize(model_name, scheme_name, per_channel, symmetric, method, reduce_ra
     from mobeval.vision.quantize.manifest import write_manifest
     from mobeval.vision.task.preprocess import load_spec
 
+    if output is not None:  # checked before the (minutes of) quantization, not after it
+        output = _checked_output(output.expanduser())
     scheme = QuantScheme.parse(scheme_name, per_channel=per_channel, weight_symmetric=symmetric,
                                activation_symmetric=symmetric, calibration_method=method, reduce_range=reduce_range)
     if bench_entry(bench).kind != "image-classification":
@@ -104,10 +106,23 @@ def _quantize(model_name, scheme_name, per_channel, symmetric, method, reduce_ra
     )
     if output is None:
         return q.path, q
-    output = output.expanduser()
-    if output.suffix.lower() != ".onnx":
-        raise MobevalError(f"--output {output}: give a path ending in .onnx")
-    output.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(q.path, output)
     write_manifest(output, q.manifest.model_copy(update={"file": output.name}))
     return output.resolve(), q
+
+
+def _checked_output(output: Path) -> Path:
+    """--output: a new .onnx path in a folder that exists, or a model mobeval quantized before (its manifest
+    beside it, so it is ours to replace); never an unrelated file."""
+    from mobeval.vision.quantize import read_manifest
+
+    if output.suffix.lower() != ".onnx":
+        raise MobevalError(f"--output {output}: give a path ending in .onnx")
+    if not output.parent.is_dir():
+        raise MobevalError(f"--output {output}: the folder {output.parent} does not exist; create it first")
+    if output.is_dir():
+        raise MobevalError(f"--output {output}: a folder; give the .onnx file's path")
+    if output.exists() and read_manifest(output) is None:
+        raise MobevalError(f"--output {output}: the file exists and is not a model mobeval quantized (no "
+                           f"{output.stem}.quant.json beside it); choose another path or remove it")
+    return output
