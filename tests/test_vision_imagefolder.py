@@ -179,3 +179,26 @@ def test_shared_imagenet_samples_layout_agrees_with_their_labels_file():
     with (SHARED_IMAGENET / "labels.csv").open(newline="") as f:
         rows = {r["file"]: int(r["class_index"]) for r in csv.DictReader(f)}
     assert {i.id: i.label for i in by_layout.items} == rows
+
+
+def test_a_run_resumed_over_replaced_pictures_is_refused(tmp_path):
+    """Only ids and labels were hashed: a half-done run resumed after its images were swapped for others mixed two
+    data sets. The pictures' bytes are part of the run's identity now."""
+    from typer.testing import CliRunner
+
+    from mobeval.cli import app
+
+    for name in ("a/0.png", "a/1.png", "b/0.png", "b/1.png"):
+        _image(tmp_path / "imgs" / name)
+    cli = CliRunner()
+    res = cli.invoke(app, ["run", "--bench", "imagefolder", "--data", str(tmp_path / "imgs"), "--output-dir",
+                           str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 0, res.output
+    folder = res.output.strip().splitlines()[-1]
+    again = ["run", "--bench", "imagefolder", "--data", str(tmp_path / "imgs"), "--output-dir", str(tmp_path / "out"),
+             "--resume", "--run-dir", folder]
+    same = cli.invoke(app, again)  # the same pictures: nothing to refuse
+    assert same.exit_code == 0 and "different image files" not in same.output, same.output
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(tmp_path / "imgs" / "a" / "0.png")  # another picture, same name
+    res = cli.invoke(app, again)
+    assert res.exit_code == 2 and "different image files (a picture replaced or changed since)" in res.output

@@ -22,6 +22,7 @@ NOT_IDENTITY = ("selection_file_sha256",)  # run.json's hash of its own selectio
 DEFAULTS = {"kind": "mcq"}  # what a folder from before the key was recorded means by its absence
 _WHAT = {"model_sha256": "a different model file", "selection_sha256": "a different selection of items",
          "template_sha256": "a different prompt template", "preprocess_sha256": "different image preprocessing",
+         "images_sha256": "different image files (a picture replaced or changed since)",
          "item_order": "a different order of items: --until/--budget run them in a seeded random order, and a run "
                        "continues only a run of the same order (give --until or --budget, or neither, as it was)"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import cached_property
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -16,7 +17,7 @@ from mobeval.core.sampling import stratified_sample
 from mobeval.vision.benchmarks.imagefolder import ImageFolderSet
 from mobeval.config import RunConfig
 from mobeval.core.errors import MobevalError, RunnerError
-from mobeval.core.hashing import text_sha256
+from mobeval.core.hashing import file_sha256, text_sha256
 from mobeval.measure.throughput import PREFIX as THROUGHPUT_PREFIX
 from mobeval.measure.throughput import batch_throughput
 from mobeval.vision.models.registry import VisionModel, resolve
@@ -69,7 +70,14 @@ class ImagePlan(TaskPlan):
             "model_sha256": self.model.sha256(),
             "selection_sha256": text_sha256(json.dumps(chosen, ensure_ascii=False)),
             "preprocess_sha256": self.spec.sha256(),
+            # the pictures themselves: a run resumed over replaced images would mix two data sets
+            "images_sha256": self.images_sha256,
         }
+
+    @cached_property
+    def images_sha256(self) -> str:
+        """One sha256 over every selected image's bytes (each file's hash cached by path, size and mtime)."""
+        return text_sha256(json.dumps([[i.id, file_sha256(i.path)] for i in self.items]))
 
     def model_info(self) -> dict[str, Any]:
         m = self.model
