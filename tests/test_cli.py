@@ -193,3 +193,22 @@ def test_energy_in_the_result_is_unavailable_or_a_labelled_estimate(tmp_path):
     assert "5.0 W per busy core" in energy["estimate.energy"]["note"]
     assert {"estimate.average_power", "estimate.energy_per_question", "estimate.energy_per_token"} <= set(energy)
     assert "energy (estimate)" in res.output and "estimated" in res.output
+
+
+def test_sigterm_stops_a_run_cleanly_and_the_resumed_run_is_complete(tmp_path):
+    """`kill PID` once left a "killed segment" (exit 143, no hint), so the resumed run, every record present,
+    failed submit --check's "run complete". Now the segment is written, the exit is 143 with the hint."""
+    proc = _start(ARGS, tmp_path)
+    d = _wait_for_samples(tmp_path, 16, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert "terminated" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    segments = [json.loads(line) for line in (d / "segments.jsonl").read_text().splitlines()]
+    assert segments[-1].get("open") is None and segments[-1]["questions"] >= 4  # the segment was closed
+    run_ok("run", *ARGS, "--output-dir", str(tmp_path), "--resume", "-q")
+    result = json.loads((d / "result.json").read_text())
+    assert result["status"] == "complete" and "killed" not in result["performance"]["wall_time"]["note"]
+    res = CliRunner().invoke(app, ["submit", str(d), "--check"], env={"COLUMNS": "250"})
+    line = next(line for line in res.output.splitlines() if "run complete" in line)
+    assert "PASS" in line, res.output

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -55,6 +57,17 @@ def _opt(key: str, *decls: str, **kw):
     return typer.Option(None, *decls, help=f"{help_text(key)} {one_of} {shown}".replace("  ", " ").strip(),
                         show_default=False,
                         rich_help_panel=panel(key), **kw)
+
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the run is, so its finally blocks write what was done."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def _job_secrets() -> dict[str, str]:
@@ -153,6 +166,9 @@ def run(
         android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir,
     )
     run_folder = None
+    # `kill` (SIGTERM) stops a run as Ctrl-C does: the segment is written (no "killed segment"), then exit 143
+    on_main = threading.current_thread() is threading.main_thread()  # only the main thread may set a handler
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
     secrets = [api_key, *url_secrets(endpoint)]  # masked in any message (redact.py)
     try:
         cfg = load_config(config, overrides)
@@ -176,11 +192,15 @@ def run(
             fail(redact_text(f"{exc}\nfinished questions are kept in {run_folder.path}; "
                              "continue with the same command and --resume", secrets))
         fail(redact_text(str(exc), secrets))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         where = f" in {escape(str(run_folder.path))}" if run_folder is not None and run_folder.exists else ""
-        err.print(f"\n[yellow]interrupted[/]: finished questions are kept{where}; "
-                  "continue with the same command and --resume")
-        raise typer.Exit(130)
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        err.print(f"\n[yellow]{what}[/]: finished questions are kept{where}, with the segment's time, memory and "
+                  "energy; continue with the same command and --resume")
+        raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else 130)
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     if quiet:
         emit(str(run_folder.path))
         return
