@@ -267,6 +267,8 @@ def test_spectrum_budget_of_items_then_resume_continues_the_same_sequence(tmp_pa
     assert [json.loads(x)["capture_id"] for x in (killed / "samples.jsonl").read_text().splitlines()] == \
         [x["capture_id"] for x in again]
     assert (k["estimate"], k["low"], k["high"]) == (s["estimate"], s["low"], s["high"])
+    res = invoke("compare", str(folder), str(killed))  # compare reads such runs as any other
+    assert res.exit_code == 0 and "0.00% of" in res.output, res.output
     # and every item: a budget it cannot reach runs the rest, and the interval closes on the selection's mean
     run_ok(*SPECTRUM, "--limit", "40", "--budget", "40", "--output-dir", str(out), "--resume", "-q")
     s = check_section(folder, "spectrum-segmentation", population=40)
