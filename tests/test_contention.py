@@ -5,11 +5,8 @@ process tree (it is reparented away from us), like another user's job."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -18,14 +15,20 @@ from typer.testing import CliRunner
 from mobeval.cli import app
 from mobeval.measure.contention import OTHERS_LIMIT, ContentionSampler
 
-SPIN = "import time\\nend = time.time() + {s}\\nwhile time.time() < end: pass"
+SPIN = "while :; do :; done"
 
 
 def _neighbours(seconds: float, n: int) -> None:
-    """n busy processes that are not our descendants: started through a shell that exits at once."""
-    code = SPIN.format(s=seconds)
-    script = " ".join(f"{sys.executable} -c '{code}' &" for _ in range(n))
+    """n busy processes that are not our descendants: started through a shell that exits at once, so they are
+    reparented away from us, like another user's job."""
+    script = " ".join(f"timeout {seconds} sh -c '{SPIN}' &" for _ in range(n))
     subprocess.run(["sh", "-c", script], check=True)
+
+
+def _stop_neighbours() -> None:
+    for p in psutil.process_iter(["cmdline"]):
+        if p.info["cmdline"] and SPIN in " ".join(p.info["cmdline"]):
+            p.kill()
 
 
 def test_a_busy_neighbour_is_seen_and_our_own_work_is_not():
@@ -52,9 +55,7 @@ def test_a_run_beside_a_neighbour_is_marked_and_its_latency_not_valid(tmp_path):
         res = CliRunner().invoke(app, ["run", "--limit", "3", "--orderings", "original", "--output-dir", str(tmp_path),
                                        "--threads", "1"], env={"COLUMNS": "200"})
     finally:
-        for p in psutil.process_iter(["cmdline"]):
-            if p.info["cmdline"] and "while time.time() < end" in " ".join(p.info["cmdline"]):
-                p.kill()
+        _stop_neighbours()
     assert res.exit_code == 0, res.output
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     perf = json.loads((folder / "result.json").read_text())["performance"]

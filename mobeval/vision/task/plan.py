@@ -41,13 +41,14 @@ class ImagePlan(TaskPlan):
     model: VisionModel
     spec: PreprocessSpec
     quant: quantized.QuantizedRun | None = None  # the model is a quantized .onnx: its float reference
+    whole_images_sha256: str | None = None  # a shard's (restrict): the whole selection's, which every shard shares
 
     @property
     def item_ids(self) -> list[str]:
         return [i.id for i in self.items]
 
     def restrict(self, item_ids: set[str]) -> "ImagePlan":
-        return replace(self, items=[i for i in self.items if i.id in item_ids])
+        return replace(self, items=[i for i in self.items if i.id in item_ids], whole_images_sha256=self.images_sha256)
 
     def replicas(self) -> list[int]:
         return [1] * len(self.items)
@@ -76,7 +77,10 @@ class ImagePlan(TaskPlan):
 
     @cached_property
     def images_sha256(self) -> str:
-        """One sha256 over every selected image's bytes (each file's hash cached by path, size and mtime)."""
+        """One sha256 over every selected image's bytes (each file's hash cached by path, size and mtime); a shard
+        gives the whole selection's."""
+        if self.whole_images_sha256 is not None:
+            return self.whole_images_sha256
         return text_sha256(json.dumps([[i.id, file_sha256(i.path)] for i in self.items]))
 
     def model_info(self) -> dict[str, Any]:
