@@ -16,18 +16,7 @@ import argparse
 
 import numpy as np
 
-from mobeval.measure.sequential import confidence_sequence
-
-
-def wilson_paths(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The 95% Wilson interval after each item (as tests/test_sequential.py computes it)."""
-    t = np.arange(1, x.shape[-1] + 1)
-    p = np.cumsum(x, axis=-1) / t
-    z = 1.959963984540054
-    denom = 1 + z * z / t
-    centre = (p + z * z / (2 * t)) / denom
-    half = z * np.sqrt(p * (1 - p) / t + z * z / (4 * t * t)) / denom
-    return centre - half, centre + half
+from mobeval.measure.sequential import confidence_sequence, running_wilson
 
 
 def main() -> None:
@@ -47,7 +36,7 @@ def main() -> None:
             cs = confidence_sequence(chunk, alpha=0.05, grid=200)
             covered.append(np.all((cs.low <= mu) & (mu <= cs.high), axis=-1))
             half.append((cs.high[:, -1] - cs.low[:, -1]) / 2)
-        lo, hi = wilson_paths(x)
+        lo, hi = running_wilson(x)
         peek = np.all((lo <= mu) & (mu <= hi), axis=-1).mean()
         print(f"{mu:>13.2f} {100 * peek:>15.1f}% {100 * np.concatenate(covered).mean():>15.1f}% "
               f"{100 * np.median((hi[:, -1] - lo[:, -1]) / 2):>10.1f} pts {100 * np.median(np.concatenate(half)):>12.1f}"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console, RenderableType
-from rich.errors import MarkupError
 from rich.table import Table
 from rich.text import Text
 
 from mobeval.board.entry import entry_from_check
+from mobeval.core.formats import plain_text
 from mobeval.board.html import _SORT_JS, _STYLE, _table
 from mobeval.board.rank import BenchBoard, RankedRow
 from mobeval.board.render import footnotes
@@ -32,27 +32,16 @@ pre.header { background: #f8f8f8; padding: 0.6em; font-size: 13px; white-space: 
 HOW = ' class="how"'
 
 
-def _plain(cell: object) -> str:
-    if isinstance(cell, Text):
-        return cell.plain
-    if isinstance(cell, str):
-        try:
-            return Text.from_markup(cell).plain
-        except MarkupError:
-            return cell
-    return str(cell)
-
-
 def table_html(t: Table, css: str = "report") -> str:
     """A rich Table as an HTML table (its title as a caption, markup as plain text)."""
-    head = "".join(f"<th>{html.escape(_plain(c.header))}</th>" for c in t.columns)
+    head = "".join(f"<th>{html.escape(plain_text(c.header))}</th>" for c in t.columns)
     columns = [list(c.cells) for c in t.columns]
     rows = []
     for cells in zip(*columns):
-        tds = "".join(f"<td{HOW if c.header == 'how' else ''}>{html.escape(_plain(v))}</td>"
+        tds = "".join(f"<td{HOW if c.header == 'how' else ''}>{html.escape(plain_text(v))}</td>"
                       for c, v in zip(t.columns, cells))
         rows.append(f"<tr>{tds}</tr>")
-    caption = f"<caption><b>{html.escape(_plain(t.title))}</b></caption>" if t.title else ""
+    caption = f"<caption><b>{html.escape(plain_text(t.title))}</b></caption>" if t.title else ""
     return f'<table class="{css}">{caption}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 

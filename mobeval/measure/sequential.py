@@ -154,3 +154,16 @@ class RunningSequence:
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
+
+
+def running_wilson(values) -> tuple[np.ndarray, np.ndarray]:
+    """The classical 95% Wilson interval recomputed after each value (what a user watching a run would see): the
+    interval that loses its coverage when watched and stopped on, kept here to show that against the sequence."""
+    x = np.asarray(values, dtype=float)
+    t = np.arange(1, x.shape[-1] + 1)
+    p = np.cumsum(x, axis=-1) / t
+    z = 1.959963984540054  # NormalDist().inv_cdf(0.975)
+    denom = 1 + z * z / t
+    centre = (p + z * z / (2 * t)) / denom
+    half = z * np.sqrt(p * (1 - p) / t + z * z / (4 * t * t)) / denom
+    return centre - half, centre + half
