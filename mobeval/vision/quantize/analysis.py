@@ -58,6 +58,11 @@ class QuantizationSection(BaseModel):
     accuracy: AccuracyCost | None  # None when no item is labelled
     flips: int  # items whose top-1 prediction differs from the float model's
     flip_rate: float
+    # a mixed-precision model: the layers (node names) kept at `keep_as`, of `precision_layers` quantized layers
+    kept_layers: list[str] = []
+    keep_as: str = ""
+    precision_layers: int = 0
+    validation_n: int = 0  # images its search chose them on (never evaluated)
 
 
 def float_reference(manifest: QuantManifest, where: Path) -> Path:
@@ -92,7 +97,7 @@ def analyse(manifest: QuantManifest, qdq_path: Path, inputs: Sequence[np.ndarray
     chosen = spread(len(inputs), layer_inputs)
     c = manifest.calibration
     return QuantizationSection(
-        scheme=manifest.scheme, scheme_label=manifest.scheme.label, onnxruntime_version=manifest.onnxruntime_version,
+        scheme=manifest.scheme, scheme_label=manifest.label, onnxruntime_version=manifest.onnxruntime_version,
         float_model_path=manifest.float_model_path, float_model_sha256=manifest.float_model_sha256,
         calibration_n=c.n, calibration_bench=c.bench, calibration_ids=c.ids, calibration_ids_sha256=c.ids_sha256,
         excluded_from_evaluation=excluded,
@@ -104,4 +109,7 @@ def analyse(manifest: QuantManifest, qdq_path: Path, inputs: Sequence[np.ndarray
         weights=[WeightRow(name=w.name, sqnr_db=w.sqnr_db, elements=w.elements, per_channel=w.per_channel)
                  for w in weight_sqnr(float_path, qdq_path)],
         accuracy=cost, flips=int(np.sum(fp != qp)), flip_rate=float(np.mean(fp != qp)),
+        kept_layers=list(manifest.kept.layers) if manifest.kept else [],
+        keep_as=manifest.kept.keep_as if manifest.kept else "", precision_layers=len(manifest.precision),
+        validation_n=manifest.validation.n if manifest.validation else 0,
     )

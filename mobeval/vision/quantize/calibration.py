@@ -52,17 +52,20 @@ def calibration_info(items: Sequence[ImageItem], spec: PreprocessSpec, bench: st
             "preprocess_sha256": spec.sha256()}
 
 
-def overlap(calibration: CalibrationInfo, items: Sequence[ImageItem]) -> list[str]:
-    """Evaluation item ids that calibrated the model: the same id in the same benchmark and data, or
-    the same file content anywhere."""
-    content = set(calibration.item_sha256)
-    same_ids = set(calibration.ids)
+def overlap(sets: CalibrationInfo | Sequence[CalibrationInfo], items: Sequence[ImageItem]) -> list[str]:
+    """Evaluation item ids that calibrated the model (or chose its precision per layer: every set in
+    `sets`): the same id in the same benchmark and data, or the same file content anywhere."""
+    sets = [sets] if isinstance(sets, CalibrationInfo) else list(sets)
+    content = {h for s in sets for h in s.item_sha256}
+    same_ids = {i for s in sets for i in s.ids}
     return [i.id for i in items if i.id in same_ids or stream_sha256(i.path) in content]
 
 
-def overlap_error(model: str, calibration: CalibrationInfo, found: list[str], total: int) -> MobevalError:
+def overlap_error(model: str, calibration: CalibrationInfo, found: list[str], total: int,
+                  validation: CalibrationInfo | None = None) -> MobevalError:
+    searched = (f" and {validation.n} validation images of its mixed-precision search" if validation else "")
     return MobevalError(
-        f"--model {model}: {len(found)} of the {total} images this run evaluates calibrated it "
-        f"({', '.join(found[:5])}{', ...' if len(found) > 5 else ''}; calibration: {calibration.n} items of "
-        f"{calibration.bench or 'unnamed inputs'}); a model is never evaluated on its calibration images: add "
-        "--exclude-calibration to leave them out, or evaluate on other images")
+        f"--model {model}: {len(found)} of the {total} images this run evaluates {'made' if validation else 'calibrated'}"
+        f" it ({', '.join(found[:5])}{', ...' if len(found) > 5 else ''}; calibration: {calibration.n} items of "
+        f"{calibration.bench or 'unnamed inputs'}{searched}); a model is never evaluated on the images it was made "
+        "with: add --exclude-calibration to leave them out, or evaluate on other images")

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mobeval.core.errors import MobevalError
+from mobeval.vision.quantize.mixed import KeptLayers
 from mobeval.vision.quantize.scheme import QuantScheme
 
 MANIFEST_FORMAT = "mobeval.quantized/1"
@@ -49,6 +50,24 @@ class QuantManifest(BaseModel):
     providers_checked: list[str]  # execution providers the model was run on after quantization
     created_at: str
     source_model: dict[str, Any] = {}  # what the caller knows of the float model (alias, preprocessing, classes)
+    # every quantized layer (node name) -> its precision ("w4a16", "w8a16", "float"); mixed.precision_map
+    precision: dict[str, str] = {}
+    kept: KeptLayers | None = None  # layers kept at a higher precision than the scheme's (a mixed-precision model)
+    # the images a mixed-precision search chose the kept layers on: like calibration images, never evaluated
+    validation: CalibrationInfo | None = None
+    search: dict[str, Any] = {}  # what the search was asked and found (target, order, validation figures)
+
+    @property
+    def label(self) -> str:
+        """The scheme's label, plus the layers kept at a higher precision when there are any."""
+        if not self.kept or not self.kept.layers:
+            return self.scheme.label
+        total = len(self.precision) or "?"
+        return f"{self.scheme.label}; {len(self.kept.layers)} of {total} layers kept at {self.kept.keep_as}"
+
+    def held_out(self) -> list[CalibrationInfo]:
+        """The image sets the model was made with (calibration, and the search's validation images)."""
+        return [self.calibration, *([self.validation] if self.validation else [])]
 
 
 def manifest_path(model_path: Path) -> Path:

@@ -29,6 +29,7 @@ from mobeval.vision.quantize.manifest import (
     read_manifest,
     write_manifest,
 )
+from mobeval.vision.quantize.mixed import KeptLayers, Layer, precision_map, quantizer_arguments, weighted_layers
 from mobeval.vision.quantize.scheme import QuantScheme
 
 
@@ -104,10 +105,16 @@ def quantize_onnx(
     providers: Sequence[str] = ("cpu",),
     source_model: dict[str, Any] | None = None,
     out_dir: Path | None = None,
+    kept: KeptLayers | None = None,
+    layers: list[Layer] | None = None,
+    validation_info: dict[str, Any] | None = None,
+    search: dict[str, Any] | None = None,
 ) -> QuantizedModel:
     """The QDQ model of `float_path` under `scheme`, calibrated on `calibration` (preprocessed inputs,
     with or without a batch axis): from the cache, or made now. `calibration_info` adds CalibrationInfo
-    fields (ids, bench, ...) to the manifest; `providers` (short names: cpu, qnn, ...) must run it."""
+    fields (ids, bench, ...) to the manifest; `providers` (short names: cpu, qnn, ...) must run it.
+    `kept` layers stay at a higher precision (`layers`: the model's quantized layers, found when not
+    given); `validation_info` and `search` record the mixed-precision search that chose them."""
     from mobeval.results.store import utc_now
 
     float_path = Path(float_path)
@@ -119,9 +126,17 @@ def quantize_onnx(
     float_sha = file_sha256(float_path)
     calib_sha = inputs_sha256(inputs)
     version = ort_version()
-    key = text_sha256("|".join([float_sha, scheme.key(), calib_sha, f"onnxruntime{version}"]))
+    if kept is not None and not kept.layers:
+        kept = None
+    parts = [float_sha, scheme.key(), calib_sha, f"onnxruntime{version}"]
+    if kept is not None:
+        parts.append(kept.key())
+    if validation_info:
+        parts.append(text_sha256(repr(sorted(validation_info.get("item_sha256", [])))))
+    key = text_sha256("|".join(parts))
     folder = out_dir or quantized_cache_dir()
-    target = folder / f"{float_path.stem}-{scheme.name}-{key[:16]}.onnx"
+    mixed = f"-mixed{len(kept.layers)}" if kept else ""
+    target = folder / f"{float_path.stem}-{scheme.name}{mixed}-{key[:16]}.onnx"
     wanted = [_provider(p) for p in providers]
     _check_available(scheme, wanted)
     if target.is_file():
@@ -135,25 +150,62 @@ def quantize_onnx(
             return QuantizedModel(target, manifest, cached=True)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.onnx")
+    cache = calibration_cache(float_sha, scheme, calib_sha)
     try:
-        _quantize(float_path, tmp, scheme, inputs)
+        if kept is not None and layers is None:
+            layers = baseline_layers(float_path, scheme, inputs, cache)
+        _quantize(float_path, tmp, scheme, inputs,
+                  quantizer_arguments(kept, layers) if kept is not None and layers else None, cache)
         _check_runs(tmp, scheme, float_path, inputs[0], wanted)
+        precision = precision_map(scheme, kept, layers or weighted_layers(float_path, tmp))
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
-    info = dict(calibration_info or {})
-    ids = [str(i) for i in info.pop("ids", [])]
     manifest = QuantManifest(
         file=target.name, sha256=file_sha256(target), size_bytes=target.stat().st_size,
         float_model_path=str(float_path.resolve()), float_model_sha256=float_sha,
         float_model_size_bytes=float_path.stat().st_size, scheme=scheme,
-        calibration=CalibrationInfo(n=len(inputs), inputs_sha256=calib_sha, ids=ids,
-                                    ids_sha256=text_sha256("\n".join(ids)) if ids else "", **info),
+        calibration=image_set(calibration_info, len(inputs), calib_sha),
         onnxruntime_version=version, providers_checked=wanted, created_at=utc_now(),
-        source_model=source_model or {},
+        source_model=source_model or {}, precision=precision, kept=kept,
+        validation=image_set(validation_info, len(validation_info.get("ids", [])), "") if validation_info else None,
+        search=search or {},
     )
     write_manifest(target, manifest)
     return QuantizedModel(target, manifest, cached=False)
+
+
+def image_set(info: dict[str, Any] | None, n: int, inputs_sha: str) -> CalibrationInfo:
+    """A CalibrationInfo from what the caller knows (ids, item_sha256, bench, ...)."""
+    info = dict(info or {})
+    ids = [str(i) for i in info.pop("ids", [])]
+    return CalibrationInfo(n=n, inputs_sha256=inputs_sha, ids=ids,
+                           ids_sha256=text_sha256("\n".join(ids)) if ids else "", **info)
+
+
+def calibration_cache(float_sha: str, scheme: QuantScheme, calib_sha: str) -> Path:
+    """Where ONNX Runtime's calibration ranges for this model, method and images are kept: every
+    quantization of a mixed-precision search reuses them instead of calibrating again."""
+    key = text_sha256("|".join([float_sha, scheme.calibration_method, str(scheme.activation_symmetric), calib_sha,
+                                f"onnxruntime{ort_version()}"]))
+    return quantized_cache_dir() / "calibration" / f"{key[:24]}.json"
+
+
+def baseline_layers(float_path: Path, scheme: QuantScheme, inputs: list[np.ndarray], cache: Path) -> list[Layer]:
+    """The quantized layers of `float_path` under `scheme` (every layer at the scheme's precision)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mobeval-quant-") as tmp:
+        dest = Path(tmp) / "baseline.onnx"
+        _quantize(float_path, dest, scheme, inputs, None, cache)
+        return weighted_layers(float_path, dest)
+
+
+def quantize_to(float_path: Path, dest: Path, scheme: QuantScheme, inputs: Sequence[np.ndarray],
+                kept: KeptLayers | None, layers: list[Layer] | None, cache: Path) -> None:
+    """One quantized file at `dest`, no cache entry and no manifest (a mixed-precision search's trial)."""
+    _quantize(float_path, dest, scheme, list(batched(inputs)),
+              quantizer_arguments(kept, layers) if kept is not None and kept.layers and layers else None, cache)
 
 
 def _provider(name: str) -> str:
@@ -175,7 +227,10 @@ def _check_available(scheme: QuantScheme, providers: list[str]) -> None:
                                f"(available: {', '.join(available)}); the quantized model cannot be checked on it")
 
 
-def _quantize(float_path: Path, dest: Path, scheme: QuantScheme, inputs: list[np.ndarray]) -> None:
+def _quantize(float_path: Path, dest: Path, scheme: QuantScheme, inputs: list[np.ndarray],
+              mixed: dict[str, Any] | None = None, cache: Path | None = None) -> None:
+    """`mixed`: mixed.quantizer_arguments (nodes to keep in float, or weights' quant types); `cache`:
+    ONNX Runtime's calibration cache file (read when it exists, written when not)."""
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
 
     name = input_name(float_path)
@@ -188,12 +243,28 @@ def _quantize(float_path: Path, dest: Path, scheme: QuantScheme, inputs: list[np
             x = next(self._it, None)
             return None if x is None else {name: x}
 
+    arguments = scheme.ort_arguments()
+    mixed = dict(mixed or {})
+    if "tensor_quant_overrides" in mixed:
+        arguments["extra_options"] = {**arguments["extra_options"],
+                                      "TensorQuantOverrides": mixed.pop("tensor_quant_overrides")}
+    writing = None
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        # written under another name and moved in whole: a killed run leaves no half-written cache
+        writing = None if cache.is_file() else cache.with_name(f".{cache.stem}.{os.getpid()}.json")
+        arguments["calibration_cache_path"] = str(writing or cache)
     try:
         with quiet_ort():
-            quantize_static(str(float_path), str(dest), Reader(), **scheme.ort_arguments())
+            quantize_static(str(float_path), str(dest), Reader(), **arguments, **mixed)
+        if writing is not None and writing.is_file():
+            writing.replace(cache)
     except Exception as exc:  # the quantizer raises ValueError, RuntimeError, onnx errors: all one message
         raise MobevalError(f"scheme {scheme.name}: ONNX Runtime {ort_version()} cannot quantize {float_path.name} "
                            f"({type(exc).__name__}: {exc})") from exc
+    finally:
+        if writing is not None:
+            writing.unlink(missing_ok=True)
     _drop_unused_initializers(dest)
 
 

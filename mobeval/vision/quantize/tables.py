@@ -62,6 +62,9 @@ def cost_rows(s: QuantizationSection) -> list[tuple[str, str | Text, str]]:
     excluded = f"; {s.excluded_from_evaluation} left out of this run" if s.excluded_from_evaluation else ""
     where = f"{s.calibration_bench or 'inputs'}, ids sha256 {s.calibration_ids_sha256[:12] or 'n/a'}…"
     rows.append(("calibration", f"{s.calibration_n} images", f"{where}, none evaluated{excluded}"))
+    if s.kept_layers:
+        rows.append(("layers kept precise", f"{len(s.kept_layers)} of {s.precision_layers} at {s.keep_as}",
+                     f"chosen by a mixed-precision search on {s.validation_n} other images, none evaluated"))
     return rows
 
 
@@ -76,10 +79,13 @@ def quantization_tables(s: QuantizationSection, top: int = TOP_LAYERS) -> list[T
     shown = ranked[:top]
     layers = Table(title=f"SQNR per layer, worst first ({len(shown)} of {len(ranked)}; float vs quantized "
                          f"over {s.layer_items} images)", header_style="bold")
-    for col, right in (("#", True), ("tensor", False), ("op", False), ("SQNR", True), ("own Q/DQ", True)):
+    kept = set(s.kept_layers)
+    columns = [("#", True), ("tensor", False), ("op", False), ("SQNR", True), ("own Q/DQ", True)]
+    for col, right in columns + ([(f"kept at {s.keep_as}", False)] if kept else []):
         layers.add_column(col, justify="right" if right else "left")
     for k, r in enumerate(shown, 1):
-        layers.add_row(str(k), r.tensor, r.op_type, db(r.sqnr_db), db(r.qdq_sqnr_db))
+        layers.add_row(str(k), r.tensor, r.op_type, db(r.sqnr_db), db(r.qdq_sqnr_db),
+                       *(["yes" if r.node in kept else ""] if kept else []))
     if any(r.op_type in FOLDED for r in shown):
         layers.caption = ("own Q/DQ: the tensor before vs after its own quantize/dequantize pair; ONNX Runtime folds "
                           f"{'/'.join(sorted(FOLDED))} into that pair's range, so for them it includes the activation")

@@ -29,14 +29,19 @@ def image_plots(r: Result, slug: str) -> list[Plot]:
         title = f"top-1 per class (lowest {len(classes)})"
         plot_layout(fig, title, "class", "top-1 (%)", width=1220, xaxis_tickangle=-40)
         plots.append(Plot(f"{slug}-per-class", title, fig))
-    layers = ((t.get("quantization") or {}).get("layers")) or []
-    layers = [row for row in layers if not row.get("zero_signal")][:MAX_SERIES * 5]
+    quant = t.get("quantization") or {}
+    layers = [row for row in quant.get("layers") or [] if not row.get("zero_signal")][:MAX_SERIES * 5]
     if layers:
+        kept, keep_as = set(quant.get("kept_layers") or []), quant.get("keep_as") or ""
+        marked = [row.get("node") in kept for row in layers]
         fig = go.Figure([go.Bar(x=[row["tensor"][-30:] for row in layers], y=[row["sqnr_db"] for row in layers],
-                                name="accumulated"),
+                                name="accumulated", marker_color=["#d62728" if m else "#1f77b4" for m in marked],
+                                hovertext=[f"kept at {keep_as}" if m else "" for m in marked]),
                          go.Bar(x=[row["tensor"][-30:] for row in layers], y=[row["qdq_sqnr_db"] for row in layers],
                                 name="this layer's Q/DQ")])
         title = f"SQNR per layer (worst {len(layers)})"
+        if kept:
+            title += f"; red: output of a layer kept at {keep_as} ({sum(marked)} shown of {len(kept)} kept)"
         plot_layout(fig, title, "tensor", "SQNR (dB)", width=1220, barmode="group", xaxis_tickangle=-40)
         plots.append(Plot(f"{slug}-sqnr", title, fig))
     return plots

@@ -27,15 +27,18 @@ class QuantizedRun:
 
     def model_info(self) -> dict[str, Any]:
         m = self.manifest
-        return {"scheme": m.scheme.model_dump(mode="json"), "scheme_label": m.scheme.label,
+        return {"scheme": m.scheme.model_dump(mode="json"), "scheme_label": m.label,
+                **({"kept": m.kept.model_dump(mode="json"), "precision": m.precision} if m.kept else {}),
                 "float_model_path": m.float_model_path, "float_model_sha256": m.float_model_sha256,
                 "float_model_size_bytes": m.float_model_size_bytes, "onnxruntime_version": m.onnxruntime_version,
                 "source_model": {k: v for k, v in m.source_model.items() if k != "preprocess"}}
 
     def data_info(self) -> dict[str, Any]:
         c = self.manifest.calibration
+        v = self.manifest.validation
         return {"n": c.n, "bench": c.bench, "ids": c.ids, "ids_sha256": c.ids_sha256,
-                "inputs_sha256": c.inputs_sha256, "excluded_from_selection": self.excluded}
+                "inputs_sha256": c.inputs_sha256, "excluded_from_selection": self.excluded,
+                **({"validation_ids": v.ids, "validation_ids_sha256": v.ids_sha256} if v else {})}
 
 
 def lookup(model_name: str) -> tuple[Path, QuantManifest] | None:
@@ -68,7 +71,7 @@ def evaluation_items(cfg: RunConfig, items: list[ImageItem], path: Path,
 
     excluded = 0
     if cfg.exclude_calibration:
-        found = set(overlap(manifest.calibration, items))
+        found = set(overlap(manifest.held_out(), items))
         excluded = len(found)
         items = [i for i in items if i.id not in found]
         if not items:
@@ -80,9 +83,9 @@ def evaluation_items(cfg: RunConfig, items: list[ImageItem], path: Path,
 def check_overlap(cfg: RunConfig, run: QuantizedRun, items: list[ImageItem]) -> None:
     from mobeval.vision.quantize.calibration import overlap, overlap_error
 
-    found = overlap(run.manifest.calibration, items)
+    found = overlap(run.manifest.held_out(), items)
     if found:
-        raise overlap_error(cfg.model_name, run.manifest.calibration, found, len(items))
+        raise overlap_error(cfg.model_name, run.manifest.calibration, found, len(items), run.manifest.validation)
 
 
 def preprocess_of(manifest: QuantManifest) -> PreprocessSpec | None:
@@ -94,5 +97,7 @@ def as_quantized(model: VisionModel, run: QuantizedRun) -> VisionModel:
     """The resolved .onnx file named as its float model plus the scheme, with its number of classes."""
     src = run.manifest.source_model
     alias = f"{src.get('alias') or Path(run.manifest.float_model_path).stem}-{run.manifest.scheme.name}"
-    return replace(model, alias=alias, name=f"{src.get('name') or alias}, {run.manifest.scheme.label}",
+    if run.manifest.kept:
+        alias += f"-{run.manifest.kept.keep_as}x{len(run.manifest.kept.layers)}"
+    return replace(model, alias=alias, name=f"{src.get('name') or alias}, {run.manifest.label}",
                    num_classes=int(src.get("num_classes") or model.num_classes))
