@@ -111,8 +111,11 @@ def _from_check(check: RunCheck) -> Result:
 
 def load(run_dir: str | os.PathLike[str]) -> Result:
     """A finished (or partial) run folder, checked as `mobeval report` checks it: a damaged or edited folder
-    raises MobevalError naming the file and what is wrong."""
-    return _from_check(verified(Path(run_dir), "load"))
+    (files that contradict each other, or figures its samples do not give) raises MobevalError naming the file
+    and what is wrong."""
+    from mobeval.submit.checks import recomputed
+
+    return _from_check(recomputed(verified(Path(run_dir), "load"), "load"))
 
 
 def run(*, config: str | os.PathLike[str] | None = None, resume: bool = False,

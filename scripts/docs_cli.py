@@ -29,6 +29,21 @@ Generated from the command-line app itself (`scripts/docs_cli.py`), so it lists 
 that `mobeval` has. `mobeval COMMAND --help` prints the same in the terminal. Where a default depends on the
 task kind or runner, the option's help says so; `mobeval run`'s settings are explained in
 [Settings and config files](../settings.md).
+
+## Exit codes and output for scripts
+
+| code | meaning |
+|---|---|
+| 0 | done |
+| 1 | the work failed on its data, model or runtime: a malformed or missing data file, a model that is not available, a runner that cannot load or answer (a dead server) |
+| 2 | usage: an unknown flag, name or setting, settings that do not go together, a run folder that is damaged or edited |
+| 130 | interrupted (Ctrl-C); what finished is kept, `--resume` continues |
+| 143 | terminated (SIGTERM); as 130 |
+
+`mobeval submit --check` exits 1 when a check fails. Anything a script reads is written unwrapped and
+unstyled when stdout is not a terminal: `mobeval run -q` prints the run folder and nothing else; every
+command that prints a table takes `--format json|csv|md`; `mobeval export` writes lm-eval, CSV, JSON-lines
+and MLflow. Messages, progress and notes go to stderr.
 """
 
 

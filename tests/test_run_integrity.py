@@ -95,6 +95,31 @@ def test_a_damaged_result_json_is_named_by_every_reader(run, finished, damage, m
         assert has(res.output, str(run / "result.json"))
 
 
+def test_a_hand_edited_figure_is_refused_by_every_reader_and_never_ranked(run, finished):
+    """The samples and their hashes are untouched; only the headline accuracy in result.json is raised."""
+    import mobeval
+    from mobeval.core.errors import MobevalError
+
+    path = run / "result.json"
+    result = json.loads(path.read_text())
+    scores = result["task"]["scores"]
+    key = next(k for k, v in scores.items() if isinstance(v, float) and 0 <= v < 0.9)
+    scores[key] = 0.99
+    path.write_text(json.dumps(result))
+    for args in (["report", str(run)], ["compare", str(finished), str(run)]):
+        res = invoke(*args)
+        assert res.exit_code == 2, (args, res.output)
+        assert has(res.output, "are not what its samples give: result.json was edited"), (args, res.output)
+    with pytest.raises(MobevalError, match="not what its samples give"):
+        mobeval.load(run)
+    res = invoke("board", str(run.parent), "--format", "json")
+    assert res.exit_code == 0, res.output
+    (rec,) = json.loads(res.output)["runs"]
+    assert rec["rank"] is None and "damaged" in rec["marks"] and "result.json was edited" in rec["problems"]
+    assert 0.99 not in [v for k, v in rec.items() if isinstance(v, float)]
+    assert invoke("report", str(finished)).exit_code == 0  # the untouched copy reads as before
+
+
 def test_edited_samples_are_named_by_line(run):
     lines = (run / "samples.jsonl").read_text().splitlines(keepends=True)
     foreign = json.loads(lines[5])

@@ -11,23 +11,21 @@ from mobeval.board.entry import BoardEntry, entry_from_check
 from mobeval.core.errors import MobevalError
 from mobeval.results.integrity import RunCheck, check_run
 from mobeval.submit.bundle import MANIFEST, unpack, verify_bundle
-from mobeval.submit.checks import figures_recompute
+from mobeval.submit.checks import edited_figures
 from mobeval.submit.files import missing_files
 
 
 def full_check(folder: Path) -> RunCheck:
-    """The integrity check, plus missing files, plus (for a bundle) its manifest and its figures recomputed
-    from its samples: a bundle comes from elsewhere, so its result.json is not taken on trust."""
+    """The integrity check, plus missing files, plus (for a bundle) its manifest, plus its figures recomputed
+    from its samples: no result.json is taken on trust, a bundle's or a plain folder's."""
     check = check_run(folder, need_result=False)
     check.problems += [p for p in missing_files(check) if p not in check.problems]
-    if (Path(folder) / MANIFEST).is_file():
+    bundle = (Path(folder) / MANIFEST).is_file()
+    if bundle:
         problems, notes = verify_bundle(folder)
         check.problems += problems
         check.notes += notes
-        if check.result is not None and not check.problems:
-            v = figures_recompute(check)
-            if v.status == "FAIL":
-                check.problems.append(f"bundle: {v.reason}")
+    check.problems += [f"{'bundle: ' if bundle else ''}{p}" for p in edited_figures(check)]
     return check
 
 

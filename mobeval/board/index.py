@@ -19,7 +19,7 @@ from mobeval.board.entry import BoardEntry
 from mobeval.core.hashing import bytes_sha256
 
 INDEX_NAME = ".mobeval-index.sqlite"
-FORMAT = "4"  # of the stored rows and fingerprints; a different one rebuilds the index
+FORMAT = "5"  # of the stored rows and fingerprints; a different one rebuilds the index
 _FILES = ("run.json", "selection.json", "result.json")
 
 _SCHEMA = """

@@ -6,8 +6,8 @@ import sys
 
 import typer
 
-from mobeval.cli import (board_cmd, catalog_cmd, fastest_cmd, matrix_cmd, merge_cmd,  # noqa: F401 (each registers
-                         run_cmd, runs_cmd, submit_cmd, sweep_cmd)  # its commands)
+from mobeval.cli import (board_cmd, catalog_cmd, export_cmd, fastest_cmd, matrix_cmd, merge_cmd,  # noqa: F401
+                         run_cmd, runs_cmd, submit_cmd, sweep_cmd)  # (each registers its commands)
 from mobeval.cli.common import app, err, fail, out
 from mobeval.core.catalog import catalog, load_target
 

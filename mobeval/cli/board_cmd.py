@@ -37,7 +37,7 @@ def board(
         entries, stats = board_entries(results_dirs or [Path("results")], use_index=not no_index,
                                        rebuild=rebuild_index)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     boards = rank(entries, Filters(bench=bench, model=model, runner=runner, device=device))
     for s in stats:
         err.print(f"[dim]{escape(s.line())}[/]", highlight=False, soft_wrap=True)

@@ -50,7 +50,7 @@ def pull(alias: str = typer.Argument(..., help="Model alias to fetch ahead of ti
     try:
         spec, path = resolve(alias, fetch=True)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     digest = file_sha256(path)
     if spec.sha256 and digest != spec.sha256:
         fail(f"{path}: sha256 {digest} differs from the published {spec.sha256}")

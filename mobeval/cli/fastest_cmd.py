@@ -44,7 +44,7 @@ def fastest(
             result = compare_runners(cfg, names, limit, rounds, progress=lambda m: status.update(escape(m)))
             contention = sampler.stop()
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     env = environment()
     busy = (f"measured under contention: {contention.describe()} ({RULE}): other processes shared the cores, so "
             "these times and this ranking are not the runners' own; run it again on an idle machine"

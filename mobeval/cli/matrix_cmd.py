@@ -40,7 +40,7 @@ def matrix(
             err.print(f"{len(jobs)} job(s) from {plan_file}; results in {out_dir}", highlight=False, markup=False)
         run = run_matrix(plan, jobs, plan_file, out_dir, address, max_retries, None if quiet else err, num_cpus)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         err.print(f"\n[yellow]interrupted[/]: finished items are kept in {escape(str(out_dir))}; run the same command "
                   "again to continue every unfinished job")

@@ -26,7 +26,7 @@ def merge(
     try:
         run = merge_shards(run_dirs, output_dir if output_dir is not None else run_dirs[0].parent)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     if quiet:
         out.print(str(run.path))
         return

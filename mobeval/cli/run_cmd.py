@@ -190,8 +190,8 @@ def run(
     except MobevalError as exc:
         if run_folder is not None and run_folder.exists and run_folder.samples():
             fail(redact_text(f"{exc}\nfinished questions are kept in {run_folder.path}; "
-                             "continue with the same command and --resume", secrets))
-        fail(redact_text(str(exc), secrets))
+                             "continue with the same command and --resume", secrets), exc.exit_code)
+        fail(redact_text(str(exc), secrets), exc.exit_code)
     except KeyboardInterrupt as exc:
         where = f" in {escape(str(run_folder.path))}" if run_folder is not None and run_folder.exists else ""
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"

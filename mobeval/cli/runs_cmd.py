@@ -16,11 +16,12 @@ from mobeval.core.errors import MobevalError
 def _checked(path: Path, action: str, need_result: bool = True):
     """The folder's RunCheck, its notes printed; the command ends with the problems otherwise."""
     from mobeval.results.integrity import verified
+    from mobeval.submit.checks import recomputed
 
     try:
-        check = verified(path, action, need_result)
+        check = recomputed(verified(path, action, need_result), action)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     for note in check.notes:
         err.print(f"[yellow]note:[/] {escape(f'{path}: {note}')}", highlight=False)
     return check
@@ -70,6 +71,6 @@ def compare(result_dirs: list[Path] = typer.Argument(..., help="Two or more run 
     try:
         tables = compare_tables(names, results, records)
     except MobevalError as exc:  # runs of different kinds
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     write_tables(tables, fmt, out)
 

@@ -29,7 +29,7 @@ def _write_challenge_file(result_dir: Path) -> None:
     try:
         write_submission(path, check.samples, ids)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     problems = check_submission(path, ids, {s.question_id: len(s.order) for s in check.samples})
     selected = check.result.data.get("n_questions_selected") if check.result else None
     if check.selection is None and selected is not None and selected > len(ids):
@@ -78,7 +78,7 @@ def submit(
         try:
             written = write_bundle(check_run(result_dir, need_result=False), verdicts, bundle)
         except MobevalError as exc:
-            fail(str(exc))
+            fail(str(exc), exc.exit_code)
         err.print(f"bundle: {written}" + (f" ({len(failed)} check(s) FAIL, recorded in it: the board marks what "
                                           "they mean)" if failed else ""), highlight=False, soft_wrap=True,
                   markup=False)

@@ -116,7 +116,8 @@ def sweep(
         with bars:
             outcome = run_sweep(req, events)
     except MobevalError as exc:
-        fail(f"{exc}\nlevels already run are kept; the same command continues the sweep" if current else str(exc))
+        fail(f"{exc}\nlevels already run are kept; the same command continues the sweep" if current else str(exc),
+             exc.exit_code)
     except KeyboardInterrupt:
         err.print("\n[yellow]interrupted[/]: finished levels and questions are kept; the same command continues "
                   "the sweep")

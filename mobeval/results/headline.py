@@ -71,3 +71,6 @@ class KindFigures:
     breakdown_title: str = ""  # what the breakdown's groups are ("field", "SNR dB")
     note: str = ""  # a footnote on how the figures are obtained
     stages: tuple[tuple[str, str], ...] = ()  # (performance prefix, label): parts of an item's time, in order
+    # figures under lm-evaluation-harness's names ("acc": the original option order's accuracy), for
+    # `mobeval export --to lm-eval`; the `figures` are exported under their own keys beside them
+    lm_eval: tuple[FigureSpec, ...] = ()

@@ -277,6 +277,24 @@ def figures_recompute(c: RunCheck) -> Verdict:
                        f"{len(records)} samples give")
 
 
+def edited_figures(c: RunCheck) -> list[str]:
+    """What `figures_recompute` finds wrong in a folder whose files otherwise check out: every command that
+    reads a run (report, compare, board, load) refuses a result.json whose figures its samples do not give."""
+    if c.result is None or c.problems:
+        return []
+    v = figures_recompute(c)
+    return [v.reason] if v.status == "FAIL" else []
+
+
+def recomputed(c: RunCheck, action: str) -> RunCheck:
+    """`c` when its figures are what its samples give; otherwise the MobevalError a damaged folder gets."""
+    problems = edited_figures(c)
+    if problems:
+        c.problems += problems
+        raise c.error(action)
+    return c
+
+
 def latency_valid(c: RunCheck) -> Verdict:
     name = "latency valid"
     r = c.result

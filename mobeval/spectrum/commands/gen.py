@@ -107,6 +107,6 @@ def spectrum(
     except OSError as exc:  # the folder cannot be written (permissions, a full disk)
         fail(f"--out {out_dir}: cannot write {exc.filename or out_dir} ({exc.strerror or exc})")
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     out.print(f"wrote {total} captures ({fmt} layout) under {out_dir}; manifest {manifest.name}\n"
               f"evaluate: mobeval run --bench spectrum-captures --data {out_dir}", highlight=False, markup=False)

@@ -57,5 +57,5 @@ def spectrum(
         path = train(cfg, out_dir, name or f"{net}-w{width}", resume=resume,
                      log=lambda m: err.print(m, highlight=False, markup=False), recipe=recipe)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     out.print(f"weights: {path}\ncard: {path.with_suffix('.json')}", highlight=False, markup=False)

@@ -57,7 +57,7 @@ def perf(
                                            reps=reps, warmup=warmup, min_duration=min_duration, cooldown=cooldown)
         spec, path = resolve(model)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     if ttft is None and len(ttft_lengths) < len(DEFAULT_TTFT):
         skipped = ", ".join(str(n) for n in DEFAULT_TTFT if n not in ttft_lengths)
         err.print(f"note: time to first token at {skipped} tokens skipped: longer than --n-ctx {min(contexts)}",
@@ -72,7 +72,7 @@ def perf(
             configs = sweep(make, thread_list, batches, contexts, cooldown_s=cooldown, pp=pp, tg=tg,
                             ttft_lengths=ttft_lengths, reps=reps, warmup=warmup, min_duration_s=min_duration)
         except MobevalError as exc:
-            fail(str(exc))
+            fail(str(exc), exc.exit_code)
         contention = sampler.stop()
     t = Table(title=f"{spec.alias} ({spec.quant}) on llama.cpp", header_style="bold")
     for col in ("setting", "test", "tokens/s", "llama.cpp's timer", "ratio", "TTFT", "valid"):

@@ -29,6 +29,9 @@ FIGURES = KindFigures(
     latency="question_latency_p50", latency_label="latency p50",
     speed=("prompt_tokens_per_s",),
     breakdown=per_field, breakdown_title="field",
+    lm_eval=(FigureSpec("acc", "accuracy, original order", lambda t: proportion(
+        t.get("scores", {}).get("accuracy_original"), t.get("scores", {}).get("n_keyed"), "questions",
+        "original")),),
     note="accuracy: debiased (each option's log-probability averaged over orderings) where the run has "
          "log-probabilities under 2+ orderings, else under the original order ('orig.'); consistency: same "
          "option under every ordering (n/a with one ordering); 95% Wilson intervals over the questions; latency "

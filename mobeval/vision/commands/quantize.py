@@ -92,7 +92,7 @@ def quantize(
         made = _quantize(model, scheme, per_channel, symmetric, calibration_method, reduce_range, bench, data, labels,
                          calibration, _ids(calibration_items), seed, preprocess, provider, output)
     except MobevalError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
     path, q = made
     c = q.manifest.calibration
     out.print(f"{'cached' if q.cached else 'quantized'}: {q.scheme.label} (ONNX Runtime "
@@ -200,7 +200,7 @@ def _search(model_name, scheme_name, per_channel, symmetric, method, reduce_rang
     folder = (mixed.search_dir or Path("results") / f"quantize-search-{vision.alias}-{scheme.name}-{stamp}").expanduser()
 
     def progress(line: str) -> None:
-        err.print(line, highlight=False, markup=False)
+        err.print(line, highlight=False, markup=False, soft_wrap=True)
 
     outcome, points = mixed_search(
         vision=vision, float_path=onnx_file(vision), scheme=scheme, calib_items=calib_items, val_items=val_items,

@@ -113,8 +113,7 @@ def evaluate_points(points: list[Point], *, bench: str, data: Path | None, label
         p.output_sqnr_db, p.evaluated_n = q.get("output_sqnr_db"), int(q.get("output_items") or 0)
         if lat is not None:
             p.latency_p50_ms = 1000 * float(lat.value)
-            p.latency_note = lat.note or ("" if valid is None or valid.value else
-                                          "measured while other processes used the CPU: not a valid latency")
+            p.latency_note = "" if valid is None or valid.value else f"not valid: {valid.note}"
 
 
 def pct(x: float | None) -> str:
@@ -132,7 +131,7 @@ def table_rows(report: SearchReport) -> list[list[str]]:
             "not run" if not p.run else f"{pct(p.top1)}{interval}",
             "" if not p.run else pct(p.retention),
             "" if p.output_sqnr_db is None else f"{p.output_sqnr_db:.1f}",
-            "" if p.latency_p50_ms is None else f"{p.latency_p50_ms:.2f}",
+            "" if p.latency_p50_ms is None else f"{p.latency_p50_ms:.2f}{' *' if p.latency_note else ''}",
             p.run and Path(p.run).name,
         ])
     return rows
@@ -153,7 +152,9 @@ def markdown(report: SearchReport) -> str:
     lines += ["| " + " | ".join(r) + " |" for r in table_rows(report)]
     lines += ["", "Validation figures are the search's; evaluation figures are each point's own run on the "
               "benchmark's other images (`mobeval report RUN`); latency is that run's median per image on this "
-              "machine, one image a call.",
+              "machine, one image a call"
+              + ("; * marks a latency the run itself calls not valid (too short a measurement, or a busy "
+                 "machine: its result.json says which)." if any(p.latency_note for p in report.points) else "."),
               "" if o.chosen is not None else "\nNo trial met the target, not even with every layer kept."]
     return "\n".join(lines) + "\n"
 
