@@ -76,9 +76,9 @@ def table_jsonl(results: Sequence[Result]) -> str:
 
 
 def items_csv(result: Result) -> str:
-    """One row per sample the result was computed from: every field that holds a single value (nested
-    fields as JSON text), columns in first-seen order."""
-    samples = result.samples()
+    """One row per sample the result was computed from: `item_id` and `ordering` first (every kind's), then
+    the sample's own fields as samples.jsonl has them (nested fields as JSON text), in first-seen order."""
+    samples = [{"item_id": r.item_id, "ordering": r.ordering, **r.to_json()} for r in result._records]
     columns: dict[str, None] = {}
     for s in samples:
         columns.update(dict.fromkeys(s))
@@ -86,7 +86,7 @@ def items_csv(result: Result) -> str:
     w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     w.writeheader()
     for s in samples:
-        w.writerow({k: _cell(json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in s.items()})
+        w.writerow({k: _cell(json.dumps(v) if isinstance(v, (dict, list, tuple)) else v) for k, v in s.items()})
     return buf.getvalue()
 
 

@@ -75,7 +75,8 @@ def test_items_csv_is_the_samples_a_row_each(run):
     rows = list(csv.DictReader(io.StringIO(res.output)))
     samples = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == len(samples) == 32  # 8 questions x 4 cyclic orderings
-    assert [r["item_id"] for r in rows] == [s["item_id"] for s in samples]
+    assert [r["item_id"] for r in rows] == [s["question_id"] for s in samples]
+    assert [json.loads(r["order"]) for r in rows] == [s["order"] for s in samples]  # lists as JSON, not Python
 
 
 def test_an_edited_or_unknown_export_is_refused(run, tmp_path):
@@ -102,7 +103,7 @@ def test_mlflow_gets_the_figures_and_the_result_file(run, tmp_path, monkeypatch)
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
         res = invoke("export", str(run), "--to", "mlflow", "--tracking-uri", uri, "--experiment", "t")
     assert res.exit_code == 0, res.output
-    path, run_id = res.output.strip().split("\t")
+    path, run_id = res.stdout.strip().split("\t")  # stdout: the line for scripts (MLflow logs to stderr)
     assert path == str(run)
     got = MlflowClient(tracking_uri=uri).get_run(run_id)
     result = json.loads((run / "result.json").read_text())
