@@ -71,24 +71,24 @@ def test_config_file_with_flag_override(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args,message",
+    "args,message,code",
     [
-        (["--orderings", "shuffled"], "--orderings 'shuffled'"),
-        (["--model", "qwen-1.5b"], "mobeval pull qwen-1.5b"),
-        (["--model", "missing.gguf"], "no such file"),
-        (["--bench", "nope"], "unknown benchmark 'nope'"),
-        (["--bench", "mobile-mmlu-pro"], "--data"),
-        (["--method", "guess"], "method"),
-        (["--limit", "0"], "--limit"),
-        (["--torch-dtype", "float8"], "torch_dtype"),
-        (["--torch-dtype", "bfloat16"], "runner llama.cpp does not take: torch_dtype"),
-        (["--batch-tokens", "256"], "runner llama.cpp does not take: batch_tokens"),
+        (["--orderings", "shuffled"], "--orderings 'shuffled'", 2),
+        (["--model", "qwen-1.5b"], "mobeval pull qwen-1.5b", 1),  # the model is not here: the run failed
+        (["--model", "missing.gguf"], "no such file", 1),
+        (["--bench", "nope"], "unknown benchmark 'nope'", 2),  # usage
+        (["--bench", "mobile-mmlu-pro"], "--data", 1),  # the hub is unreachable: the data failed
+        (["--method", "guess"], "method", 2),
+        (["--limit", "0"], "--limit", 2),
+        (["--torch-dtype", "float8"], "torch_dtype", 2),
+        (["--torch-dtype", "bfloat16"], "runner llama.cpp does not take: torch_dtype", 2),
+        (["--batch-tokens", "256"], "runner llama.cpp does not take: batch_tokens", 2),
     ],
 )
-def test_errors_are_one_clear_line(tmp_path, monkeypatch, args, message):
+def test_errors_are_one_clear_line(tmp_path, monkeypatch, args, message, code):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     res = cli.invoke(app, ["run", "--output-dir", str(tmp_path), *args])
-    assert res.exit_code == 2
+    assert res.exit_code == code  # 1: the run failed (data, model, runtime); 2: usage
     assert message in res.output
     assert "Traceback" not in res.output
     assert not list(tmp_path.glob("*__*")), "a run folder was opened for a run that could not start"

@@ -44,7 +44,8 @@ def test_a_run_that_cannot_start_creates_nothing(tmp_path, case):
     }[case]
     out = tmp_path / "runs"
     res = invoke("run", *args, "--limit", "2", "--output-dir", str(out))
-    assert res.exit_code == 2, res.output
+    # a bad setting is usage (2); a server, model folder or file that fails is a failed run (1)
+    assert res.exit_code == (2 if case == "concurrency 0" else 1), res.output
     assert not out.exists(), f"{case}: {sorted(p.name for p in out.rglob('*'))} left behind"
 
 
@@ -108,7 +109,7 @@ def test_a_prompt_longer_than_the_context_names_its_question(tmp_path):
         w.writerow(["long-2", long, "Maps", "Clock", "Notes", "Camera", "A"])
     res = invoke("run", "--bench", "mcq", "--data", str(data), "--n-ctx", "256", "--orderings", "original",
                  "--output-dir", str(tmp_path / "runs"))
-    assert res.exit_code == 2
+    assert res.exit_code == 1  # the runtime could not score a question: the run failed
     text = "".join(res.output.split())
     assert "questionlong-2:promptof" in text and "exceedsn_ctx=256" in text
     assert "finishedquestionsarekept" in text  # short-1 was answered before

@@ -222,7 +222,7 @@ def test_mobeval_run_stops_with_the_guard_error_when_the_build_crashes(smollm2_p
     done = subprocess.run([sys.executable, "-m", "mobeval", "run", "--limit", "1", "--orderings", "original",
                            "--output-dir", str(tmp_path / "results")],
                           capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 1, done.stderr  # the runtime failed: exit 1
     assert "llama.cpp cannot run on this CPU" in done.stderr and "SIGILL" in done.stderr
     assert "pip install --force-reinstall --no-deps --no-cache-dir" in done.stderr
     assert "Traceback" not in done.stderr

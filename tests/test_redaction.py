@@ -98,6 +98,6 @@ def test_a_failed_run_prints_no_secret(tmp_path):
     url = secret_url(free_port())  # nothing listens there
     res = cli.invoke(app, ["run", "--runner", "openai", "--endpoint", url, "--api-key", API_KEY, "--limit", "2",
                            "--output-dir", str(tmp_path / "runs")])
-    assert res.exit_code == 2 and "cannot reach" in res.output, res.output
+    assert res.exit_code == 1 and "cannot reach" in res.output, res.output
     assert_nowhere(tmp_path, res.output)
     assert "http://***@127.0.0.1" in res.output

@@ -64,4 +64,4 @@ def test_cli_with_an_mlc_folder_reaches_the_runner_and_names_the_install(tmp_pat
 
     res = CliRunner().invoke(app, ["run", "--runner", "mlc", "--model", "dist/Model-MLC", "--limit", "1",
                                    "--output-dir", str(tmp_path)])
-    assert res.exit_code == 2 and "mlc.ai/wheels" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 1 and "mlc.ai/wheels" in res.output and "Traceback" not in res.output

@@ -41,9 +41,10 @@ def run_ok(*args: str):
     return res
 
 
-def refused(*args: str) -> str:
+def refused(*args: str, code: int = 2) -> str:
+    """The command's error; exit 2 for usage, 1 for a run that failed on its data, model or runtime."""
     res = cli.invoke(app, list(args), env={"COLUMNS": "200"})
-    assert res.exit_code == 2, res.output
+    assert res.exit_code == code, res.output
     assert "Traceback" not in res.output
     return " ".join(res.output.split())
 
@@ -209,7 +210,7 @@ def test_a_truncated_capture_file_is_an_error_naming_it(tmp_path):
     data = tmp_path / "data" / c.id / "data.dat"
     data.write_bytes(data.read_bytes()[:-3])
     out = refused("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path / "data"),
-                  "--output-dir", str(tmp_path / "out"))
+                  "--output-dir", str(tmp_path / "out"), code=1)
     assert f"{data}:" in out and "not a whole number of 16-byte samples (truncated?)" in out
 
 
@@ -219,13 +220,14 @@ def test_a_capture_too_short_for_the_detector_is_an_error_naming_it(tmp_path):
                     c.snr_level_db, dict(c.source))
     capture_io.write_paper_capture(short, tmp_path / "data" / "short")
     out = refused("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path / "data"),
-                  "--output-dir", str(tmp_path / "out"))
+                  "--output-dir", str(tmp_path / "out"), code=1)
     assert f"capture short ({tmp_path / 'data' / 'short'}): the energy detector reads 16384 samples; " \
            "the capture has 10000" in out
 
 
 def test_an_empty_folder_is_an_error_naming_it(tmp_path):
-    out = refused("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path), "--output-dir", str(tmp_path / "o"))
+    out = refused("run", "--bench", "spectrum-captures", "--runner", "energy-detector", "--data", str(tmp_path),
+                  "--output-dir", str(tmp_path / "o"), code=1)
     assert f"--data {tmp_path}: no captures found" in out
 
 
