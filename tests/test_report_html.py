@@ -108,3 +108,83 @@ def test_the_pages_render_in_headless_chromium(tmp_path, pages):
     proc = subprocess.run([*base, "--window-size=1300,2600", f"--screenshot={shot}", pages["mcq"][1].as_uri()],
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+class _Browser:
+    """Headless Chromium driven over its DevTools pipe (--remote-debugging-pipe: fd 3 in, fd 4 out, messages
+    ended by NUL): a window can be made narrower than the 500 px a headless window is at least."""
+
+    def __init__(self, profile: Path):
+        import itertools
+
+        to_child, self._w = os.pipe()
+        self._r, from_child = os.pipe()
+
+        def fds():  # in the child, before exec (and before it closes every fd but 3 and 4)
+            a, b = os.dup(to_child), os.dup(from_child)  # out of the way of 3 and 4 first
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                      "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
+                                     pass_fds=(3, 4), preexec_fn=fds, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(to_child)
+        os.close(from_child)
+        self._ids, self._buf = itertools.count(1), b""
+
+    def send(self, method: str, session: str | None = None, **params):
+        mid = next(self._ids)
+        msg = {"id": mid, "method": method, "params": params, **({"sessionId": session} if session else {})}
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buf:
+                chunk = os.read(self._r, 1 << 16)
+                assert chunk, "Chromium closed its DevTools pipe"
+                self._buf += chunk
+            line, self._buf = self._buf.split(b"\0", 1)
+            reply = json.loads(line)
+            if reply.get("id") == mid:
+                assert "error" not in reply, reply
+                return reply["result"]
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+        except AssertionError:
+            pass
+        self.proc.wait(timeout=30)
+
+
+_MEASURE = """new Promise(function (done) {
+  function measure() { setTimeout(function () {
+    var plots = Array.prototype.map.call(document.querySelectorAll(".plotly-graph-div"), function (e) {
+      return Math.ceil(e.getBoundingClientRect().right); });
+    done(JSON.stringify({scroll: document.documentElement.scrollWidth, inner: window.innerWidth, plots: plots}));
+  }, 1500); }
+  if (document.readyState === "complete") { measure(); } else { window.addEventListener("load", measure); }
+})"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium)")
+def test_pages_fit_a_phone_and_a_desktop_window(tmp_path, pages):
+    """At a phone's 412 px and a desktop's 1400 px, no page scrolls sideways (wide tables scroll in their own
+    box) and every plot fits in the window."""
+    browser = _Browser(tmp_path / "profile")
+    try:
+        target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+        session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for width in (412, 1400):
+            browser.send("Emulation.setDeviceMetricsOverride", session, width=width, height=900,
+                         deviceScaleFactor=1, mobile=width < 600)
+            for kind, (_, page) in pages.items():
+                browser.send("Page.navigate", session, url=page.as_uri())
+                got = browser.send("Runtime.evaluate", session, expression=_MEASURE, awaitPromise=True,
+                                   returnByValue=True, timeout=60000)
+                m = json.loads(got["result"]["value"])
+                assert m["inner"] == width, m
+                assert m["scroll"] <= width, f"{kind} at {width} px scrolls sideways: {m}"
+                assert m["plots"] and max(m["plots"]) <= width, f"{kind} at {width} px: a plot is cut: {m}"
+    finally:
+        browser.close()
+    assert '<meta name="viewport"' in pages["mcq"][1].read_text()

@@ -14,6 +14,9 @@ from mobeval.board.render import cells, columns, footnotes
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+@media (max-width: 600px) { body { margin: 0.6em; } h1 { font-size: 1.4em; } h2 { font-size: 1.15em; } }
+h1, h2, p, li { overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table.board { border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1em; }
 table.board th, table.board td { border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }
 table.board th { background: #f0f0f0; cursor: pointer; user-select: none; }
@@ -21,7 +24,8 @@ table.board th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.board th[aria-sort=descending]::after { content: " \\25BC"; }
 table.board tr.unranked td { color: #888; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; }
-.plot { min-width: 600px; }
+.plot { flex: 1 1 560px; min-width: 0; max-width: 100%; height: 420px; }
+.plot.wide { flex-basis: 100%; }
 ul.notes { font-size: 12px; color: #555; }
 """
 
@@ -77,8 +81,30 @@ def _table(b: BenchBoard, slug: str) -> str:
                       for c, v in zip(cells(b, r), _sort_values(b, r)))
         title = html.escape(r.entry.path + ("\n" + "\n".join(r.entry.problems) if r.entry.problems else ""))
         body.append(f'<tr class="{"ranked" if r.rank is not None else "unranked"}" title="{title}">{tds}</tr>')
-    return (f'<table class="board" id="{slug}-table"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+    return (f'<div class="scroll"><table class="board" id="{slug}-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+
+def plot_div(p) -> str:
+    """A plot that fills its box at any window width: the figure's own width only says whether it is a wide
+    plot (a whole row) or one of a row of several; Plotly resizes it with the window."""
+    fig = p.figure
+    wide = (fig.layout.width or 0) > 700
+    height = fig.layout.height or 420
+    fig = go_copy(fig)
+    fig.update_layout(width=None, autosize=True)
+    inner = fig.to_html(full_html=False, include_plotlyjs=False, div_id=p.id, default_width="100%",
+                        default_height=f"{height}px", config={"displaylogo": False, "responsive": True})
+    return f'<div class="plot{" wide" if wide else ""}" style="height: {height}px">{inner}</div>'
+
+
+def go_copy(fig):
+    import plotly.graph_objects as go
+
+    return go.Figure(fig)
 
 
 def page(boards: list[BenchBoard]) -> str:
@@ -94,9 +120,7 @@ def page(boards: list[BenchBoard]) -> str:
         while slug in used:
             slug += "-x"
         used.add(slug)
-        plots = "".join(
-            f'<div class="plot">{p.figure.to_html(full_html=False, include_plotlyjs=False, div_id=p.id, config={"displaylogo": False})}</div>'
-            for p in bench_plots(b, slug))
+        plots = "".join(plot_div(p) for p in bench_plots(b, slug))
         ranked = sum(r.rank is not None for r in b.rows)
         sections.append(f'<section id="{slug}"><h2>{html.escape(b.bench)} ({html.escape(b.kind)}): '
                         f'{len(b.rows)} run(s), {ranked} ranked</h2>{_table(b, slug)}'
@@ -105,7 +129,7 @@ def page(boards: list[BenchBoard]) -> str:
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     n_runs = sum(len(b.rows) for b in boards)
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>mobeval board</title>'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{VIEWPORT}<title>mobeval board</title>'
         f"<style>{_STYLE}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
         f"<h1>mobeval board</h1><p>{n_runs} run(s) in {len(boards)} benchmark(s); made {made} with plotly "

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from mobeval.board.entry import entry_from_check
 from mobeval.core.formats import plain_text
-from mobeval.board.html import _SORT_JS, _STYLE, _table
+from mobeval.board.html import _SORT_JS, _STYLE, VIEWPORT, _table, plot_div
 from mobeval.board.rank import BenchBoard, RankedRow
 from mobeval.board.render import footnotes
 from mobeval.results.integrity import RunCheck
@@ -25,7 +25,7 @@ table.report { border-collapse: collapse; font-size: 13px; margin: 0.3em 0 1em; 
 table.report th, table.report td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 table.report th { background: #f6f6f6; }
 table.report td.how { color: #777; }
-pre.header { background: #f8f8f8; padding: 0.6em; font-size: 13px; white-space: pre-wrap; }
+pre.header { background: #f8f8f8; padding: 0.6em; font-size: 13px; white-space: pre-wrap; overflow-x: auto; }
 """
 
 
@@ -42,7 +42,8 @@ def table_html(t: Table, css: str = "report") -> str:
                       for c, v in zip(t.columns, cells))
         rows.append(f"<tr>{tds}</tr>")
     caption = f"<caption><b>{html.escape(plain_text(t.title))}</b></caption>" if t.title else ""
-    return f'<table class="{css}">{caption}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return (f'<div class="scroll"><table class="{css}">{caption}<thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def renderable_html(part: RenderableType) -> str:
@@ -67,15 +68,13 @@ def page(check: RunCheck) -> str:
     entry = entry_from_check(check)
     board = BenchBoard(entry.bench, entry.kind, [RankedRow(entry, None)])
     slug = "run"  # one run on the page
-    plots = "".join(
-        f'<div class="plot">{p.figure.to_html(full_html=False, include_plotlyjs=False, div_id=p.id, config={"displaylogo": False})}</div>'
-        for p in run_plots(r, check.result_samples, board, slug))
+    plots = "".join(plot_div(p) for p in run_plots(r, check.result_samples, board, slug))
     tables = "".join(renderable_html(t) for t in [summary_table(r), *task_kind(r.kind).tables(r)])
     notes = [*(f"problem: {p}" for p in check.problems), *(f"note: {n}" for n in check.notes), *footnotes([board])]
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"{r.model.get('alias')} on {r.runner.get('name')}: {r.data.get('bench')}"
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>mobeval report: {html.escape(title)}'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{VIEWPORT}<title>mobeval report: {html.escape(title)}'
         f"</title><style>{_STYLE}{_REPORT_STYLE}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
         f"<h1>{html.escape(title)}</h1>"
