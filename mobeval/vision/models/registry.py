@@ -162,7 +162,16 @@ def load_torch(model: VisionModel) -> torch.nn.Module:
         raise RunnerError(f"{model.path}: a .{model.format} file cannot run in PyTorch; use its own runner")
     elif model.path.suffix == ".pt2":
         # An exported graph is fixed in the mode it was exported in; it refuses .eval().
-        return torch.export.load(str(model.path)).module()
+        import zipfile
+
+        if not zipfile.is_zipfile(model.path):  # checked first: torch logs a traceback before it gives up
+            raise RunnerError(f"{model.path}: not a torch.export archive (a .pt2 is a zip file; this one is not: "
+                              "damaged, truncated or another format); export it again with torch.export.save")
+        try:
+            return torch.export.load(str(model.path)).module()
+        except Exception as exc:  # BadZipFile, KeyError, RuntimeError...: a damaged or foreign file, one message
+            raise RunnerError(f"{model.path}: not a torch.export archive torch {torch.__version__} can load "
+                              f"({type(exc).__name__}: {exc}); export it again with torch.export.save") from exc
     else:
         try:
             module = torch.jit.load(str(model.path), map_location="cpu")

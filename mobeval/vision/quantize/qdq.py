@@ -74,7 +74,11 @@ def inputs_sha256(inputs: Sequence[np.ndarray]) -> str:
 def input_name(path: Path) -> str:
     import onnx
 
-    model = onnx.load(str(path), load_external_data=False)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError for a truncated or foreign file, OSError, ...: one message
+        raise MobevalError(f"{path}: not an ONNX model onnx can read ({type(exc).__name__}: {exc}); a truncated "
+                           "download or another format?") from exc
     init = {i.name for i in model.graph.initializer}
     names = [i.name for i in model.graph.input if i.name not in init]
     if len(names) != 1:

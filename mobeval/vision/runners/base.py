@@ -14,6 +14,7 @@ class ClassifierInfo:
     backend_version: str
     model_file: str  # the file the runtime loaded
     settings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the report says beside the runner ("runner note")
 
 
 @runtime_checkable

@@ -72,10 +72,16 @@ class OnnxRuntimeClassifier:
             self._session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
             raise RunnerError(f"{path}: ONNX Runtime cannot load it ({exc})") from exc
-        inp = self._session.get_inputs()[0]
+        inputs = self._session.get_inputs()
+        if len(inputs) != 1:
+            raise RunnerError(f"{path}: an image classifier takes one input (the image batch); this model takes "
+                              f"{len(inputs)} ({', '.join(i.name for i in inputs)})")
+        inp = inputs[0]
         self._input = inp.name
+        self._input_shape = list(inp.shape)
         self._input_type = inp.type  # e.g. tensor(float)
         self._fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        unmanifested = _quantized_without_manifest(path)
         self.info = ClassifierInfo(
             name="onnxruntime",
             backend_version=ort.__version__,
@@ -86,6 +92,7 @@ class OnnxRuntimeClassifier:
                 "threads": threads if threads is not None else "default (physical cores)",
                 "graph_optimization": graph_optimization,
             },
+            notes=[unmanifested] if unmanifested else [],
         )
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
@@ -102,8 +109,37 @@ class OnnxRuntimeClassifier:
         return self._run(batch)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
+        fixed = self._input_shape[1:]
+        if len(fixed) != batch.ndim - 1 or any(isinstance(d, int) and d != b for d, b in zip(fixed, batch.shape[1:])):
+            raise RunnerError(f"the model's input {self._input} has shape {self._input_shape}, the preprocessing "
+                              f"gives {list(batch.shape)}: give the model's own preprocessing (--preprocess)")
         (logits,) = self._session.run(None, {self._input: batch})[:1]
         return np.asarray(logits, dtype=np.float32)
 
     def close(self) -> None:
         self._session = None
+
+
+QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "DynamicQuantizeLinear"}
+
+
+def _quantized_without_manifest(path) -> str:
+    """A note when the file holds quantization nodes but no `mobeval quantize` manifest is beside it: nothing
+    says which images calibrated it, so nothing checks that this run does not evaluate on them."""
+    from pathlib import Path
+
+    from mobeval.vision.quantize.manifest import manifest_path
+
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # onnx missing or a file only ONNX Runtime reads: no note rather than a wrong one
+        return ""
+    count = sum(n.op_type in QDQ_OPS for n in graph.node)
+    if not count or manifest_path(Path(path)).is_file():
+        return ""
+    return (f"{Path(path).name} is a quantized model ({count} quantization nodes) without the manifest `mobeval "
+            f"quantize` writes beside it ({manifest_path(Path(path)).name}): its calibration images are unknown, so "
+            "this run cannot check that it does not evaluate on them, and no figures against its float model "
+            "are computed")
