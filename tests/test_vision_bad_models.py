@@ -103,3 +103,21 @@ def test_a_quantized_onnx_without_its_manifest_is_run_with_a_note(tmp_path):
     assert not manifest_path(path).exists()
     res = cli.invoke(app, ["report", res.stdout.strip()], env={"COLUMNS": "200"})
     assert "runner note: tiny-qdq.onnx is a quantized model" in " ".join(res.output.split())
+
+
+def test_a_strip_image_is_refused_before_its_resize_takes_gigabytes(tmp_path):
+    """A 1 x 30000 PNG (a few hundred bytes) resized to short side 256 would be 256 x 7.7M pixels (~6 GB)."""
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+    Image.new("L", (1, 30000)).save(tmp_path / "imgs" / "a" / "strip.png")
+    Image.new("RGB", (64, 64)).save(tmp_path / "imgs" / "b" / "ok.png")
+    out = refused("run", "--task", "image-classification", "--bench", "imagefolder", "--data", str(tmp_path / "imgs"),
+                  "--output-dir", str(tmp_path / "out"), code=1)
+    assert "strip.png: a 1x30000 image would be resized to 256x7680000" in out
+
+
+def test_init_from_is_named_as_init_from(tmp_path):
+    out = refused("train", "spectrum", "--out", str(tmp_path / "net"), "--init-from", "nope", code=2)
+    assert "--init-from nope: not a bundled spectrum net" in out and "--model" not in out

@@ -135,7 +135,7 @@ def starting_point(cfg: TrainConfig) -> dict[str, Any] | None:
 
     from .store import read_card
 
-    model = resolve_net(cfg.init_from)
+    model = resolve_net(cfg.init_from, "--init-from")
     card = read_card(model.path)
     want = "complex" if cfg.net == "complex" else "real"
     if card.get("net") != want:

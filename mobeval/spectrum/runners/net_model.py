@@ -19,17 +19,19 @@ from mobeval.spectrum.runners.base import SegmenterModel
 DEFAULT_ALIAS = "cmusenet-small"
 
 
-def resolve_net(model: str | None) -> SegmenterModel:
+def resolve_net(model: str | None, flag: str = "--model") -> SegmenterModel:
+    """The bundled net of an alias, or a .pt file `mobeval train spectrum` wrote; `flag` names the option
+    that gave it, in errors."""
     alias = model or DEFAULT_ALIAS
     if alias in ALIASES:
         path = alias_path(alias)
         if not path.is_file():
-            raise MobevalError(f"--model {alias}: its weights {path} are not in this install (package data missing); "
+            raise MobevalError(f"{flag} {alias}: its weights {path} are not in this install (package data missing); "
                                "reinstall mobeval, or train them with `mobeval train spectrum` (see the card)")
     else:
         path = Path(alias)
         if path.suffix != ".pt" or not path.is_file():
-            raise MobevalError(f"--model {alias}: not a bundled spectrum net ({', '.join(ALIASES)}) nor a .pt file "
+            raise MobevalError(f"{flag} {alias}: not a bundled spectrum net ({', '.join(ALIASES)}) nor a .pt file "
                                "made by `mobeval train spectrum`")
     card = read_card(path)
     widths = card.get("widths")

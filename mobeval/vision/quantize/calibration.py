@@ -12,7 +12,7 @@ import numpy as np
 from mobeval.core.errors import MobevalError
 from mobeval.core.hashing import stream_sha256
 from mobeval.vision.quantize.manifest import CalibrationInfo
-from mobeval.vision.task.images import open_rgb
+from mobeval.vision.task.images import preprocessed
 from mobeval.vision.task.items import ImageItem
 from mobeval.vision.task.preprocess import PreprocessSpec
 
@@ -41,7 +41,7 @@ def select_calibration(items: Sequence[ImageItem], n: int | None, ids: Sequence[
 
 def image_inputs(items: Sequence[ImageItem], spec: PreprocessSpec) -> list[np.ndarray]:
     """Each item decoded and preprocessed exactly as the image task does, with a batch axis."""
-    return [spec.apply(open_rgb(i.path))[None] for i in items]
+    return [preprocessed(spec, i.path)[None] for i in items]
 
 
 def calibration_info(items: Sequence[ImageItem], spec: PreprocessSpec, bench: str, data: Path | None,

@@ -40,6 +40,15 @@ def open_rgb(path: str | Path) -> Image.Image:
         raise DataError(f"{path}: cannot decode image ({exc})") from exc
 
 
+def preprocessed(spec, path: str | Path) -> np.ndarray:
+    """The model input of the image in `path` under a PreprocessSpec; every DataError names the file."""
+    img = open_rgb(path)
+    try:
+        return spec.apply(img)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img.copy()

@@ -23,7 +23,7 @@ from mobeval.measure.throughput import batch_throughput
 from mobeval.vision.models.registry import VisionModel, resolve
 from mobeval.core.task import OFFLINE_SECTION, TaskPlan
 from mobeval.vision.task import quantized
-from mobeval.vision.task.images import open_rgb
+from mobeval.vision.task.images import preprocessed
 from mobeval.vision.task.items import ImageItem
 from mobeval.vision.task.preprocess import PreprocessSpec, load_spec, stack
 from mobeval.vision.task.record import ImageRecord, encode_logits
@@ -104,7 +104,7 @@ class ImagePlan(TaskPlan):
         }
 
     def _input(self, item: ImageItem) -> np.ndarray:
-        return self.spec.apply(open_rgb(item.path))
+        return preprocessed(self.spec, item.path)
 
     def evaluate(self, runner: Any, item_ids: Sequence[str]) -> list[list[ImageRecord]]:
         by_id = {i.id: i for i in self.items}

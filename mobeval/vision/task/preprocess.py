@@ -22,7 +22,10 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mobeval.core.errors import MobevalError
+from mobeval.core.errors import DataError, MobevalError
+
+# the most pixels an image may have after its resize (a 256 x 256 crop is 65,536; a 4:1 panorama at 256 is 262,144)
+MAX_RESIZED_PIXELS = 50_000_000
 
 Interpolation = Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]
 
@@ -109,9 +112,13 @@ class PreprocessSpec(BaseModel):
         return left, top, left + c, top + c
 
     def apply(self, image: Image.Image) -> np.ndarray:
-        """The model input for one decoded image: shape `input_shape`, dtype `dtype`."""
+        """The model input for one decoded image: shape `input_shape`, dtype `dtype`. An image whose resize
+        would be enormous (a 1 x 30000 strip made 256 x 7.7M) is a DataError, not gigabytes of memory."""
+        size = self.resized_size(*image.size)
+        if size[0] * size[1] > MAX_RESIZED_PIXELS:
+            raise DataError(f"a {image.size[0]}x{image.size[1]} image would be resized to {size[0]}x{size[1]} "
+                            f"(short side {self.resize_size}): an aspect ratio this extreme is not a photograph")
         img = image if image.mode == "RGB" else image.convert("RGB")
-        size = self.resized_size(*img.size)
         if size != img.size:
             img = img.resize(size, resample=_PIL_FILTERS[self.interpolation])
         img = img.crop(self.crop_box(*img.size))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.core.errors import RunnerError
+from mobeval.core.errors import DataError, RunnerError
 from mobeval.vision.task.preprocess import PreprocessSpec
 
 
@@ -68,6 +68,8 @@ class OrtEncoder:
             try:
                 with Image.open(path) as img:
                     batch.append(self.preprocess.apply(img))
+            except DataError as exc:  # an image the preprocessing refuses (an extreme aspect ratio)
+                raise DataError(f"{path}: {exc}") from exc
             except (OSError, ValueError) as exc:
                 raise RunnerError(f"{path}: cannot read the image ({exc})") from exc
         return np.ascontiguousarray(np.stack(batch))
