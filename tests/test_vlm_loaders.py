@@ -153,6 +153,7 @@ def test_mmbench_tsv_bad_rows_name_the_file_and_row(tmp_path, monkeypatch, row, 
     with pytest.raises(DataError) as err:
         mmbench_tsv.read_items(path)
     assert str(err.value).startswith(f"{path}, {says}"), str(err.value)
+    assert "object at 0x" not in str(err.value)  # no in-memory buffer's repr in a message
 
 
 def test_mmbench_tsv_a_column_twice_is_refused(tmp_path, monkeypatch):

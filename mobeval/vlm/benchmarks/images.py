@@ -42,7 +42,10 @@ def decode_base64_image(text: str, file: str, n: int) -> tuple[bytes, str]:
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
                 fmt = (img.format or "png").lower()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError as exc:  # its message names the in-memory buffer ("<_io.BytesIO object at 0x..>")
+        raise row_error(file, n, "image column decodes from base64 but is not an image Pillow can read (unknown "
+                                 "or corrupt format)") from exc
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise row_error(file, n, f"image column decodes from base64 but is not an image Pillow can read ({exc})") \
             from exc
     return data, {"jpeg": "jpg"}.get(fmt, fmt)
