@@ -26,7 +26,19 @@ def test_times_each_runner_on_the_same_questions_and_orderings(tmp_path):
     assert mlc.error and mlc.seconds_per_question is None  # not installed here: said, not crashed
     assert result.ranked() == [llama]
     assert result.verdict() == "only llama.cpp could run here"
-    assert result.agreement(llama, llama) == 1.0
+    assert llama.seconds_per_question == llama.seconds[0] / 2  # the one round's time over its 2 questions
+    # the questions the bundled model answered, each ordering's choice an option (0-3) or None (no answer)
+    assert all(c is None or 0 <= c < 4 for cs in llama.choices.values() for c in cs)
+
+
+def test_agreement_counts_the_pairs_both_runners_answered_alike():
+    from mobeval.studies.runner_speed import RunnerSpeed, SpeedComparison
+
+    a = RunnerSpeed("a", choices={"q1": [0, 1, 2, 3], "q2": [1, 1, None, 0], "only-a": [2, 2, 2, 2]})
+    b = RunnerSpeed("b", choices={"q1": [0, 1, 3, 3], "q2": [1, 0, None, 0], "only-b": [1, 1, 1, 1]})
+    result = SpeedComparison([a, b], bench="b", model="m", orderings="cyclic", rounds=1)
+    assert result.agreement(a, b) == 6 / 8  # q1: 3 of 4 alike, q2: 3 of 4 (None with None counts as alike)
+    assert result.agreement(a, RunnerSpeed("c", choices={"other": [0]})) is None  # no question in common
 
 
 def test_cli_prints_the_ranking_and_writes_json(tmp_path):

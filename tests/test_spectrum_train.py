@@ -103,7 +103,7 @@ def test_tiny_training_run_end_to_end(tmp_path):
     card = read_card(path)
     assert card["epochs"] == 2 and card["complete"] and [p["epoch"] for p in card["curve"]] == [1, 2]
     assert set(card["curve"][0]["val_bin_accuracy_per_snr"]) == {"10", "empty"}
-    assert 0 <= card["validation_bin_accuracy"] <= 1
+    assert card["validation_bin_accuracy"] == card["curve"][-1]["val_bin_accuracy"]
     assert card["training"] == {"generator_version": 1, "seed": 21, "splits": ["train", "validation"],
                                 "capture_ids": []}
     assert card["data"]["train"]["captures"] == 2 and card["machine"]["cpu"]
@@ -111,6 +111,13 @@ def test_tiny_training_run_end_to_end(tmp_path):
     # the saved complex net is the trained one: the net in the file scores what the card's last epoch did
     net = load_net(path)
     assert net.complex_valued and net.widths == (2, 4, 8, 16)
+    from mobeval.spectrum.benchmarks.generate import Recipe
+    from mobeval.spectrum.models.train import evaluate, make_captures
+
+    val = make_captures(cfg.val_spec(), Recipe(), lambda _m: None)
+    again = evaluate(Trainee(TrainConfig(**{**cfg.__dict__, "init_from": str(path)})), val, 2, images(val.iq))
+    assert again["val_bin_accuracy"] == pytest.approx(card["validation_bin_accuracy"], abs=1e-9)
+    assert again["val_bin_accuracy_per_snr"] == pytest.approx(card["curve"][-1]["val_bin_accuracy_per_snr"])
     # the card makes mobeval refuse the training captures, not the test split
     model = resolve_net(str(path))
     train_capture = generate_capture(CaptureKey(21, "train", 10, 0))
