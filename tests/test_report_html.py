@@ -188,3 +188,19 @@ def test_pages_fit_a_phone_and_a_desktop_window(tmp_path, pages):
     finally:
         browser.close()
     assert '<meta name="viewport"' in pages["mcq"][1].read_text()
+
+
+def test_the_page_ranks_the_run_as_the_board_ranks_it(pages):
+    """The page's rank cell is the one `mobeval board` gives the run among the folders beside it."""
+    from mobeval.board.index import board_entries
+    from mobeval.board.rank import rank
+    from mobeval.board.render import cells
+
+    for kind, (run, page) in pages.items():
+        entries, _ = board_entries([run.parent])
+        (b,) = rank(entries)
+        (row,) = b.rows
+        assert row.rank == 1, (kind, row.entry.marks)  # the only run there: ranked first (in its tier)
+        text = page.read_text()
+        assert f'<td data-v="1.0">{cells(b, row)[0]}</td>' in text, kind  # the board's own rank cell
+        assert "as `mobeval board" in text and "among 1 run(s)" in text

@@ -13,6 +13,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from mobeval.core.errors import MobevalError
 from mobeval.board.entry import entry_from_check
 from mobeval.core.formats import plain_text
 from mobeval.board.html import _SORT_JS, _STYLE, VIEWPORT, _table, plot_div
@@ -54,6 +55,27 @@ def renderable_html(part: RenderableType) -> str:
     return f'<pre class="header">{html.escape(console.export_text())}</pre>'
 
 
+def board_row(entry, folder: Path) -> tuple[RankedRow, str]:
+    """The run's row as `mobeval board` ranks it among the run folders beside it (its rank and Pareto marks),
+    and a line saying so; unranked when the folders beside it cannot be read."""
+    from mobeval.board.index import board_entries
+    from mobeval.board.rank import rank
+
+    parent = Path(folder).resolve().parent
+    try:
+        entries, _ = board_entries([parent])
+    except (MobevalError, OSError) as exc:
+        return RankedRow(entry, None), f"not ranked: the run folders in {parent} could not be read ({exc})"
+    for b in rank(entries):
+        for r in b.rows:
+            if Path(r.entry.path).resolve() == Path(folder).resolve():
+                r.entry = entry
+                ranked = sum(x.rank is not None for x in b.rows)
+                return r, (f"as `mobeval board {parent}` ranks it: among {len(b.rows)} run(s) of {b.bench} there, "
+                           f"{ranked} ranked")
+    return RankedRow(entry, None), f"not ranked: not found among the run folders in {parent}"
+
+
 def page(check: RunCheck) -> str:
     """The page of a checked run folder that has a result."""
     import plotly
@@ -66,7 +88,8 @@ def page(check: RunCheck) -> str:
     r = check.result
     assert r is not None, "report pages are made of runs with a result"
     entry = entry_from_check(check)
-    board = BenchBoard(entry.bench, entry.kind, [RankedRow(entry, None)])
+    row, among = board_row(entry, check.path)
+    board = BenchBoard(entry.bench, entry.kind, [row])
     slug = "run"  # one run on the page
     plots = "".join(plot_div(p) for p in run_plots(r, check.result_samples, board, slug))
     tables = "".join(renderable_html(t) for t in [summary_table(r), *task_kind(r.kind).tables(r)])
@@ -80,7 +103,7 @@ def page(check: RunCheck) -> str:
         f"<h1>{html.escape(title)}</h1>"
         f"<p>run folder {html.escape(str(check.path))}; made {made} with plotly {html.escape(plotly.__version__)}</p>"
         f'<pre class="header">{html.escape(Text.from_markup(_header(r)).plain)}</pre>'
-        f"<h2>On the board</h2>{_table(board, slug)}"
+        f"<h2>On the board</h2><p>{html.escape(among)}</p>{_table(board, slug)}"
         f'<h2>Figures</h2><div id="{slug}-tables">{tables}</div>'
         f'<h2>Plots</h2><div class="plots">{plots}</div>'
         f'<ul class="notes">{"".join(f"<li>{html.escape(n)}</li>" for n in notes)}</ul>'
