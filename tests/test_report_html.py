@@ -204,3 +204,29 @@ def test_the_page_ranks_the_run_as_the_board_ranks_it(pages):
         text = page.read_text()
         assert f'<td data-v="1.0">{cells(b, row)[0]}</td>' in text, kind  # the board's own rank cell
         assert "as `mobeval board" in text and "among 1 run(s)" in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium)")
+def test_pages_share_one_plotly_script_beside_them(tmp_path, pages):
+    """--plotly-js beside: one plotly-VERSION.min.js in the folder, each page a small file that loads it, and
+    the plots still drawn in a real browser with no console message."""
+    import plotly
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for kind, (run, _) in pages.items():
+        ok("report", str(run), "--html", str(folder / f"{kind}.html"), "--plotly-js", "beside")
+    script = folder / f"plotly-{plotly.__version__}.min.js"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([script.name, *(f"{k}.html" for k in pages)])
+    for kind in pages:
+        text = (folder / f"{kind}.html").read_text()
+        assert f'src="{script.name}"' in text and len(text) < 500_000, (kind, len(text))  # inline: ~4.8 MB
+    base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+            "--virtual-time-budget=10000", f"--user-data-dir={tmp_path / 'profile'}"]
+    proc = subprocess.run([*base, "--dump-dom", (folder / "mcq.html").as_uri()], capture_output=True, text=True,
+                          timeout=180)
+    assert [line for line in proc.stderr.splitlines() if ":CONSOLE" in line] == []
+    plots = proc.stdout.count('class="plotly-graph-div')
+    assert plots == len(EXPECTED["mcq"][0]) and proc.stdout.count('class="main-svg"') >= 2 * plots
+    res = cli.invoke(app, ["report", str(pages["mcq"][0]), "--html", str(folder / "x.html"), "--plotly-js", "cdn"])
+    assert res.exit_code == 2 and "--plotly-js cdn: inline or beside" in res.output

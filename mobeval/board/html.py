@@ -107,10 +107,30 @@ def go_copy(fig):
     return go.Figure(fig)
 
 
-def page(boards: list[BenchBoard]) -> str:
-    """The whole page as text."""
+PLOTLY_JS = ("inline", "beside")
+
+
+def plotly_script(mode: str, page_path: Path | None) -> str:
+    """Plotly's script for a page: inlined (one self-contained file, ~4.6 MB of it the script), or one
+    plotly-VERSION.min.js file beside the page, written once and shared by every page in that folder."""
     import plotly
     from plotly.offline import get_plotlyjs
+
+    if mode == "inline" or page_path is None:
+        return f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    name = f"plotly-{plotly.__version__}.min.js"
+    target = Path(page_path).parent / name
+    script = get_plotlyjs()
+    if not target.is_file() or target.read_text(encoding="utf-8") != script:
+        tmp = target.with_name(f".{name}.tmp")
+        tmp.write_text(script, encoding="utf-8")
+        tmp.replace(target)
+    return f'<script type="text/javascript" src="{html.escape(name)}"></script>'
+
+
+def page(boards: list[BenchBoard], script: str | None = None) -> str:
+    """The whole page as text; `script` loads Plotly (plotly_script; inline when None)."""
+    import plotly
 
     from mobeval.board.plots import bench_plots
 
@@ -131,7 +151,7 @@ def page(boards: list[BenchBoard]) -> str:
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{VIEWPORT}<title>mobeval board</title>'
         f"<style>{_STYLE}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f"{script or plotly_script('inline', None)}</head><body>"
         f"<h1>mobeval board</h1><p>{n_runs} run(s) in {len(boards)} benchmark(s); made {made} with plotly "
         f"{html.escape(plotly.__version__)}. Click a column header to sort.</p>"
         + ("".join(sections) or "<p>no run folders found</p>")
@@ -139,5 +159,5 @@ def page(boards: list[BenchBoard]) -> str:
     )
 
 
-def write_page(path: Path, boards: list[BenchBoard]) -> None:
-    Path(path).write_text(page(boards), encoding="utf-8")
+def write_page(path: Path, boards: list[BenchBoard], plotly_js: str = "inline") -> None:
+    Path(path).write_text(page(boards, plotly_script(plotly_js, path)), encoding="utf-8")

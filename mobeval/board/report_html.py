@@ -16,7 +16,7 @@ from rich.text import Text
 from mobeval.core.errors import MobevalError
 from mobeval.board.entry import entry_from_check
 from mobeval.core.formats import plain_text
-from mobeval.board.html import _SORT_JS, _STYLE, VIEWPORT, _table, plot_div
+from mobeval.board.html import _SORT_JS, _STYLE, VIEWPORT, _table, plot_div, plotly_script
 from mobeval.board.rank import BenchBoard, RankedRow
 from mobeval.board.render import footnotes
 from mobeval.results.integrity import RunCheck
@@ -76,10 +76,9 @@ def board_row(entry, folder: Path) -> tuple[RankedRow, str]:
     return RankedRow(entry, None), f"not ranked: not found among the run folders in {parent}"
 
 
-def page(check: RunCheck) -> str:
-    """The page of a checked run folder that has a result."""
+def page(check: RunCheck, script: str | None = None) -> str:
+    """The page of a checked run folder that has a result; `script` loads Plotly (inline when None)."""
     import plotly
-    from plotly.offline import get_plotlyjs
 
     from mobeval.board.report_plots import run_plots
     from mobeval.report import _header, summary_table
@@ -99,7 +98,7 @@ def page(check: RunCheck) -> str:
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{VIEWPORT}<title>mobeval report: {html.escape(title)}'
         f"</title><style>{_STYLE}{_REPORT_STYLE}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f"{script or plotly_script('inline', None)}</head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f"<p>run folder {html.escape(str(check.path))}; made {made} with plotly {html.escape(plotly.__version__)}</p>"
         f'<pre class="header">{html.escape(Text.from_markup(_header(r)).plain)}</pre>'
@@ -111,5 +110,5 @@ def page(check: RunCheck) -> str:
     )
 
 
-def write_report_page(path: Path, check: RunCheck) -> None:
-    Path(path).write_text(page(check), encoding="utf-8")
+def write_report_page(path: Path, check: RunCheck, plotly_js: str = "inline") -> None:
+    Path(path).write_text(page(check, plotly_script(plotly_js, path)), encoding="utf-8")

@@ -22,6 +22,8 @@ def board(
     device: str = typer.Option(None, "--device", help="Only runs on a CPU whose name contains this (any case)."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, md, csv or json (on stdout)."),
     html: Path = typer.Option(None, "--html", help="Also write the board as one self-contained HTML page here."),
+    plotly_js: str = typer.Option("inline", "--plotly-js", help="inline | beside. Plotly's script (4.6 MB) inside "
+                                  "the page, or one plotly-VERSION.min.js beside it, shared by the pages there."),
     rebuild_index: bool = typer.Option(False, "--rebuild-index",
                                        help="Read every folder again and rebuild each directory's index."),
     no_index: bool = typer.Option(False, "--no-index", help="Read every folder; neither use nor write an index."),
@@ -29,6 +31,8 @@ def board(
     """Every run folder, checked and ranked per benchmark: accuracy with 95% intervals, latency, speed,
     memory, energy, model size. Incomplete, killed, damaged or invalid-latency runs are marked and never
     ranked as if whole."""
+    if plotly_js not in ("inline", "beside"):
+        fail(f"--plotly-js {plotly_js}: inline or beside")
     from mobeval.board import render
     from mobeval.board.index import board_entries
     from mobeval.board.rank import Filters, rank
@@ -52,7 +56,7 @@ def board(
         except ImportError as exc:
             fail(f"--html needs Plotly ({exc.name} is not installed): pip install -e '.[board]'")
         try:
-            write_page(html, boards)
+            write_page(html, boards, plotly_js)
         except OSError as exc:
             fail(f"--html {html}: cannot write ({exc.strerror})")
         err.print(f"page: {html}", highlight=False, soft_wrap=True, markup=False)

@@ -31,11 +31,16 @@ def _checked(path: Path, action: str, need_result: bool = True):
 def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<model>__<bench>__<time>)."),
            html: Path = typer.Option(None, "--html", help="Also write the run as one self-contained HTML page here "
                                      "(tables and its kind's plots; needs Plotly: pip install -e '.[board]')."),
+           plotly_js: str = typer.Option("inline", "--plotly-js", help="inline | beside. Plotly's script (4.6 MB) "
+                                         "inside the page, or one plotly-VERSION.min.js beside it, shared by the "
+                                         "pages there."),
            fmt: Format = FORMAT) -> None:
     """Print the report of a finished run again, from its files, without the model. --format json prints the
     run's result (result.json, checked); csv and md its tables."""
     from mobeval.report import print_report, report_tables
 
+    if plotly_js not in ("inline", "beside"):
+        fail(f"--plotly-js {plotly_js}: inline or beside")
     check = _checked(result_dir, "report")
     if fmt == Format.json:
         emit(check.result.model_dump_json(indent=2))
@@ -49,7 +54,7 @@ def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<m
         except ImportError as exc:
             fail(f"--html needs Plotly ({exc.name} is not installed): pip install -e '.[board]'")
         try:
-            write_report_page(html, check)
+            write_report_page(html, check, plotly_js)
         except OSError as exc:
             fail(f"--html {html}: cannot write ({exc.strerror})")
         err.print(f"page: {html}", highlight=False, soft_wrap=True, markup=False)
