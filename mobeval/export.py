@@ -109,7 +109,7 @@ def lm_eval_results(result: Result) -> dict[str, Any]:
     if spec is not None and spec.breakdown is not None:
         for group, figures in sorted(spec.breakdown(r.task).items()):
             name = f"{bench}_{group}"
-            results[name] = {"alias": f" - {group}", **_fields(list(figures.items()))}
+            results[name] = {"alias": group, **_fields(list(figures.items()))}  # lm-eval indents subtasks itself
             higher[name] = {k: True for k, e in figures.items() if e is not None}
             samples[name] = {"original": max((e.n for e in figures.values() if e), default=0),
                              "effective": max((e.n for e in figures.values() if e), default=0)}
@@ -144,7 +144,8 @@ def _fields(named: Iterable[tuple[str, Any]]) -> dict[str, Any]:
         if e is None:
             continue
         out[f"{key},none"] = e.value
-        out[f"{key}_stderr,none"] = _stderr(e.value, e.n) if e.n else "N/A"
+        stderr = _stderr(e.value, e.n) if e.n else None
+        out[f"{key}_stderr,none"] = "N/A" if stderr is None else stderr  # lm-eval's own word for none
     return out
 
 

@@ -98,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     for old in folder.glob("*.json"):
         if old.name.removesuffix(".schema.json") not in all_schemas:
             old.unlink()
+    shipped = ROOT / "mobeval" / "results" / "schemas"  # the same files, inside the package
     for stem, (_, schema) in all_schemas.items():
         (folder / f"{stem}.schema.json").write_text(dumps(schema), encoding="utf-8")
+        if args.out == OUT:
+            (shipped / f"{stem}.schema.json").write_text(dumps(schema), encoding="utf-8")
     (args.out / "schema.md").write_text(render_page(all_schemas), encoding="utf-8")
     print(f"wrote {args.out / 'schema.md'} and {len(all_schemas)} schemas in {folder}", file=sys.stderr)
     return 0

@@ -45,3 +45,36 @@ def energy_counter_here() -> bool:
     from mobeval.measure.energy import energy_meters
 
     return any(m.source != "unavailable" for m in energy_meters("auto"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_result_validates_against_the_shipped_schema():
+    """Every result.json the suite writes in this process is checked, as it is written, against the JSON
+    Schemas the package ships (mobeval.results.schemas): the envelope, and the task section of its kind."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from mobeval.results.schemas import schema
+    from mobeval.results.store import RunDir
+
+    def problems(doc: dict) -> list[str]:
+        found = []
+        for stem, part in (("result", doc), (f"task-{doc.get('kind')}", doc.get("task"))):
+            s = schema(stem)
+            if s is None:  # a kind a plugin adds: the envelope is still checked
+                continue
+            validator = jsonschema.Draft202012Validator(s)
+            found += [f"{stem}: {'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                      for e in validator.iter_errors(part)]
+        return found
+
+    original = RunDir.write_result
+
+    def write_result(self, result):
+        original(self, result)
+        import json
+
+        found = problems(json.loads((self.path / "result.json").read_text(encoding="utf-8")))
+        assert not found, f"{self.path / 'result.json'} does not validate against its shipped schema: {found[:5]}"
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RunDir, "write_result", write_result)
+        yield

@@ -85,6 +85,11 @@ def test_the_result_schemas_are_generated_from_the_models(tmp_path):
     assert envelope["properties"]["schema_version"]["const"] == SCHEMA_VERSION == "mobeval.result/2"
     _same_files(tmp_path, DOCS / "reference", "docs/reference/schema.md and docs/reference/schema/",
                 "scripts/docs_schema.py")
+    # the package ships the same files (mobeval.results.schemas), read back through importlib.resources
+    from mobeval.results.schemas import schema
+
+    for path in (tmp_path / "schema").glob("*.json"):
+        assert schema(path.name.removesuffix(".schema.json")) == json.loads(path.read_text()), path.name
 
 
 def test_results_readme_names_the_schema_version_written():

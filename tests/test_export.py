@@ -52,6 +52,22 @@ def test_lm_eval_layout_holds_the_runs_own_figures(run):
     assert doc["config"]["model_args"].startswith("pretrained=") and doc["mobeval"]["run"] == str(run)
 
 
+def test_lm_evaluation_harness_reads_the_export_with_its_own_code(run):
+    """lm-eval's make_table (what its CLI prints results with) renders the file: each figure, its stderr."""
+    pytest.importorskip("lm_eval", reason="lm-evaluation-harness (in the test extra)")
+    from lm_eval.utils import make_table
+
+    doc = json.loads(invoke("export", str(run), "--to", "lm-eval").output)
+    bench = json.loads((run / "result.json").read_text())["data"]["bench"]
+    block = doc["results"][bench]
+    table = make_table(doc)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    acc = next(r for r in rows if r[4] == "acc")
+    assert acc[6] == f"{block['acc,none']:.4f}" and acc[8] == f"{block['acc_stderr,none']:.4f}"
+    assert acc[5] == "↑" and acc[3] == str(doc["n-shot"][bench])
+    assert {r[4] for r in rows} >= {"acc", "accuracy", "consistency"}
+
+
 def test_the_long_table_has_every_figure_with_its_unit_and_interval(run, tmp_path):
     out = tmp_path / "figures.csv"
     res = invoke("export", str(run), str(run), "--to", "csv", "--output", str(out))

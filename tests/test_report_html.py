@@ -168,8 +168,11 @@ _MEASURE = """new Promise(function (done) {
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium)")
 def test_pages_fit_a_phone_and_a_desktop_window(tmp_path, pages):
-    """At a phone's 412 px and a desktop's 1400 px, no page scrolls sideways (wide tables scroll in their own
-    box) and every plot fits in the window."""
+    """At a phone's 412 px and a desktop's 1400 px, no page (each kind's run page, and the board of the three)
+    scrolls sideways (wide tables scroll in their own box) and every plot fits in the window."""
+    board = tmp_path / "board.html"  # the board of the three runs, beside the three run pages
+    ok("board", *(str(run.parent) for run, _ in pages.values()), "--html", str(board))
+    measured = {**{k: page for k, (_, page) in pages.items()}, "board": board}
     browser = _Browser(tmp_path / "profile")
     try:
         target = browser.send("Target.createTarget", url="about:blank")["targetId"]
@@ -177,7 +180,7 @@ def test_pages_fit_a_phone_and_a_desktop_window(tmp_path, pages):
         for width in (412, 1400):
             browser.send("Emulation.setDeviceMetricsOverride", session, width=width, height=900,
                          deviceScaleFactor=1, mobile=width < 600)
-            for kind, (_, page) in pages.items():
+            for kind, page in measured.items():
                 browser.send("Page.navigate", session, url=page.as_uri())
                 got = browser.send("Runtime.evaluate", session, expression=_MEASURE, awaitPromise=True,
                                    returnByValue=True, timeout=60000)
