@@ -7,6 +7,7 @@ from typing import Any
 from mobeval.core.version import __version__
 from mobeval.core.figures import Figure
 from mobeval.measure.contention import RULE, Contention
+from mobeval.results.headline import headline_metrics
 from mobeval.results.schema import Integrity, Provenance, Result
 from mobeval.results.store import Segment, utc_now
 from mobeval.core.task import OFFLINE_SECTION, TaskKind
@@ -157,6 +158,7 @@ def build_result(
 ) -> Result:
     """The result of a run folder: `plan` is what the plan records (model, data); the kind scores the records."""
     busy = contention(segments, plan["model"].get("remote", False))
+    task = {**kind.section(records).model_dump(mode="json"), **offline_section(segments)}
     return Result(
         kind=kind.name,
         mobeval_version=__version__,
@@ -175,5 +177,6 @@ def build_result(
         energy=energy(segments, kind.energy_units(records), killed),
         provenance=Provenance(integrity=integrity,
                               hashes={k: v for k, v in identity.items() if k.endswith("_sha256") and v is not None}),
-        task={**kind.section(records).model_dump(mode="json"), **offline_section(segments)},
+        task=task,
+        metrics=headline_metrics(kind.name, task),
     )

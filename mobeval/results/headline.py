@@ -74,3 +74,22 @@ class KindFigures:
     # figures under lm-evaluation-harness's names ("acc": the original option order's accuracy), for
     # `mobeval export --to lm-eval`; the `figures` are exported under their own keys beside them
     lm_eval: tuple[FigureSpec, ...] = ()
+
+
+def headline_metrics(kind: str, task: dict[str, Any]) -> list[dict[str, Any]]:
+    """The kind's headline figures read from a task section, as result.json's `metrics` list holds them
+    (results.schema.Metric's fields); [] for a kind that declares none."""
+    from mobeval.core.catalog import catalog, load_target
+
+    entry = catalog().kinds.get(kind)
+    if entry is None or not entry.headline:
+        return []
+    spec: KindFigures = load_target(entry.headline)
+    out = []
+    for f in spec.figures:
+        e = f.extract(task)
+        if e is not None:
+            out.append({"name": f.key, "label": f.label, "value": e.value, "unit": "fraction", "low": e.ci_low,
+                        "high": e.ci_high, "method": e.ci_method, "n": e.n, "n_unit": e.n_unit, "basis": e.basis,
+                        "higher_is_better": True})
+    return out

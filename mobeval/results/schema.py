@@ -76,6 +76,24 @@ class SequentialSection(BaseModel):
     spent: dict[str, float | str] = {}  # eval_seconds; joules and energy_source where metered
 
 
+class Metric(BaseModel):
+    """One headline figure of a run, the same shape for every task kind: a proportion (unit "fraction") with
+    its 95% interval and how that was computed, over `n` `n_unit`; `basis` names which figure it is where a
+    kind falls back from one to another (multiple choice: "debiased" or "original")."""
+
+    name: str
+    label: str
+    value: float
+    unit: str = "fraction"
+    low: float | None = None
+    high: float | None = None
+    method: str = ""  # "wilson", "bootstrap"; "" where there is no interval
+    n: int = 0
+    n_unit: str = ""
+    basis: str = ""
+    higher_is_better: bool = True
+
+
 class Result(BaseModel):
     schema_version: Literal["mobeval.result/2"] = SCHEMA_VERSION
     kind: str  # the task kind (mobeval.core.kinds): mcq, image-classification, ...
@@ -94,6 +112,8 @@ class Result(BaseModel):
     provenance: Provenance = Provenance()
     task: dict[str, Any]  # the kind's section (its section_model, checked by load_result)
     sequential: SequentialSection | None = None  # a run under --until/--budget only (absent in older files)
+    # the kind's headline figures with their intervals, one shape for every kind (absent in older files)
+    metrics: list[Metric] = []
 
     @property
     def integrity(self) -> Integrity | None:
@@ -105,6 +125,8 @@ class Result(BaseModel):
         d = self.model_dump(mode="json")
         if d.get("sequential") is None:
             d.pop("sequential", None)
+        if not d.get("metrics"):
+            d.pop("metrics", None)
         return d
 
     def section(self) -> BaseModel:

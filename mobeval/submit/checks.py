@@ -249,6 +249,12 @@ def figures_recompute(c: RunCheck) -> Verdict:
     if not _same(section, recorded):
         keys = [k for k in section if not _same(section.get(k), recorded.get(k))]
         problems.append(f"result.json's task figures ({', '.join(keys)}) are not what its samples give: {edited}")
+    if r.metrics:  # the headline figures with their intervals: what the recorded task section gives
+        from mobeval.results.headline import headline_metrics
+
+        again = headline_metrics(r.kind, r.task)
+        if not _same(again, [m.model_dump(mode="json") for m in r.metrics]):
+            problems.append(f"result.json's metrics list is not what its task section gives: {edited}")
     busy = contention(c.run.segments(), r.model.get("remote", False))  # the segments say if the machine was busy
     perf = {k: f.model_dump(mode="json") for k, f in with_contention(kind.performance(records), busy).items()}
     differ = [k for k, f in perf.items() if k not in r.performance
