@@ -129,6 +129,8 @@ class RunConfig(BaseModel):
     android_serial: str | None = _d("--energy android: the adb serial of the phone.")
     idle_seconds: float = _d("Idle-power window before the run, where a counter exists.", 2.0, ge=0)
     output_dir: Path = _d("Where run folders go.", Path("results"))
+    log_texts: bool = _d("Keep each question's text and options (original order) in samples.jsonl, for per-item "
+                         "analysis without the data.", False)
 
     @field_validator("orderings")
     @classmethod
@@ -346,7 +348,7 @@ PANELS = {
     "Vision runtimes": ("provider", "graph_optimization", "channels_last"),
     "Images and captures": ("preprocess", "batch_sizes", "exclude_calibration", "accuracy_target"),
     "Energy": ("energy", "watts_per_core", "android_serial", "idle_seconds"),
-    "Output": ("output_dir",),
+    "Output": ("output_dir", "log_texts"),
 }
 
 

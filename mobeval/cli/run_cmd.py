@@ -134,6 +134,7 @@ def run(
     android_serial: Optional[str] = _opt("android_serial"),
     idle_seconds: Optional[float] = _opt("idle_seconds"),
     output_dir: Optional[Path] = _opt("output_dir"),
+    log_texts: Optional[bool] = _opt("log_texts", "--log-texts/--no-log-texts"),
     resume: bool = typer.Option(False, "--resume", help="Continue the newest unfinished run of this model and bench whose settings match (or --run-dir).",
                                 rich_help_panel="Output"),
     run_dir: Optional[Path] = typer.Option(None, help="With --resume: the run folder to continue.",
@@ -163,7 +164,7 @@ def run(
         accuracy_target=accuracy_target, endpoint=endpoint,
         api_key=api_key, concurrency=concurrency, request_timeout=request_timeout, energy=energy,
         watts_per_core=watts_per_core,
-        android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir,
+        android_serial=android_serial, idle_seconds=idle_seconds, output_dir=output_dir, log_texts=log_texts,
     )
     run_folder = None
     # `kill` (SIGTERM) stops a run as Ctrl-C does: the segment is written (no "killed segment"), then exit 143

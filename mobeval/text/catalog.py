@@ -21,7 +21,7 @@ KINDS: dict[str, KindEntry] = {
         kind="mobeval.text.task.kind:McqKind", plan="mobeval.text.task.plan:plan_mcq",
         description="multiple-choice questions, scored under several orderings of the options",
         default_bench="everyday-mobile", default_runner="llama.cpp", default_model="smollm2-135m",
-        settings=("template", "method", "max_tokens", "chat", "orderings", "max_prompts"),
+        settings=("template", "method", "max_tokens", "chat", "orderings", "max_prompts", "log_texts"),
         own_data="--bench mcq --data FILE",
         legacy_results={"mobeval.result/1": "mobeval.text.task.result_v1:upgrade"},
         headline="mobeval.text.task.headline:FIGURES", page_plots="mobeval.text.task.page_plots:letters"),

@@ -28,6 +28,9 @@ class Sample:
     generated_tokens: int | None = None  # generate only
     warmup: bool = False  # the first question of a run segment: excluded from latency statistics
     engine_timings: dict | None = None  # the engine's own timings (types.EngineTimings), where it reports them
+    # --log-texts: the question and its options in their original order (else only the prompt's sha256)
+    question_text: str | None = None
+    options_text: tuple[str, ...] | None = None
 
     @property
     def item_id(self) -> str:
@@ -42,7 +45,11 @@ class Sample:
         return self.answer is not None and self.chosen_option == self.answer
 
     def to_json(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        for key in ("question_text", "options_text"):  # kept only under --log-texts: lines stay as before
+            if d[key] is None:
+                del d[key]
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "Sample":
@@ -50,6 +57,8 @@ class Sample:
         d["order"] = tuple(d["order"])
         if d.get("logprobs") is not None:
             d["logprobs"] = tuple(d["logprobs"])
+        if d.get("options_text") is not None:
+            d["options_text"] = tuple(d["options_text"])
         return cls(**d)
 
 

@@ -138,9 +138,11 @@ class McqPlan(TaskPlan):
                 if logprob and bad_logprobs(r.logprobs):
                     raise RunnerError(f"question {q.id}, ordering {i}: the runner gave {bad_logprobs(r.logprobs)}")
                 if logprob:
-                    samples.append(_sample(q, i, o, pr, r, choose_by_logprob(r.logprobs), r.logprobs, None))
+                    s = _sample(q, i, o, pr, r, choose_by_logprob(r.logprobs), r.logprobs, None)
                 else:
-                    samples.append(_sample(q, i, o, pr, r, parse_letter(r.text, len(q.options)), None, r.text))
+                    s = _sample(q, i, o, pr, r, parse_letter(r.text, len(q.options)), None, r.text)
+                samples.append(replace(s, question_text=q.question, options_text=tuple(q.options))
+                               if self.config.log_texts else s)
             out.append(samples)
         return out
 
