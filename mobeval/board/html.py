@@ -94,17 +94,13 @@ def plot_div(p) -> str:
     fig = p.figure
     wide = (fig.layout.width or 0) > 700
     height = fig.layout.height or 420
-    fig = go_copy(fig)
+    import plotly.graph_objects as go
+
+    fig = go.Figure(fig)  # a copy: the caller's figure keeps its width
     fig.update_layout(width=None, autosize=True)
     inner = fig.to_html(full_html=False, include_plotlyjs=False, div_id=p.id, default_width="100%",
                         default_height=f"{height}px", config={"displaylogo": False, "responsive": True})
     return f'<div class="plot{" wide" if wide else ""}" style="height: {height}px">{inner}</div>'
-
-
-def go_copy(fig):
-    import plotly.graph_objects as go
-
-    return go.Figure(fig)
 
 
 PLOTLY_JS = ("inline", "beside")

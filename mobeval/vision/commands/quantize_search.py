@@ -45,20 +45,13 @@ class SearchReport(BaseModel):
     machine: str = ""
 
 
-def validation_info(items: list, bench: str, data: Path | None) -> dict[str, Any]:
-    from mobeval.core.hashing import stream_sha256
-
-    return {"ids": [i.id for i in items], "item_sha256": [stream_sha256(i.path) for i in items], "bench": bench,
-            "data": str(Path(data).expanduser().resolve()) if data else ""}
-
-
 def mixed_search(*, vision: Any, float_path: Path, scheme: Any, calib_items: list, val_items: list, spec: Any,
                  bench: str, data: Path | None, target: SearchTarget, order: str, keep_as: str,
                  providers: list[str], calib_info: dict[str, Any], source_model: dict[str, Any],
                  progress: Callable[[str], None]) -> tuple[SearchOutcome, list[Point]]:
     """Search, then cache every Pareto point (and the chosen model) with its manifest."""
     from mobeval.core.hashing import file_sha256
-    from mobeval.vision.quantize.calibration import image_inputs
+    from mobeval.vision.quantize.calibration import calibration_info, image_inputs
     from mobeval.vision.quantize.mixed import KeptLayers
     from mobeval.vision.quantize.qdq import baseline_layers, calibration_cache, inputs_sha256, quantize_onnx
     from mobeval.vision.quantize.search import Evaluator, pareto, search
@@ -75,7 +68,7 @@ def mixed_search(*, vision: Any, float_path: Path, scheme: Any, calib_items: lis
     front = pareto(outcome.trials)
     if outcome.chosen is not None and all(t.kept != outcome.chosen for t in front):
         front = sorted([*front, outcome.trial(outcome.chosen)], key=lambda t: t.size_bytes)
-    vinfo = validation_info(val_items, bench, data)
+    vinfo = calibration_info(val_items, spec, bench, data, None)  # the same record as the calibration set's
     summary = {"target": target.model_dump(), "order": outcome.order, "validation_float_top1": outcome.float_top1}
     points = []
     for t in front:

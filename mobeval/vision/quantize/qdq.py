@@ -158,8 +158,7 @@ def quantize_onnx(
     try:
         if kept is not None and layers is None:
             layers = baseline_layers(float_path, scheme, inputs, cache)
-        _quantize(float_path, tmp, scheme, inputs,
-                  quantizer_arguments(kept, layers) if kept is not None and layers else None, cache)
+        _quantize(float_path, tmp, scheme, inputs, kept, layers, cache)
         _check_runs(tmp, scheme, float_path, inputs[0], wanted)
         precision = precision_map(scheme, kept, layers or weighted_layers(float_path, tmp))
         tmp.replace(target)
@@ -201,15 +200,14 @@ def baseline_layers(float_path: Path, scheme: QuantScheme, inputs: list[np.ndarr
 
     with tempfile.TemporaryDirectory(prefix="mobeval-quant-") as tmp:
         dest = Path(tmp) / "baseline.onnx"
-        _quantize(float_path, dest, scheme, inputs, None, cache)
+        _quantize(float_path, dest, scheme, inputs, cache=cache)
         return weighted_layers(float_path, dest)
 
 
 def quantize_to(float_path: Path, dest: Path, scheme: QuantScheme, inputs: Sequence[np.ndarray],
                 kept: KeptLayers | None, layers: list[Layer] | None, cache: Path) -> None:
     """One quantized file at `dest`, no cache entry and no manifest (a mixed-precision search's trial)."""
-    _quantize(float_path, dest, scheme, list(batched(inputs)),
-              quantizer_arguments(kept, layers) if kept is not None and kept.layers and layers else None, cache)
+    _quantize(float_path, dest, scheme, list(batched(inputs)), kept, layers, cache)
 
 
 def _provider(name: str) -> str:
@@ -232,9 +230,9 @@ def _check_available(scheme: QuantScheme, providers: list[str]) -> None:
 
 
 def _quantize(float_path: Path, dest: Path, scheme: QuantScheme, inputs: list[np.ndarray],
-              mixed: dict[str, Any] | None = None, cache: Path | None = None) -> None:
-    """`mixed`: mixed.quantizer_arguments (nodes to keep in float, or weights' quant types); `cache`:
-    ONNX Runtime's calibration cache file (read when it exists, written when not)."""
+              kept: KeptLayers | None = None, layers: list[Layer] | None = None, cache: Path | None = None) -> None:
+    """`kept` of the model's quantized `layers` stay at a higher precision (mixed.quantizer_arguments);
+    `cache`: ONNX Runtime's calibration cache file (read when it exists, written when not)."""
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
 
     name = input_name(float_path)
@@ -248,7 +246,7 @@ def _quantize(float_path: Path, dest: Path, scheme: QuantScheme, inputs: list[np
             return None if x is None else {name: x}
 
     arguments = scheme.ort_arguments()
-    mixed = dict(mixed or {})
+    mixed = quantizer_arguments(kept, layers) if kept is not None and kept.layers and layers else {}
     if "tensor_quant_overrides" in mixed:
         arguments["extra_options"] = {**arguments["extra_options"],
                                       "TensorQuantOverrides": mixed.pop("tensor_quant_overrides")}
