@@ -90,6 +90,8 @@ settings: {limit: 3}
      "devices[0].settings.output_dir: set by the matrix"),
     ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\ndevices: [a, a]\n", "device 'a' is listed twice"),
     ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\ndevices: ['my phone']\n", "a device name is letters"),
+    ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\ndevices: [Pixel, pixel]\n",
+     "two jobs would share the id 'smollm2-135m__q4_1__everyday-mobile__default__pixel'"),
     ("models: [smollm2-135m]\nbenchmarks: [no-such-bench]\n", "job smollm2-135m__q4_1__no-such-bench__default__local"),
     ("models: [smollm2-135m]\nbenchmarks: [everyday-mobile]\nrunners: [llama.cpp]\nsettings: {batch_sizes: [1]}\n",
      "--batch-sizes: for image-classification and spectrum-segmentation tasks only"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,11 @@ def _installed(dist: str) -> bool:
 
 
 HAVE_TORCHSIG = _installed("torchsig")
-needs_torchsig = pytest.mark.skipif(not HAVE_TORCHSIG, reason="needs TorchSig: pip install 'mobeval[torchsig]'")
+# .ci/run's TorchSig step sets this: there a missing TorchSig fails these tests instead of skipping them
+REQUIRED = os.environ.get("MOBEVAL_REQUIRE_TORCHSIG") == "1"
+needs_torchsig = pytest.mark.skipif(not HAVE_TORCHSIG and not REQUIRED,
+                                    reason="needs TorchSig: pip install 'mobeval[torchsig]' (CI runs these in their "
+                                           "own environment: .ci/run)")
 
 
 def test_overlap_on_hand_built_bands():

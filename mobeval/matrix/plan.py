@@ -183,19 +183,19 @@ def expand(plan: MatrixPlan, where: str = "the plan") -> list[Job]:
     for i, d in enumerate(devices):
         _check_settings(d.settings, f"devices[{i}].settings", where)
     jobs: list[Job] = []
+    seen: set[str] = set()
     for name, quant, ref in _model_cells(plan, where):
         for bench in plan.benchmarks:
             for runner in plan.runners:
-                for d in devices:
+                for index, d in enumerate(devices):
                     job_id = "__".join(slug(p) for p in (name, quant, bench, runner or "default", d.name))
+                    if job_id in seen:
+                        raise MobevalError(f"{where}: two jobs would share the id {job_id!r} (names that differ "
+                                           "only in case or punctuation); rename a model or device")
+                    seen.add(job_id)
                     job = Job(job_id, name, quant, ref, bench, runner, d.name, {**plan.settings, **d.settings})
-                    _validate(job, plan, d, devices.index(d), where)
+                    _validate(job, plan, d, index, where)
                     jobs.append(job)
-    ids = [j.id for j in jobs]
-    dup = next((i for i in ids if ids.count(i) > 1), None)
-    if dup:
-        raise MobevalError(f"{where}: two jobs would share the id {dup!r} (names that differ only in case or "
-                           "punctuation); rename a model or device")
     return jobs
 
 
