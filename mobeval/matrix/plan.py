@@ -10,6 +10,7 @@ names the plan file and the key.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ class MatrixPlan(BaseModel):
         names = [d if isinstance(d, str) else d.name for d in v]
         for n in names:
             Device(name=n)  # the name rule
-        dup = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(names)
+        dup = sorted(n for n, k in counts.items() if k > 1)
         if dup:
             raise ValueError(f"device {dup[0]!r} is listed twice")
         return v
