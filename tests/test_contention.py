@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mobeval.cli import app
-from mobeval.measure.contention import OTHERS_LIMIT, ContentionSampler
+from mobeval.measure.contention import OTHERS_LIMIT, Contention, ContentionSampler
 
 SPIN = "while :; do :; done"
 
@@ -61,6 +61,7 @@ def test_a_run_beside_a_neighbour_is_marked_and_its_latency_not_valid(tmp_path):
     perf = json.loads((folder / "result.json").read_text())["performance"]
     busy = perf["cpu_contention"]
     assert busy["value"] == 1.0 and "measured under contention: other processes used" in busy["note"]
+    assert "give the runtime the cores they left free (--threads 1 here)" in busy["note"]  # every core was taken
     assert perf["latency_valid"]["value"] == 0.0 and "other processes used" in perf["latency_valid"]["note"]
     segments = [json.loads(line) for line in (folder / "segments.jsonl").read_text().splitlines()]
     recorded = [s["contention"] for s in segments if "contention" in s and s["contention"]]
@@ -78,3 +79,10 @@ def test_a_quiet_run_records_the_machine_quiet(tmp_path):
     if busy["value"]:
         pytest.skip(f"this machine is busy with other work: {busy['note']}")
     assert busy["note"].startswith("quiet: other processes used")
+
+
+@pytest.mark.parametrize("cpus, share, free", [(2, 0.45, 1), (2, 0.2, 2), (8, 0.26, 6), (2, 1.0, 1), (4, 0.0, 4)])
+def test_the_advice_names_the_cores_the_others_left_free(cpus, share, free):
+    c = Contention(window_s=10, cpus=cpus, others_cpu_s=share * cpus * 10, others_share=share, steal_s=0,
+                   steal_share=0, load_avg_1m=None, contended=share > OTHERS_LIMIT)
+    assert c.free_cores() == free and f"--threads {free} here" in c.remedy()

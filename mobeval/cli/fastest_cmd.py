@@ -47,7 +47,7 @@ def fastest(
         fail(str(exc), exc.exit_code)
     env = environment()
     busy = (f"measured under contention: {contention.describe()} ({RULE}): other processes shared the cores, so "
-            "these times and this ranking are not the runners' own; run it again on an idle machine"
+            f"these times and this ranking are not the runners' own: {contention.remedy()}"
             if contention.contended else None)
     t = Table(title=f"{result.model} on {result.bench}: {limit} questions x {orderings} orderings, "
                     f"{env['cpu']} ({env['cpu_logical']} logical cores)", header_style="bold")

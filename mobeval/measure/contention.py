@@ -45,6 +45,18 @@ class Contention:
         return "; ".join(parts)
 
 
+    def free_cores(self) -> int:
+        """The cores the others left free, rounded (at least one)."""
+        return max(1, self.cpus - round(max(self.others_share, self.steal_share) * self.cpus))
+
+    def remedy(self) -> str:
+        """What to do about it, from bench/llamacpp_under_load.py and bench/torch_eager_latency.py: a runtime
+        given a thread per core waits at every barrier for the thread whose core is taken."""
+        return (f"measure again on an idle machine; to measure beside the others, give the runtime the cores they "
+                f"left free (--threads {self.free_cores()} here): with a core taken, llama.cpp and torch ran faster "
+                "at one thread fewer than the cores (bench/README.md)")
+
+
 def _busy_and_steal() -> tuple[float, float]:
     t = psutil.cpu_times()
     steal = getattr(t, "steal", 0.0) or 0.0

@@ -92,7 +92,8 @@ def contention(segments: list[Segment], remote: bool) -> dict[str, Figure]:
         note = f"{desc}; the model runs behind an endpoint, whose work on this machine (a local server) counts here"
         return {"cpu_contention": Figure(value=0.0, unit="bool", source="psutil.cpu_times", note=note)}
     contended = any(c["contended"] for c in seen)
-    note = (f"measured under contention: {desc} ({RULE})" if contended else f"quiet: {desc}")
+    note = (f"measured under contention: {desc} ({RULE}); {Contention(**worst).remedy()}" if contended
+            else f"quiet: {desc}")
     return {"cpu_contention": Figure(value=float(contended), unit="bool", source="psutil.cpu_times", note=note)}
 
 

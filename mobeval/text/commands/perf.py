@@ -95,7 +95,7 @@ def perf(
                   highlight=False)
     if contention.contended:
         out.print(f"[yellow]warning: measured under contention[/]: {escape(contention.describe())} ({RULE}); these "
-                  "speeds are not the engine's own: measure again on an idle machine", highlight=False)
+                  f"speeds are not the engine's own: {escape(contention.remedy())}", highlight=False)
     output_dir.mkdir(parents=True, exist_ok=True)
     dest = output_dir / f"perf__{spec.alias}__{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     dest.write_text(json.dumps({
