@@ -16,6 +16,7 @@ pytest.importorskip("efficientnet_lite_pytorch", reason="the vision extra: effic
 
 from mobeval.cli import app  # noqa: E402
 from mobeval.results.schema import load_result  # noqa: E402
+from tests.vlm_recount import assert_figures_recount  # noqa: E402
 
 pytestmark = pytest.mark.slow  # 26 questions x orderings through the real model: ~1-3 min on 2 busy cores
 
@@ -66,5 +67,6 @@ def test_the_result_and_records(run):
     for key in ("encode_p50", "ttft_p50", "prefill_p50", "prompt_tokens_mean"):
         assert r.performance[key].value > 0, key
     assert r.memory["peak_rss"].value > 0
+    assert_figures_recount(folder)  # accuracy and exact match counted again from the records
     rows = list(csv.DictReader((folder / "predictions.csv").open(encoding="utf-8")))
     assert len(rows) == len(records)

@@ -159,3 +159,7 @@ def test_mobeval_run_with_the_mtmd_runner(tmp_path):
                                    "--threads", "2", "--output-dir", str(tmp_path)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "vision encode p50" in res.output and "digits-clip" in res.output
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    from tests.vlm_recount import assert_figures_recount
+
+    assert_figures_recount(folder)  # the figures are the samples' own, counted again here
