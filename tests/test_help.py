@@ -48,6 +48,8 @@ def test_every_help_renders_whole(path, cmd, width):
         for name in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
             if name.startswith("--"):
                 assert re.search(re.escape(name) + r"(?![\w-])", text), f"{name} cut or missing in {path} --help"
+        if getattr(param, "help", None):  # every word of the help shows: none is eaten as rich markup
+            assert _flat(param.help.replace("\\[", "[")) in _flat(text), f"{path} {param.name}'s help is cut: {param.help!r}"
         if getattr(param, "is_flag", False):
             line = next((line for line in text.splitlines() if param.opts[0] in line), "")
             assert "<bool>" not in line, f"{param.opts[0]} shows a value it does not take"

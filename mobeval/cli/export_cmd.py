@@ -17,7 +17,7 @@ def export(
     to: str = typer.Option("lm-eval", "--to", help=(
         "lm-eval | csv | jsonl | items-csv | mlflow. lm-eval: lm-evaluation-harness's results file (one run); "
         "csv, jsonl: every figure of every run, a row each, with unit and interval; items-csv: the run's "
-        "samples, a row each (one run); mlflow: an MLflow run per run (pip install -e '.[mlflow]').")),
+        "samples, a row each (one run); mlflow: an MLflow run per run (pip install -e '.\\[mlflow]').")),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="mlflow: the tracking server or "
                                                "folder (default: MLflow's own, MLFLOW_TRACKING_URI or ./mlruns)."),

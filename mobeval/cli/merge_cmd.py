@@ -15,7 +15,7 @@ from mobeval.core.errors import MobevalError
 def merge(
     run_dirs: list[Path] = typer.Argument(..., help="The run folders of every shard (mobeval run --shard K/N)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Where the merged run folder goes "
-                                              "[default: beside the first shard]."),
+                                              "\\[default: beside the first shard]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No report; print the merged run folder."),
 ) -> None:
     """Join the shards of one run into one run folder, after checking that they share every setting that

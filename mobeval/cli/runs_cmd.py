@@ -30,7 +30,7 @@ def _checked(path: Path, action: str, need_result: bool = True):
 @app.command()
 def report(result_dir: Path = typer.Argument(..., help="A run folder (results/<model>__<bench>__<time>)."),
            html: Path = typer.Option(None, "--html", help="Also write the run as one self-contained HTML page here "
-                                     "(tables and its kind's plots; needs Plotly: pip install -e '.[board]')."),
+                                     "(tables and its kind's plots; needs Plotly: pip install -e '.\\[board]')."),
            plotly_js: str = typer.Option("inline", "--plotly-js", help="inline | beside. Plotly's script (4.6 MB) "
                                          "inside the page, or one plotly-VERSION.min.js beside it, shared by the "
                                          "pages there."),

@@ -57,14 +57,14 @@ def spectrum(
     seed: int = typer.Option(14, "--seed", help="Generator seed."),
     captures: int = typer.Option(5, "--captures", help="Captures per SNR level."),
     split: str = typer.Option("test", "--split", help="train, validation or test (disjoint random streams)."),
-    snr: Optional[str] = typer.Option(None, "--snr", help="SNR levels in dB, comma-separated [default: -20..10 "
+    snr: Optional[str] = typer.Option(None, "--snr", help="SNR levels in dB, comma-separated \\[default: -20..10 "
                                       "in 2 dB steps]."),
     empty: int = typer.Option(0, "--empty", help="Captures of empty spectrum, besides."),
     fmt: str = typer.Option("paper", "--format", help="paper (data.dat + meta-data.json) or sigmf."),
     fading: str = typer.Option("none", "--fading", help="none (AWGN), rayleigh or rician: flat block fading, one "
                                "gain per signal and capture, E|h|^2 = 1."),
     rician_k_db: Optional[float] = typer.Option(None, "--rician-k-db", help="Rician K-factor in dB (only with "
-                                                "--fading rician) [default: 6]."),
+                                                "--fading rician) \\[default: 6]."),
 ) -> None:
     """Generate captures (benchmarks.spectrum.generate: the CMuSeNet recipe, deterministic by seed) and
     write them; every capture's meta-data records the generator version, seed, split and recipe."""

@@ -18,7 +18,7 @@ train_app = typer.Typer(no_args_is_help=True, help="Train a model mobeval ships 
 def spectrum(
     out_dir: Path = typer.Option(..., "--out", help="Folder for checkpoint.pt and NAME.pt + NAME.json (its card)."),
     net: str = typer.Option("complex", "--net", help="complex (CMuSeNet-style) or real (same parameter count)."),
-    name: Optional[str] = typer.Option(None, "--name", help="File name of the weights [default: NET-wWIDTH]."),
+    name: Optional[str] = typer.Option(None, "--name", help="File name of the weights \\[default: NET-wWIDTH]."),
     width: int = typer.Option(4, "--width", help="First-stage width of the complex net (ResNet-18: 64, the "
                               "paper's size); the real net is matched in parameter count."),
     seed: int = typer.Option(14, "--seed", help="Generator seed of the train and validation splits."),
@@ -26,18 +26,18 @@ def spectrum(
     train_empty: int = typer.Option(16, "--train-empty", help="Training captures of empty spectrum."),
     val_per_level: int = typer.Option(2, "--val-per-level", help="Validation captures per SNR level."),
     val_empty: int = typer.Option(4, "--val-empty", help="Validation captures of empty spectrum."),
-    snr: Optional[str] = typer.Option(None, "--snr", help="SNR levels in dB, comma-separated [default: -20..10 "
+    snr: Optional[str] = typer.Option(None, "--snr", help="SNR levels in dB, comma-separated \\[default: -20..10 "
                                       "in 2 dB steps]."),
     epochs: int = typer.Option(8, "--epochs"),
     batch_size: int = typer.Option(16, "--batch-size"),
     lr: float = typer.Option(3e-3, "--lr", help="Adam's peak learning rate (cosine decay to 0)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads [default: torch's]."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads \\[default: torch's]."),
     fixed_window: bool = typer.Option(False, "--fixed-window", help="Train on the first 16,384 samples only "
                                       "(default: a random window per capture and epoch)."),
     fading: str = typer.Option("none", "--fading", help="none (AWGN), rayleigh or rician: flat block fading per "
                                "signal in the training and validation captures."),
     rician_k_db: Optional[float] = typer.Option(None, "--rician-k-db", help="Rician K-factor in dB (only with "
-                                                "--fading rician) [default: 6]."),
+                                                "--fading rician) \\[default: 6]."),
     init_from: Optional[str] = typer.Option(None, "--init-from", help="Start from a trained net (an alias such as "
                                             "cmusenet-small, or NAME.pt with its card), trained on the same --seed: "
                                             "fine-tuning."),
