@@ -7,8 +7,8 @@ questions, 4 cyclic orderings), run alone or beside a background load, one after
 - `python-loop`: one pure-Python `while True: pass` process (one of the cores taken);
 - `two-loops`: two of them (every core of a 2-core machine taken).
 
-Configurations: `--threads` 2 or 1 (or the machine's cores and one fewer), and OpenMP's wait policy
-(unset, or OMP_WAIT_POLICY=PASSIVE). llama-cpp-python's wheel is built with OpenMP (its libggml-cpu links
+Configurations: `--threads` 2 or 1 (or the machine's cores and one fewer), and how OpenMP's threads wait
+(unset; OMP_WAIT_POLICY=PASSIVE; or a shorter spin, GOMP_SPINCOUNT=30000 or 10000). llama-cpp-python's wheel is built with OpenMP (its libggml-cpu links
 libgomp), and in such a build ggml's barrier is `#pragma omp barrier`: ggml's own polling level
 (`ggml_threadpool_params.poll`, llama.cpp's `--poll`) is used only by its non-OpenMP thread pool, and
 llama-cpp-python does not bind `llama_attach_threadpool` anyway. So OpenMP's wait policy is the polling
@@ -39,13 +39,18 @@ LOADS = {"quiet": 0, "python-loop": 1, "two-loops": 2}
 LOAD_LIMIT = 0.7
 
 
+# OpenMP's wait at a barrier or between parallel regions: unset (libgomp spins about 300,000 rounds, then
+# sleeps), PASSIVE (sleeps at once), or a shorter spin (GOMP_SPINCOUNT rounds)
+POLICIES = {"default": {}, "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+            "spin 30000": {"GOMP_SPINCOUNT": "30000"}, "spin 10000": {"GOMP_SPINCOUNT": "10000"}}
+
+
 def configs(cores: int) -> list[tuple[int, str]]:
     threads = sorted({cores, max(1, cores - 1)}, reverse=True)
     out = []
     for t in threads:
-        out.append((t, "default"))
-        if t > 1:
-            out.append((t, "PASSIVE"))  # one thread has no barrier to wait at
+        # one thread has no barrier to wait at: only the default
+        out += [(t, p) for p in (POLICIES if t > 1 else ["default"])]
     return out
 
 
@@ -74,9 +79,8 @@ def build_uses_openmp() -> bool | None:
 
 
 def run_once(threads: int, policy: str, limit: int, timeout_s: float) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if policy != "default":
-        env["OMP_WAIT_POLICY"] = policy
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(POLICIES[policy])
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "mobeval", "run", "--limit", str(limit), "--threads", str(threads),
                "--output-dir", out, "-q"]

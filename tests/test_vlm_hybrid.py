@@ -120,6 +120,33 @@ def test_timings_present_and_consistent(runner, held_out):
     assert a.text == b.text
 
 
+def test_the_projector_in_the_encoders_session_equals_numpys(runner, held_out):
+    """The projector runs as ONNX nodes appended to the encoder (one session); its embeddings are the numpy
+    projector's of the same features (float32 rounding apart)."""
+    pixels = runner.encoder.pixels(tuple(p for p, _, _ in held_out[:3]))
+    got = runner.encoder.encode(pixels)
+    want = runner.projector(runner.encoder.image_features(pixels))
+    assert got.shape == want.shape == (3, 4, runner.lm.n_embd)
+    assert np.abs(got - want).max() < 1e-5 * np.abs(want).max()
+
+
+def test_a_projector_for_other_features_is_refused_naming_both(tmp_path):
+    from mobeval.vlm.runners import projector as projector_io
+    from mobeval.vlm.runners.hybrid import HybridRunner
+
+    ref = resolve("digits-vlm")
+    proj = projector_io.load(ref.files["projector"])
+    arrays = {"mean": proj.mean[:64], "std": proj.std[:64], "w1": proj.w1[:64], "b1": proj.b1, "w2": proj.w2,
+              "b2": proj.b2}
+    projector_io.save(tmp_path / "narrow.npz", arrays, proj.meta)
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"encoder": str(ref.files["encoder"]), "projector": "narrow.npz",
+                                    "lm": str(ref.files["lm"])}))
+    with pytest.raises(RunnerError, match=r"do not fit the projector, which takes 64 .*parts of different models.*"
+                                          r"narrow\.npz"):
+        HybridRunner(resolve(str(manifest)), threads=1)
+
+
 def test_info_names_parts_and_settings(runner):
     info = runner.info
     assert info.name == "hybrid"

@@ -52,7 +52,7 @@ def answer_from(lm: LlamaEmbdLM, logits: np.ndarray, candidate_ids: list[int], m
     first = time.perf_counter()
     while len(tokens) < max(max_tokens, 1) and not lm.is_eog(tokens[-1]):
         lm.feed_tokens([tokens[-1]], logits_last=True)
-        tokens.append(int(np.argmax(lm.last_logits())))
+        tokens.append(lm.last_argmax())
     done = time.perf_counter()
     text = lm.detokenize([t for t in tokens if not lm.is_eog(t)])
     cand = tuple(float(logprobs[i]) for i in candidate_ids) if logprobs is not None else None

@@ -2,7 +2,8 @@
 
 - encoder: an ONNX file on an ONNX Runtime execution provider (`provider`, default cpu); float, or an
   integer-quantized (QDQ) copy, whose SQNR against the float encoder is recorded where its manifest says it;
-- projector: numpy (mobeval.vlm.runners.projector);
+- projector: appended to the encoder's ONNX graph and run in the same ONNX Runtime session
+  (mobeval.vlm.runners.projector);
 - language model: a GGUF in llama.cpp, fed the projected image embeddings directly as embedding batches
   between the prompt's token batches (mobeval.vlm.runners.llama_embd), KV cache cleared per query.
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from mobeval.core.errors import RunnerError
 from mobeval.vlm.models.manifest import VlmModelRef, resolve
+from mobeval.text.runners.llamacpp_openmp import release_openmp_threads
 from mobeval.vlm.runners import projector as projector_io
 from mobeval.vlm.runners.base import VlmAnswer, VlmInfo, VlmQuery, VlmTimings
 from mobeval.vlm.runners.greedy import CandidateIds, answer_from
@@ -70,7 +72,11 @@ class HybridRunner:
             preprocess = PreprocessSpec(**meta["preprocess"])
         except (KeyError, TypeError, ValueError) as exc:
             raise RunnerError(f"{ref.files['projector']}: its meta gives no usable preprocessing ({exc})") from exc
-        self.encoder = OrtEncoder(ref.files["encoder"], preprocess, provider=provider, threads=threads)
+        try:
+            self.encoder = OrtEncoder(ref.files["encoder"], preprocess, provider=provider, threads=threads,
+                                      head=self.projector)
+        except RunnerError as exc:
+            raise RunnerError(f"{exc} (projector: {ref.files['projector']})") from exc
         if self.encoder.features != self.projector.in_features:
             raise RunnerError(
                 f"{ref.files['encoder']} gives {self.encoder.features} features per image token but the projector "
@@ -122,7 +128,7 @@ class HybridRunner:
         t0 = time.perf_counter()
         pixels = self.encoder.pixels(query.images)
         t1 = time.perf_counter()
-        embeddings = self.projector(self.encoder.encode(pixels))  # (images, tokens, n_embd)
+        embeddings = self.encoder.encode(pixels)  # (images, tokens, n_embd): encoder and projector in one session
         ort_ms = self.encoder.last_run_ms
         t2 = time.perf_counter()
         lay = layout(query.prompt, len(query.images), self.lm.tokenize, self.encoder.tokens, self.prefix, self.suffix,
@@ -140,6 +146,8 @@ class HybridRunner:
         gen = answer_from(self.lm, logits, cand_ids, query.max_tokens)
         t5, t6 = gen.first_token_at, gen.done_at
         total_engine = self.lm.engine()
+        # outside every timed part: llama.cpp's idle OpenMP threads would spin on the cores the next encode needs
+        release_openmp_threads()
         self.last_engine = EngineTimes(
             encoder_run_ms=ort_ms, prefill_ms=prefill_engine.ms, decode_ms=total_engine.ms - prefill_engine.ms,
             prefill_positions=prefill_engine.positions,
@@ -155,13 +163,14 @@ class HybridRunner:
 
     def image_features(self, images: tuple[Path, ...]) -> np.ndarray:
         """The encoder's image-token features (before the projector), (N, tokens, features)."""
-        return self.encoder.encode(self.encoder.pixels(images))
+        return self.encoder.image_features(self.encoder.pixels(images))
 
     @contextmanager
     def encoder_swapped(self, path: Path):
         """The same runner with another encoder file (e.g. a quantized encoder's float model) for a while."""
         kept = self.encoder
-        self.encoder = OrtEncoder(path, kept.preprocess, provider=kept.provider, threads=self.lm.threads)
+        self.encoder = OrtEncoder(path, kept.preprocess, provider=kept.provider, threads=self.lm.threads,
+                                  head=self.projector)
         try:
             if (self.encoder.tokens, self.encoder.features) != (kept.tokens, kept.features):
                 raise RunnerError(f"{path} gives {self.encoder.tokens}x{self.encoder.features} image features, "

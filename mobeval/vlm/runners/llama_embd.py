@@ -124,12 +124,20 @@ class LlamaEmbdLM:
         if rc != 0:
             raise RunnerError(f"llama_decode failed (code {rc}) at position {self.pos}")
 
-    def last_logits(self) -> np.ndarray:
-        """The logits of the last position that asked for them (waits for the computation)."""
+    def _logits_view(self) -> np.ndarray:
         ptr = self.lib.llama_get_logits_ith(self.ctx, -1)
         if not ptr:
             raise RunnerError("llama.cpp returned no logits for the prompt's last position")
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def last_logits(self) -> np.ndarray:
+        """The logits of the last position that asked for them (waits for the computation), a copy."""
+        return self._logits_view().copy()
+
+    def last_argmax(self) -> int:
+        """The most likely next token after the last position, read in place (no copy of the logits: this is
+        per generated token, inside the decode time compared with llama.cpp's own)."""
+        return int(np.argmax(self._logits_view()))
 
     def engine(self) -> EngineMs:
         """llama.cpp's own decode time since the last reset (synchronized first: it books at sync)."""
