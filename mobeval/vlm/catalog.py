@@ -53,7 +53,7 @@ BENCHMARKS: dict[str, BenchmarkEntry] = {
 RUNNERS: dict[str, RunnerEntry] = {
     "hybrid": RunnerEntry("mobeval.vlm.runners.hybrid:HybridRunner", "vlm",
         "AutoNeural's split: image encoder in ONNX Runtime (an execution provider by name; float or "
-        "integer-quantized), projector in numpy, language model in llama.cpp fed the image "
+        "integer-quantized), projector in the encoder's session, language model in llama.cpp fed the image "
         "embeddings; each part timed",
         {"threads": None, "provider": "cpu", "n_batch": 512}, kinds=("vlm",)),
     "llama.cpp-mtmd": RunnerEntry("mobeval.vlm.runners.mtmd:MtmdRunner", "vlm-mtmd",

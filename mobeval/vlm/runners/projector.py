@@ -1,4 +1,5 @@
-"""The projector: image-token features -> language-model input embeddings, a two-layer MLP in numpy.
+"""The projector: image-token features -> language-model input embeddings, a two-layer MLP: in numpy, and as
+ONNX nodes appended to the encoder's graph (`appended_to`, what the hybrid runner runs).
 
 LLaVA-1.5's projector shape: standardise the encoder's features (mean/std of the training images),
 Linear -> GELU (tanh form) -> Linear. The .npz holds the weights and a JSON `meta` string: what it was
