@@ -153,6 +153,10 @@ def test_info_names_parts_and_settings(runner):
     assert set(info.model_files) == {"encoder", "projector", "lm"}
     assert info.settings["provider"] == "cpu" and info.settings["encoder_quantized"] is False
     assert "llama-cpp-python" in info.backend_version and "onnxruntime" in info.backend_version
+    from mobeval.text.runners.llamacpp_openmp import openmp_release_available
+
+    # llama-cpp-python built here links libgomp: the runner says it ends its idle threads after each answer
+    assert openmp_release_available() == any("omp_pause_resource_all" in n for n in info.notes)
 
 
 def test_marker_count_must_match_images(runner, held_out):

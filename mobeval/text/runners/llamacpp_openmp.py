@@ -13,23 +13,27 @@ at once; libgomp starts them again at llama.cpp's next graph. Making them sleep 
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 
 OMP_PAUSE_SOFT = 1
 
 
-@functools.cache
+_found = None
+
+
 def _pause():
-    """libgomp's omp_pause_resource_all where libgomp is already loaded in this process (by llama.cpp), else None.
-    RTLD_NOLOAD: never load a libgomp of our own; torch's bundled copy has another file name and is left alone."""
-    try:
-        lib = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
-        fn = lib.omp_pause_resource_all
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-    return fn
+    """libgomp's omp_pause_resource_all where libgomp is already loaded in this process (by llama.cpp), else None
+    (looked up again next time: llama.cpp may be loaded later). RTLD_NOLOAD: never load a libgomp of our own;
+    torch's bundled copy has another file name and is left alone."""
+    global _found
+    if _found is None:
+        try:
+            fn = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | os.RTLD_LAZY).omp_pause_resource_all
+        except (OSError, AttributeError):
+            return None
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        _found = fn
+    return _found
 
 
 def release_openmp_threads() -> bool:
@@ -37,3 +41,8 @@ def release_openmp_threads() -> bool:
     llama.cpp's graphs, outside any parallel region."""
     fn = _pause()
     return fn is not None and fn(OMP_PAUSE_SOFT) == 0
+
+
+def openmp_release_available() -> bool:
+    """Whether this process has llama.cpp's libgomp loaded, with omp_pause_resource_all."""
+    return _pause() is not None

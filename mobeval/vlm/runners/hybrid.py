@@ -28,7 +28,7 @@ import numpy as np
 
 from mobeval.core.errors import RunnerError
 from mobeval.vlm.models.manifest import VlmModelRef, resolve
-from mobeval.text.runners.llamacpp_openmp import release_openmp_threads
+from mobeval.text.runners.llamacpp_openmp import openmp_release_available, release_openmp_threads
 from mobeval.vlm.runners import projector as projector_io
 from mobeval.vlm.runners.base import VlmAnswer, VlmInfo, VlmQuery, VlmTimings
 from mobeval.vlm.runners.greedy import CandidateIds, answer_from
@@ -99,6 +99,9 @@ class HybridRunner:
              "the same parts are in bench/vlm_hybrid_overhead.py"),
             "decode_tokens counts the end-of-turn token when the model generates one (it is not in the text)",
         ]
+        if openmp_release_available():
+            notes.append("llama.cpp's idle OpenMP threads are ended after each answer (omp_pause_resource_all), so they "
+                         "do not spin on the cores the next image's encode needs")
         if self.encoder.providers_used[0] != self.encoder.provider:
             notes.append(f"encoder ran on {self.encoder.providers_used[0]}, not {self.encoder.provider}")
         if meta.get("lm_sha256") and meta["lm_sha256"] != ref.part_sha256.get("lm"):
