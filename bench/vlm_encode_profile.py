@@ -50,7 +50,7 @@ def main() -> None:
     from mobeval.vlm.models.manifest import resolve
     from mobeval.vlm.runners import hybrid
     from mobeval.vlm.runners.base import VlmQuery
-    from mobeval.vlm.runners.image_encoder import _with_head
+    from mobeval.vlm.runners.image_encoder import with_head
     from mobeval.vlm.task.prompt import build_prompt, letters
 
     load0 = os.getloadavg()[0]
@@ -101,7 +101,7 @@ def main() -> None:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = args.threads
-    fresh = ort.InferenceSession(_with_head(Path(runner.info.model_files["encoder"]), runner.projector),
+    fresh = ort.InferenceSession(with_head(Path(runner.info.model_files["encoder"]), runner.projector),
                                  sess_options=options, providers=["CPUExecutionProvider"])
     fresh.run(outputs, {name: pixels[0]})
     rows["fresh session, back to back (the bare loop)"] = statistics.median(

@@ -102,10 +102,10 @@ def main() -> None:
                      "ttft_ms": t.ttft_ms, "decode_ms": t.decode_ms, "llama_decode_ms": e.decode_ms,
                      "decode_tokens": t.decode_tokens, "prompt_tokens": t.prompt_tokens,
                      "llama_prefill_positions": e.prefill_positions})
-    from mobeval.vlm.runners.image_encoder import _with_head
+    from mobeval.vlm.runners.image_encoder import with_head
     from mobeval.vlm.runners.projector import EMBEDDINGS
 
-    model = _with_head(Path(runner.info.model_files["encoder"]), runner.projector)
+    model = with_head(Path(runner.info.model_files["encoder"]), runner.projector)
     runner.close()
     bare = bare_ort(model, EMBEDDINGS, pixels, args.threads)
     for r, b in zip(rows, bare):

@@ -46,7 +46,7 @@ class OrtEncoder:
         providers = [full] if full == "CPUExecutionProvider" else [full, "CPUExecutionProvider"]
         source: str | bytes = str(path)
         if head is not None:
-            source = _with_head(path, head)
+            source = with_head(path, head)
         try:
             self.session = ort.InferenceSession(source, sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own types for a bad file
@@ -61,9 +61,9 @@ class OrtEncoder:
         # the output's sizes from one run on a blank image (an export may leave them symbolic); it warms up too
         blank = np.zeros((1, *preprocess.input_shape), np.float32)
         try:
-            probe = self.session.run([self.features_name], {self.input_name: blank})[0]
-            if head is not None:
-                self.session.run(self.outputs, {self.input_name: blank})
+            # one run gives the features and (with a head) the embeddings, warming both up
+            probe = self.session.run(list(dict.fromkeys([self.features_name, *self.outputs])),
+                                     {self.input_name: blank})[0]
         except Exception as exc:  # a projector for other features fails here, in ORT's MatMul
             raise RunnerError(f"{path}: its image features do not fit the projector, which takes "
                               f"{head.in_features if head is not None else '?'} per image token: parts of different "
@@ -101,7 +101,7 @@ class OrtEncoder:
         return np.asarray(self.session.run([self.features_name], {self.input_name: pixels})[0], np.float32)
 
 
-def _with_head(path: Path, head: Projector) -> bytes:
+def with_head(path: Path, head: Projector) -> bytes:
     """The encoder file with the projector appended, serialised for ONNX Runtime (nothing written to disk)."""
     try:
         import onnx
