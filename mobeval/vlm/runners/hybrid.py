@@ -77,11 +77,6 @@ class HybridRunner:
                                       head=self.projector)
         except RunnerError as exc:
             raise RunnerError(f"{exc} (projector: {ref.files['projector']})") from exc
-        if self.encoder.features != self.projector.in_features:
-            raise RunnerError(
-                f"{ref.files['encoder']} gives {self.encoder.features} features per image token but the projector "
-                f"{ref.files['projector']} takes {self.projector.in_features}: parts of different models"
-            )
         self.lm = LlamaEmbdLM(ref.files["lm"], threads=threads, n_ctx=CONTEXT, n_batch=n_batch)
         if self.lm.n_embd != self.projector.n_embd:
             self.lm.close()
