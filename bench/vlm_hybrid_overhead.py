@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=4)
+    ap.add_argument("--model", default="digits-vlm", help="a hybrid VLM: digits-vlm (the figures in bench/README), "
+                    "digits-clip, or a manifest")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "vlm_hybrid_overhead.json")
     args = ap.parse_args()
 
@@ -85,7 +87,7 @@ def main() -> None:
     start = machine()
     dataset = load_digits_set()
     items = [i for i in dataset.items if i.multiple_choice][: args.items + 1]
-    runner = HybridRunner(resolve("digits-vlm"), threads=args.threads)
+    runner = HybridRunner(resolve(args.model), threads=args.threads)
     rows = []
     pixels = []
     for k, item in enumerate(items):

@@ -158,9 +158,9 @@ def run_spectrum(s: Session) -> dict[str, str]:
 
 def run_vlm(s: Session) -> dict[str, str]:
     run = transcript(s, ["mobeval run --task vlm --limit 4"])
-    folder = s.newest("results/digits-vlm__vlm-digits__*")
+    folder = s.newest("results/digits-clip__vlm-digits__*")
     head = transcript(s, [f"head -6 {folder}/predictions.csv"], shown=[f"head -6 {folder}/predictions.csv"])
-    note = "4 questions of the bundled digits set; digits-vlm is a toy (see the vlm page)."
+    note = "4 questions of the bundled digits set; digits-clip is a toy (see the vlm page)."
     return {"run-vlm": header(note) + run, "vlm-predictions": header(note) + head}
 
 

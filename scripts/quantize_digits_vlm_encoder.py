@@ -1,14 +1,15 @@
-"""An integer-quantized encoder for digits-vlm, as a VLM manifest the hybrid runner takes with --model.
+"""An integer-quantized encoder for a bundled digits VLM, as a VLM manifest the hybrid runner takes with --model.
 
-The float encoder ONNX (EfficientNet-Lite0 grid features) is quantized by mobeval.vision.quantize (static QDQ,
+The float encoder ONNX (--model digits-clip: its ViT tower's tokens, the default; digits-vlm: EfficientNet-Lite0
+grid features) is quantized by mobeval.vision.quantize (static QDQ,
 ONNX Runtime's quantizer; default W8A16, AutoNeural's encoder scheme) on calibration images from the
 training pool only (dataset index % 5 != 0); its output SQNR against the float encoder is measured on
 held-out images (index % 5 == 0, the pool the vlm-digits set draws from) and written into the manifest as
 `encoder_sqnr_db`, which the runner records.
 
-    python scripts/quantize_digits_vlm_encoder.py --out /tmp/digits-vlm-w8a16.json [--scheme w8a16]
-        [--calibration 64] [--sqnr-images 32]
-    mobeval run --task vlm --bench vlm-digits --runner hybrid --model /tmp/digits-vlm-w8a16.json
+    python scripts/quantize_digits_vlm_encoder.py --out /tmp/digits-clip-w8a16.json [--model digits-clip]
+        [--scheme w8a16] [--calibration 64] [--sqnr-images 32]
+    mobeval run --task vlm --bench vlm-digits --runner hybrid --model /tmp/digits-clip-w8a16.json
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from mobeval.vision.task.preprocess import PreprocessSpec
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="the manifest to write (.json)")
+    ap.add_argument("--model", default="digits-clip", choices=("digits-clip", "digits-vlm"))
     ap.add_argument("--scheme", default="w8a16")
     ap.add_argument("--calibration", type=int, default=64, help="training-pool images to calibrate on")
     ap.add_argument("--sqnr-images", type=int, default=32, help="held-out images to measure the SQNR on")
     args = ap.parse_args()
     from sklearn.datasets import load_digits
 
-    ref = resolve("digits-vlm")
+    ref = resolve(args.model)
     spec = PreprocessSpec(**projector_io.load(ref.files["projector"]).meta["preprocess"])
     digits = load_digits()
     rng = np.random.default_rng(15)
@@ -49,11 +51,12 @@ def main() -> None:
     pixels = lambda idx: [spec.apply(render_digit(digits.images[i])) for i in idx]
     quant = quantize_onnx(ref.files["encoder"], QuantScheme.parse(args.scheme), pixels(calib_idx),
                           calibration_info={"ids": [f"digits-{i:05d}" for i in calib_idx], "bench": "digits (train pool)"},
-                          source_model={"vlm": "digits-vlm", "part": "encoder"})
+                          source_model={"vlm": args.model, "part": "encoder"})
     sqnr = output_sqnr(ref.files["encoder"], quant.path, pixels(sqnr_idx), output=ENCODER_OUTPUT)
     manifest = {
-        "name": f"digits-vlm with its encoder quantized {args.scheme} (static QDQ)",
+        "name": f"{args.model} with its encoder quantized {args.scheme} (static QDQ)",
         "encoder": str(quant.path), "projector": str(ref.files["projector"]), "lm": str(ref.files["lm"]),
+        **({"lora": str(ref.files["lora"])} if "lora" in ref.files else {}),
         "encoder_sqnr_db": round(sqnr, 2),
         "encoder_quantization": {"scheme": quant.manifest.scheme.model_dump(), "calibration_images": len(calib_idx),
                                  "calibration_pool": "digits dataset index % 5 != 0 (training pool)",

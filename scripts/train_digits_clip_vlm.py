@@ -37,12 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mobeval.vlm.benchmarks.digits import (
-    is_eval_index,
-    render_digit,
-)
+from mobeval.vlm.benchmarks.digits import is_eval_index, render_digit
 from mobeval.measure.environment import cpu_model
 from mobeval.vlm.models import llava as V
+from mobeval.vlm.models.digits_pixels import pixels, shifted_pixels
 from mobeval.vlm.runners.mtmd_probe import MtmdProbe
 from mobeval.text.models.registry import resolve as resolve_lm
 from mobeval.vlm.models.stage1 import (
@@ -68,26 +66,7 @@ FILES = {"mmproj": "digits-clip-mmproj.gguf", "hf_vision": "digits-clip-vision.s
 
 
 
-# -- data ----------------------------------------------------------------------------------------------
-def shifted(img8: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    out = np.zeros_like(img8)
-    h, w = img8.shape
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img8[max(-dy, 0):h - max(dy, 0),
-                                                                      max(-dx, 0):w - max(dx, 0)]
-    return out
-
-
-def pixels(images8: np.ndarray, cfg: V.DigitsClipConfig) -> np.ndarray:
-    return np.stack([V.pixel_values(render_digit(im), cfg) for im in images8])
-
-
 # -- 1. the vision tower as a classifier ----------------------------------------------------------------
-def shifted_pixels(images8: np.ndarray, cfg: V.DigitsClipConfig) -> np.ndarray:
-    """(9, N, 3, H, W) float16: every image under each of the 9 shifts by -1..1 source pixels (index 4: none)."""
-    return np.stack([pixels(np.stack([shifted(im, dy, dx) for im in images8]), cfg).astype(np.float16)
-                     for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
-
-
 def train_tower(cfg, images, labels, eval_images, eval_labels, args, log):
     import torch
 

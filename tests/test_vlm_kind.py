@@ -194,7 +194,7 @@ def test_settings_of_a_vlm_run():
     from mobeval.core.errors import MobevalError
 
     c = load_config(None, {"task": "vlm", "runner": "llama.cpp", "orderings": "random:3", "max_tokens": 8})
-    assert (c.bench, c.model_name, c.orderings, c.max_tokens) == ("vlm-digits", "digits-vlm", "random:3", 8)
+    assert (c.bench, c.model_name, c.orderings, c.max_tokens) == ("vlm-digits", "digits-clip", "random:3", 8)
     for given, says in (({"method": "generate"}, "--method: for mcq tasks only; this run is vlm"),
                         ({"template": "mmlu"}, "--template: for mcq tasks only; this run is vlm"),
                         ({"bench": "mmlu"}, "--bench mmlu is a mcq benchmark, not vlm")):

@@ -44,7 +44,7 @@ def test_the_run_prints_accuracy_under_orderings_speed_memory_and_energy(run):
     text = " ".join(output.split())
     for row in ("accuracy, original order", "accuracy, every ordering", "consistency", "position bias",
                 "vision encode p50 / p90 / p99", "time to first token p50 / p90 / p99", "decode tokens/s",
-                "prefill p50", "prompt tokens, mean", "peak RSS", "energy", "digits-vlm", "on hybrid",
+                "prefill p50", "prompt tokens, mean", "peak RSS", "energy", "digits-clip", "on hybrid",
                 f"bench vlm-digits: {LIMIT} of 200 questions"):
         assert row in text, row
 

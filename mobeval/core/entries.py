@@ -56,7 +56,7 @@ class RunnerEntry:
     # "vision" a vision model (alias, .onnx/.tflite/PyTorch file, hub id) that the task kind resolves.
     # "none" no model file: the runner's parameters are built in, and --model is refused.
     # "spectrum" a trained spectrum net: a bundled alias or a NAME.pt with its card (mobeval.spectrum.runners.net_model).
-    # "vlm" a vision-language model: an alias (digits-vlm) or a JSON manifest of its parts (mobeval.vlm.models.manifest);
+    # "vlm" a vision-language model: an alias (digits-clip) or a JSON manifest of its parts (mobeval.vlm.models.manifest);
     # "vlm-mtmd" a text GGUF + mmproj GGUF pair (alias, manifest, or the .gguf with its mmproj beside it);
     # "vlm-folder-or-id" a VLM folder or hub id the runtime loads (or an alias this project writes as one).
     model: Literal["gguf", "endpoint", "folder-or-id", "gguf-folder-or-id", "vision", "none", "spectrum", "vlm",

@@ -11,7 +11,7 @@ KINDS: dict[str, KindEntry] = {
     "vlm": KindEntry(
         kind="mobeval.vlm.task.kind:VlmKind", plan="mobeval.vlm.task.plan:plan_vlm",
         description="image questions for vision-language models: multiple choice under orderings, or open answers",
-        default_bench="vlm-digits", default_runner="hybrid", default_model="digits-vlm",
+        default_bench="vlm-digits", default_runner="hybrid", default_model="digits-clip",
         extra="vision", settings=("max_tokens", "orderings", "max_prompts"),
         own_data="--bench vlm-jsonl --data FILE.jsonl", headline="mobeval.vlm.task.headline:FIGURES"),
 }
@@ -20,7 +20,7 @@ BENCHMARKS: dict[str, BenchmarkEntry] = {
     "vlm-digits": BenchmarkEntry(
         "mobeval.vlm.benchmarks.digits:load",
         "bundled, offline: 200 real handwritten digits (scikit-learn's UCI digits, images never trained on by "
-        "digits-vlm): 'Which digit is shown?', 160 with 4 options, 40 open",
+        "the bundled models): 'Which digit is shown?', 160 with 4 options, 40 open",
         (), kind="vlm",
     ),
     "vlm-jsonl": BenchmarkEntry(

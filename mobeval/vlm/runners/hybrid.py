@@ -77,7 +77,8 @@ class HybridRunner:
                                       head=self.projector)
         except RunnerError as exc:
             raise RunnerError(f"{exc} (projector: {ref.files['projector']})") from exc
-        self.lm = LlamaEmbdLM(ref.files["lm"], threads=threads, n_ctx=CONTEXT, n_batch=n_batch)
+        self.lm = LlamaEmbdLM(ref.files["lm"], threads=threads, n_ctx=CONTEXT, n_batch=n_batch,
+                              lora=ref.files.get("lora"))
         if self.lm.n_embd != self.projector.n_embd:
             self.lm.close()
             raise RunnerError(

@@ -33,7 +33,8 @@ class EngineMs:
 
 
 class LlamaEmbdLM:
-    def __init__(self, path: Path, threads: int | None = None, n_ctx: int = 512, n_batch: int = 512):
+    def __init__(self, path: Path, threads: int | None = None, n_ctx: int = 512, n_batch: int = 512,
+                 lora: Path | None = None):
         try:
             import llama_cpp
         except ImportError as exc:
@@ -45,9 +46,10 @@ class LlamaEmbdLM:
         try:
             self.llm = open_llama(path, use_extra_bufts=self.build.use_extra_bufts, n_ctx=n_ctx, n_batch=n_batch,
                                   n_ubatch=n_batch, n_threads=self.threads, n_threads_batch=self.threads,
-                                  logits_all=False)
+                                  logits_all=False, **({"lora_path": str(lora)} if lora else {}))
         except Exception as exc:  # llama-cpp-python raises ValueError for an unloadable file
-            raise RunnerError(f"llama.cpp could not load {path}: {exc}") from exc
+            with_lora = f" with the LoRA adapter {lora}" if lora else ""
+            raise RunnerError(f"llama.cpp could not load {path}{with_lora}: {exc}") from exc
         self.ctx = self.llm._ctx.ctx
         self.vocab = self.llm._model.vocab
         self.n_embd = int(llama_cpp.llama_model_n_embd(self.llm._model.model))

@@ -57,7 +57,8 @@ class MtmdRunner:
                  n_batch: int = 512):
         ref = model if isinstance(model, VlmModelRef) else resolve(str(model), MTMD_PARTS)
         self.ref = ref
-        self.lm = LlamaEmbdLM(ref.files["lm"], threads=threads, n_ctx=n_ctx, n_batch=n_batch)
+        self.lm = LlamaEmbdLM(ref.files["lm"], threads=threads, n_ctx=n_ctx, n_batch=n_batch,
+                              lora=ref.files.get("lora"))
         try:
             import llama_cpp.mtmd_cpp as mtmd
         except (ImportError, OSError) as exc:

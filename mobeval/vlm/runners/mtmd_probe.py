@@ -16,14 +16,14 @@ class MtmdProbe:
     """The mmproj + the text GGUF in libmtmd, as a runner drives them: embeddings of one image and the
     greedy answer to a ChatML user turn with one image (for the training script's evaluation and tests)."""
 
-    def __init__(self, mmproj: Path, lm_gguf: Path, threads: int = 1):
+    def __init__(self, mmproj: Path, lm_gguf: Path, threads: int = 1, lora: Path | None = None):
         import ctypes
 
         import llama_cpp.mtmd_cpp as mtmd
 
         self.ctypes, self.m = ctypes, mtmd
         quiet_logs(mtmd)
-        self.lm = LlamaEmbdLM(lm_gguf, threads=threads, n_ctx=512, n_batch=512)
+        self.lm = LlamaEmbdLM(lm_gguf, threads=threads, n_ctx=512, n_batch=512, lora=lora)
         params = mtmd.mtmd_context_params_default()
         params.use_gpu = False
         params.print_timings = False

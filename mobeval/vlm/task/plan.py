@@ -231,8 +231,8 @@ def model_ref(cfg: RunConfig):
         if not cfg.endpoint:
             raise MobevalError(f"--runner {cfg.runner} needs --endpoint http://HOST:PORT/v1")
         return vlm.remote_ref(cfg.model, redact_url(cfg.endpoint))
-    # the bundled model in each runtime's format: digits-vlm is the hybrid split, digits-clip the others
-    model = cfg.model or ("digits-vlm" if how == "vlm" else "digits-clip")
+    # the bundled model, one set of weights in every runtime's format (mobeval/vlm/models/parts/digits-clip.json)
+    model = cfg.model or "digits-clip"
     if how == "vlm-folder-or-id":
         return vlm.folder_ref(model)
     return vlm.resolve(model, vlm.MTMD_PARTS if how == "vlm-mtmd" else vlm.PARTS)
