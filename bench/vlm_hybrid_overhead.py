@@ -6,7 +6,8 @@ order of options, after one warm-up query), side by side:
 - encode: the runner's encode_ms (one ONNX Runtime session: the encoder with the projector appended) against
   ONNX Runtime's bare `InferenceSession.run` of the same inputs: timed inside the runner's call, and in a
   separate bare loop over a fresh session of the same model, threads, output and preprocessed inputs (this
-  script's own loop);
+  script's own loop), run twice: back to back (warm caches), and with a 64 MB buffer written before each
+  run (cold caches, as in the runner, where each encode follows the language model's decode);
 - prefill: the runner's prefill_ms (every prompt batch through llama_decode until the last logits are
   read) against llama.cpp's own timers of the same work (`llama_perf_context`: prompt eval + eval ms);
 - decode: the runner's decode_ms (after the first answer token) against llama.cpp's timers of it;
@@ -16,7 +17,7 @@ order of options, after one warm-up query), side by side:
 Ratios are of medians over the queries, and of totals. Run it on an otherwise idle machine; the load
 average at the start and end is recorded with the figures.
 
-    python bench/vlm_hybrid_overhead.py [--items 40] [--threads 2] [--max-tokens 4]
+    python bench/vlm_hybrid_overhead.py [--items 40] [--threads 2] [--max-tokens 4] [--model digits-vlm]
 
 Writes bench/results/vlm_hybrid_overhead.json.
 """
@@ -48,9 +49,10 @@ def machine() -> dict:
             "load_average_1min": os.getloadavg()[0]}
 
 
-def bare_ort(model: bytes, output: str, inputs: list[np.ndarray], threads: int) -> list[float]:
+def bare_ort(model: bytes, output: str, inputs: list[np.ndarray], threads: int, flush_mb: int = 0) -> list[float]:
     """ms of each session.run on a fresh session of the same model (encoder + projector) asking for the same
-    output (the first call excluded)."""
+    output (the first call excluded); with flush_mb, a buffer of that size is written before each run, untimed,
+    so the run starts with cold caches as it does in the runner, after the language model's decode."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -61,7 +63,10 @@ def bare_ort(model: bytes, output: str, inputs: list[np.ndarray], threads: int) 
     name = session.get_inputs()[0].name
     session.run([output], {name: inputs[0]})
     out = []
+    junk = np.ones((flush_mb << 20) // 8)
     for x in inputs:
+        if flush_mb:
+            junk += 1.0
         t0 = time.perf_counter()
         session.run([output], {name: x})
         out.append((time.perf_counter() - t0) * 1000)
@@ -108,10 +113,13 @@ def main() -> None:
     from mobeval.vlm.runners.projector import EMBEDDINGS
 
     model = with_head(Path(runner.info.model_files["encoder"]), runner.projector)
+    image_tokens = runner.encoder.tokens
     runner.close()
     bare = bare_ort(model, EMBEDDINGS, pixels, args.threads)
-    for r, b in zip(rows, bare):
+    cold = bare_ort(model, EMBEDDINGS, pixels, args.threads, flush_mb=64)
+    for r, b, c in zip(rows, bare, cold):
         r["bare_ort_ms"] = b
+        r["bare_ort_cold_ms"] = c
         r["parts_ms"] = r["preprocess_ms"] + b + r["llama_prefill_ms"]
 
     def med(key: str) -> float:
@@ -124,6 +132,7 @@ def main() -> None:
     table = [
         ("encode vs ORT run in the call", "encode_ms", "ort_run_ms", rows),
         ("encode vs bare ORT loop", "encode_ms", "bare_ort_ms", rows),
+        ("encode vs bare ORT loop, caches flushed (64 MB)", "encode_ms", "bare_ort_cold_ms", rows),
         ("prefill vs llama.cpp prompt eval", "prefill_ms", "llama_prefill_ms", rows),
         ("decode vs llama.cpp eval", "decode_ms", "llama_decode_ms", decoding),
         ("TTFT vs preprocess + bare ORT + llama.cpp prefill", "ttft_ms", "parts_ms", rows),
@@ -139,12 +148,14 @@ def main() -> None:
         results.append({"what": label, "mobeval_p50_ms": m_ours, "engine_p50_ms": m_theirs,
                         "ratio_p50": m_ours / m_theirs, "ratio_sum": s_ratio, "queries": len(subset)})
         print(f"{label:52} {m_ours:11.2f} {m_theirs:10.2f} {m_ours / m_theirs:9.3f} {s_ratio:9.3f}")
-    print(f"queries {len(rows)} (+1 warm-up), prompt tokens {med('prompt_tokens'):.0f} (4 image), "
+    print(f"queries {len(rows)} (+1 warm-up), model {args.model}, prompt tokens {med('prompt_tokens'):.0f} "
+          f"({image_tokens} image), "
           f"preprocess p50 {med('preprocess_ms'):.2f} ms, threads {args.threads}")
     end = machine()
     print(f"machine: {start['cpu']}, {start['cores']} cores; load average {start['load_average_1min']:.2f} at the "
           f"start, {end['load_average_1min']:.2f} at the end")
     report = {"machine": start, "load_average_1min_end": end["load_average_1min"], "threads": args.threads,
+              "model": args.model,
               "versions": {p: version(p) for p in ("onnxruntime", "llama_cpp_python", "numpy")},
               "table": results, "queries": rows, "total_ttft_ms": tot("ttft_ms")}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,7 @@ from mobeval.vlm.runners.base import IMAGE_MARKER
 from mobeval.vlm.runners.prompt_layout import CHATML_USER
 
 MANIFEST = "digits-clip.json"
+TEXT_CONTROL = "the LM alone in llama.cpp, the digit given as text in place of the image, same options and instruction"
 LORA_FILE = "digits-clip-lora.gguf"
 PROJECTOR_FILE = "digits-clip-projector.npz"  # the hybrid runner's copy of the projector
 
@@ -165,6 +166,14 @@ def fit_anchor(proj, feats, labels, digit_emb, steps: int, lr: float, seed: int)
     return float(cos)
 
 
+def last_logits(llm) -> np.ndarray:
+    """The logits after the last evaluated token, read from llama.cpp's context: with logits_all off,
+    llama-cpp-python 0.3.36 leaves `Llama.scores` zero (an argmax over it always picks the first candidate)."""
+    import llama_cpp
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)).copy()
+
+
 def text_control(gguf: Path, lora: Path | None, n: int, seed: int, threads: int) -> dict:
     """The LM in llama.cpp (with the adapter when given) on the multiple-choice question with the digit given
     as TEXT in place of the image: how well the language model matches a digit to its option letter."""
@@ -180,7 +189,7 @@ def text_control(gguf: Path, lora: Path | None, n: int, seed: int, threads: int)
         llm.reset()
         llm.eval(llm.tokenize((CHATML_USER[0] + mcq_prompt(options).replace(IMAGE_MARKER, str(d))
                                + CHATML_USER[1]).encode(), add_bos=False, special=True))
-        right += options[int(np.argmax(np.asarray(llm.scores[llm.n_tokens - 1])[letter_ids]))] == d
+        right += options[int(np.argmax(last_logits(llm)[letter_ids]))] == d
     llm.close()
     return {"questions": n, "mcq_accuracy": round(right / n, 4), "mcq_chance": 0.25}
 
@@ -211,8 +220,21 @@ def main() -> None:
     ap.add_argument("--val-images", type=int, default=96, help="validation images scored at each checkpoint")
     ap.add_argument("--work", type=Path, default=Path(".stage2"), help="checkpoints and the curve")
     ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --work")
+    ap.add_argument("--stop-at", type=int, default=0, help="stop after this step's checkpoint (a phase; then --resume)")
     ap.add_argument("--out", type=Path, default=V.parts_dir())
+    ap.add_argument("--control-only", action="store_true", help="measure the text control again into the card, then stop")
     args = ap.parse_args()
+    if args.control_only:
+        files = V.load_manifest(str(args.out / MANIFEST))
+        gguf = resolve_lm(files.lm_alias, fetch=False)[1]
+        card = json.loads(files.card.read_text(encoding="utf-8"))
+        card["training"]["stage_2"]["text_control"] = {
+            "what": TEXT_CONTROL, "base": text_control(gguf, None, 160, args.seed + 2, args.threads),
+            "with_adapter": text_control(gguf, files.lora, 160, args.seed + 2, args.threads),
+            "command": "python " + " ".join(sys.argv)}
+        files.card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        print(card["training"]["stage_2"]["text_control"])
+        return
 
     import torch
     from safetensors.torch import load_file, save_file
@@ -313,6 +335,9 @@ def main() -> None:
             torch.save({"step": step + 1, "lora": [p.detach().clone() for p in lora_params],
                         "proj": proj.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "rng": batches.rng.getstate(), "curve": curve, "anchored": anchored, "seconds": time.perf_counter() - t0}, ckpt)
+        if args.stop_at and step + 1 >= args.stop_at:
+            log(f"stopped after step {step + 1} (--stop-at): continue with --resume")
+            return
     train_s = time.perf_counter() - t0
     lm.eval()
     proj.eval()
@@ -342,8 +367,7 @@ def main() -> None:
                       args.seed + 1)
     result["seconds"] = round(time.perf_counter() - t)
     log(f"held out (torch, shipped weights): {result}")
-    control = {"what": "the LM alone in llama.cpp, the digit given as text in place of the image, same options and "
-                       "instruction", "base": text_control(gguf, None, 160, args.seed + 2, args.threads),
+    control = {"what": TEXT_CONTROL, "base": text_control(gguf, None, 160, args.seed + 2, args.threads),
                "with_adapter": text_control(gguf, adapter, 160, args.seed + 2, args.threads)}
     log(f"text control: {control}")
 

@@ -157,6 +157,14 @@ def evaluate(manifest: Path, images: np.ndarray, labels: np.ndarray, indices: li
     return result
 
 
+def last_logits(llm) -> np.ndarray:
+    """The logits after the last evaluated token, read from llama.cpp's context: with logits_all off,
+    llama-cpp-python 0.3.36 leaves `Llama.scores` zero (an argmax over it always picks the first candidate)."""
+    import llama_cpp
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)).copy()
+
+
 def text_control(gguf: Path, n: int, seed: int, threads: int | None) -> dict:
     """The language model alone on the multiple-choice question with the digit given as TEXT in place of
     the image (same chat turn, options and instruction): what letter-matching the frozen LM can do at all,
@@ -173,7 +181,7 @@ def text_control(gguf: Path, n: int, seed: int, threads: int | None) -> dict:
         prompt = mcq_prompt(options).replace(IMAGE_MARKER, str(d))
         llm.reset()
         llm.eval(llm.tokenize((CHATML_USER[0] + prompt + CHATML_USER[1]).encode(), add_bos=False, special=True))
-        logits = np.asarray(llm.scores[llm.n_tokens - 1])
+        logits = last_logits(llm)
         right += options[int(np.argmax(logits[letter_ids]))] == d
     llm.close()
     return {"what": "the LM alone, the digit given as text in place of the image, same options and instruction",

@@ -61,6 +61,7 @@ def test_llama_cpp_with_the_adapter_matches_transformers_with_it_merged(shipped)
     """The same text prompt's next-token logits: llama.cpp (Q4_1 + the adapter at load) against transformers (the
     Q4_1 weights dequantized + the adapter merged). They agree where the adapter matters: a q/k permutation error
     or a wrong scale moves them apart (the adapter changes the logits far more than the runtimes differ)."""
+    import llama_cpp
     import torch
 
     from mobeval.text.runners.llamacpp_params import open_guarded
@@ -75,7 +76,8 @@ def test_llama_cpp_with_the_adapter_matches_transformers_with_it_merged(shipped)
         llm = open_guarded(str(gguf), n_threads=2, n_ctx=256, **({"lora_path": str(lora)} if lora else {}))
         ids = llm.tokenize(text.encode(), add_bos=False, special=True)
         llm.eval(ids)
-        out = np.asarray(llm.scores[llm.n_tokens - 1], np.float64)
+        out = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1),
+                                    shape=(llm.n_vocab(),)).astype(np.float64)
         llm.close()
         return ids, out
 

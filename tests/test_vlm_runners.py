@@ -103,7 +103,9 @@ def test_openai_runner_against_llama_cpp_server_with_the_mmproj(held_out, tmp_pa
         expected = [ask(local, p) for p, _ in held_out[:4]]
     finally:
         local.close()
-    with start_server(ref.files["lm"], tmp_path / "stock.log", threads=1, mmproj=ref.files["mmproj"]) as server:
+    adapter = ("--lora_path", str(ref.files["lora"]))  # digits-clip's stage-2 LoRA, as the in-process runner loads it
+    with start_server(ref.files["lm"], tmp_path / "stock.log", threads=1, mmproj=ref.files["mmproj"],
+                      extra_args=adapter) as server:
         remote = OpenAIVlmRunner(None, server.base_url)
         with pytest.raises(RunnerError, match="ended the stream without an answer"):
             ask(remote, held_out[0][0])
@@ -111,7 +113,7 @@ def test_openai_runner_against_llama_cpp_server_with_the_mmproj(held_out, tmp_pa
     lm = tmp_path / "smollm2-parts-template.gguf"
     subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(ref.files["lm"]), str(lm),
                     "--chat-template", CHAT_TEMPLATE, "--force"], check=True, capture_output=True)
-    with start_server(lm, tmp_path / "server.log", threads=1, mmproj=ref.files["mmproj"]) as server:
+    with start_server(lm, tmp_path / "server.log", threads=1, mmproj=ref.files["mmproj"], extra_args=adapter) as server:
         remote = OpenAIVlmRunner(None, server.base_url)
         try:
             got = [ask(remote, p) for p, _ in held_out[:4]]
