@@ -9,6 +9,12 @@ down) train together on instruction data built from the training digits only (da
   - open: "Which digit is shown? Answer with the digit only.", answered by the digit;
   - loss: cross-entropy of the answer token + 0.25 x that of <|im_end|> after it, one question form per batch;
   - images: the frozen tower's features of each training image under 9 one-pixel shifts (augmentation);
+  - an oracle image: for a share of batches the image slot holds the digit's own token embedding at every
+    image position (a perfect projector); the first --oracle-warmup steps are multiple choice with it only,
+    so the LM learns to match a digit to its option letter first (straight from stage 1 that stayed at
+    chance: loss ln 4 for 350 steps, twice);
+  - an anchor: at the end of the warm-up the projector alone is pulled toward the digits' token embeddings
+    (--anchor-steps, no LM), then the pull stays as a small loss term (--anchor) in image batches;
   - a validation pool carved from the training pool ((index // 5) % 8 == 1) picks nothing and stops nothing:
     it is logged, with the training loss, as the curve in the card.
 
@@ -21,7 +27,12 @@ runner's digits-clip-projector.npz, the manifest's "lora", "encoder" and "projec
 the card's "stage_2" section (curve, held-out accuracy in torch with the shipped f16 weights, the text control
 through llama.cpp with the adapter). Checkpoints every --eval-every steps in --work; --resume continues.
 
-    nice -n 10 python scripts/train_digits_clip_stage2.py --threads 2 --steps 700
+The shipped adapter, in two phases (the card's "commands"; 1,128 s on 2 cores of an AMD EPYC):
+
+    python scripts/train_digits_clip_stage2.py --steps 300 --stop-at 175 --oracle-share 1 --mcq-share 1 \
+        --eval-every 25 --val-images 24 --threads 2
+    python scripts/train_digits_clip_stage2.py --resume --steps 625 --oracle-warmup 175 --oracle-share 0.25 \
+        --mcq-share 0.7 --anchor 0.5 --eval-every 25 --threads 2
 
 Needs torch==2.13.0, transformers, gguf, safetensors, llama-cpp-python==0.3.36, scikit-learn.
 """

@@ -1,12 +1,17 @@
-"""The `digits-clip` toy VLM in its two formats: llama.cpp's (text GGUF + mmproj GGUF) and transformers' LLaVA.
+"""The `digits-clip` toy VLM in every runner's format: llama.cpp's (text GGUF + mmproj GGUF + LoRA adapter GGUF),
+transformers' LLaVA, and the hybrid runner's parts (tower ONNX + projector .npz).
 
-The model (scripts/train_digits_clip_vlm.py trains it; mobeval/vlm/models/parts/digits-clip.card.json says
-what it can and cannot do): a small ViT trained here on scikit-learn's digits, LLaVA-1.5's two-layer MLP
-projector, and SmolLM2-135M-Instruct (the bundled Q4_1 GGUF) as the language model. One set of weights
-(digits-clip-vision.safetensors, LLaVA names) is written both as
+The model (scripts/train_digits_clip_vlm.py trains stage 1, scripts/train_digits_clip_stage2.py stage 2;
+mobeval/vlm/models/parts/digits-clip.card.json says what it can and cannot do): a small ViT trained here on
+scikit-learn's digits, LLaVA-1.5's two-layer MLP projector, and SmolLM2-135M-Instruct (the bundled Q4_1 GGUF)
+with a LoRA adapter (mobeval.vlm.models.lora) as the language model. One set of weights
+(digits-clip-vision.safetensors, LLaVA names) is written as
 
-  - an mmproj GGUF (`write_mmproj`) that llama.cpp's libmtmd loads with projector type "mlp", and
-  - a transformers `LlavaForConditionalGeneration` folder (`hf_llava_folder`), materialised once in the cache.
+  - an mmproj GGUF (`write_mmproj`) that llama.cpp's libmtmd loads with projector type "mlp",
+  - a transformers `LlavaForConditionalGeneration` folder (`hf_llava_folder`, the adapter merged),
+    materialised once in the cache, and
+  - the hybrid runner's parts: the tower as ONNX (`tower_onnx`, cached) and the projector as .npz
+    (`write_hybrid_projector`).
 
 The vision tower is SigLIP-architecture (no class token): clip.cpp's llava graph (models/llava.cpp in
 llama.cpp) appends a class embedding AFTER the patches and returns rows 1..n, while transformers' CLIP puts
