@@ -58,14 +58,15 @@ from mobeval.vlm.models import lora as L
 from mobeval.vlm.models.digits_pixels import pixels, shifted_pixels
 from mobeval.vlm.models.stage1 import (
     LETTERS,
+    anchor_loss,
     llama_tokenizer,
     load_lm,
     make_example,
     mcq_options,
     mcq_prompt,
     open_prompt,
+    text_control,
 )
-from mobeval.vlm.runners.base import IMAGE_MARKER
 from mobeval.vlm.runners.prompt_layout import CHATML_USER
 
 MANIFEST = "digits-clip.json"
@@ -147,15 +148,6 @@ def held_out(lm, proj, feats, labels, tokenize, end_id, tokens, seed: int, order
             "open_first_token_accuracy": round(float(open_right.mean()), 4)}
 
 
-def anchor_loss(image, target):
-    """Stage A's pull of every image token toward the embedding of its digit's token (cosine + 0.1 x squared norm
-    difference), kept as a small term: image tokens stay where the LM's digit tokens are."""
-    import torch
-
-    cos = torch.nn.functional.cosine_similarity(image, target[:, None, :], dim=-1).mean()
-    return (1 - cos) + 0.1 * ((image.norm(dim=-1) - target[:, None, :].norm(dim=-1)) ** 2).mean()
-
-
 def fit_anchor(proj, feats, labels, digit_emb, steps: int, lr: float, seed: int) -> float:
     """The projector alone on the anchor loss (no LM), batches of 64 over images and shifts: where the image
     tokens enter the mixed phase, so the letter-matching learned on oracle images applies to them at once."""
@@ -175,34 +167,6 @@ def fit_anchor(proj, feats, labels, digit_emb, steps: int, lr: float, seed: int)
         loss.backward()
         opt.step()
     return float(cos)
-
-
-def last_logits(llm) -> np.ndarray:
-    """The logits after the last evaluated token, read from llama.cpp's context: with logits_all off,
-    llama-cpp-python 0.3.36 leaves `Llama.scores` zero (an argmax over it always picks the first candidate)."""
-    import llama_cpp
-
-    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)).copy()
-
-
-def text_control(gguf: Path, lora: Path | None, n: int, seed: int, threads: int) -> dict:
-    """The LM in llama.cpp (with the adapter when given) on the multiple-choice question with the digit given
-    as TEXT in place of the image: how well the language model matches a digit to its option letter."""
-    from mobeval.text.runners.llamacpp_params import open_guarded
-
-    llm = open_guarded(str(gguf), n_threads=threads, n_ctx=512, **({"lora_path": str(lora)} if lora else {}))
-    letter_ids = [llm.tokenize(c.encode(), add_bos=False, special=False)[0] for c in LETTERS]
-    rng = random.Random(seed)
-    right = 0
-    for _ in range(n):
-        d = rng.randrange(10)
-        options = mcq_options(d, rng)
-        llm.reset()
-        llm.eval(llm.tokenize((CHATML_USER[0] + mcq_prompt(options).replace(IMAGE_MARKER, str(d))
-                               + CHATML_USER[1]).encode(), add_bos=False, special=True))
-        right += options[int(np.argmax(last_logits(llm)[letter_ids]))] == d
-    llm.close()
-    return {"questions": n, "mcq_accuracy": round(right / n, 4), "mcq_chance": 0.25}
 
 
 def main() -> None:
@@ -240,8 +204,8 @@ def main() -> None:
         gguf = resolve_lm(files.lm_alias, fetch=False)[1]
         card = json.loads(files.card.read_text(encoding="utf-8"))
         card["training"]["stage_2"]["text_control"] = {
-            "what": TEXT_CONTROL, "base": text_control(gguf, None, 160, args.seed + 2, args.threads),
-            "with_adapter": text_control(gguf, files.lora, 160, args.seed + 2, args.threads),
+            "what": TEXT_CONTROL, "base": text_control(gguf, 160, args.seed + 2, args.threads),
+            "with_adapter": text_control(gguf, 160, args.seed + 2, args.threads, lora=files.lora),
             "command": "python " + " ".join(sys.argv)}
         files.card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         print(card["training"]["stage_2"]["text_control"])
@@ -378,8 +342,8 @@ def main() -> None:
                       args.seed + 1)
     result["seconds"] = round(time.perf_counter() - t)
     log(f"held out (torch, shipped weights): {result}")
-    control = {"what": TEXT_CONTROL, "base": text_control(gguf, None, 160, args.seed + 2, args.threads),
-               "with_adapter": text_control(gguf, adapter, 160, args.seed + 2, args.threads)}
+    control = {"what": TEXT_CONTROL, "base": text_control(gguf, 160, args.seed + 2, args.threads),
+               "with_adapter": text_control(gguf, 160, args.seed + 2, args.threads, lora=adapter)}
     log(f"text control: {control}")
 
     card_path = args.out / files.card.name

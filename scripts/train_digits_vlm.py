@@ -56,8 +56,8 @@ from mobeval.vlm.models.stage1 import (
     stage_b,
     verdict,
 )
+from mobeval.vlm.models.stage1 import text_control as shared_text_control
 from mobeval.vlm.runners import projector as projector_io
-from mobeval.vlm.runners.base import IMAGE_MARKER
 from mobeval.vlm.runners.image_encoder import OrtEncoder
 from mobeval.vlm.runners.prompt_layout import CHATML_USER
 
@@ -157,35 +157,11 @@ def evaluate(manifest: Path, images: np.ndarray, labels: np.ndarray, indices: li
     return result
 
 
-def last_logits(llm) -> np.ndarray:
-    """The logits after the last evaluated token, read from llama.cpp's context: with logits_all off,
-    llama-cpp-python 0.3.36 leaves `Llama.scores` zero (an argmax over it always picks the first candidate)."""
-    import llama_cpp
-
-    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)).copy()
-
-
 def text_control(gguf: Path, n: int, seed: int, threads: int | None) -> dict:
-    """The language model alone on the multiple-choice question with the digit given as TEXT in place of
-    the image (same chat turn, options and instruction): what letter-matching the frozen LM can do at all,
-    which no projector trained with the LM frozen can exceed."""
-    from mobeval.text.runners.llamacpp_params import open_guarded
-
-    llm = open_guarded(gguf, n_threads=threads or 1, n_ctx=512)
-    letter_ids = [llm.tokenize(letter.encode(), add_bos=False, special=False)[0] for letter in LETTERS]
-    rng = random.Random(seed + 2)
-    right = 0
-    for _ in range(n):
-        d = rng.randrange(10)
-        options = mcq_options(d, rng)
-        prompt = mcq_prompt(options).replace(IMAGE_MARKER, str(d))
-        llm.reset()
-        llm.eval(llm.tokenize((CHATML_USER[0] + prompt + CHATML_USER[1]).encode(), add_bos=False, special=True))
-        logits = last_logits(llm)
-        right += options[int(np.argmax(logits[letter_ids]))] == d
-    llm.close()
+    """The frozen LM alone with the digit given as text: what letter-matching it can do at all, which no
+    projector trained with the LM frozen can exceed (mobeval.vlm.models.stage1.text_control)."""
     return {"what": "the LM alone, the digit given as text in place of the image, same options and instruction",
-            "questions": n, "mcq_accuracy": round(right / n, 4), "mcq_chance": 0.25}
+            **shared_text_control(gguf, n, seed + 2, threads)}
 
 
 def status(held_out: dict, control: dict) -> str:

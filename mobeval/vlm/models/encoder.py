@@ -88,22 +88,30 @@ def encoder_onnx(alias: str) -> Path:
     target = export_cache_dir() / f"{alias}-features-{key[:16]}.onnx"
     if target.is_file():
         return target
+    return export_features_onnx(encoder_module(alias), spec.size, target, f"encoder {alias}")
+
+
+def export_features_onnx(module, size: int, target: Path, what: str) -> Path:
+    """A torch module (N, 3, size, size) -> (N, tokens, features) written as ONNX to `target` (input `pixels`,
+    output `features`, dynamic batch) through a temporary file, so a failed export leaves nothing behind; a
+    RunnerError naming `what` if the exporter fails."""
+    import torch
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    module = encoder_module(alias)
-    example = torch.zeros((1, 3, spec.size, spec.size), dtype=torch.float32)
+    example = torch.zeros((1, 3, size, size), dtype=torch.float32)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             torch.onnx.export(
-                module, (example,), str(tmp), input_names=[ENCODER_INPUT], output_names=[ENCODER_OUTPUT],
+                module.eval(), (example,), str(tmp), input_names=[ENCODER_INPUT], output_names=[ENCODER_OUTPUT],
                 dynamic_axes={ENCODER_INPUT: {0: "batch"}, ENCODER_OUTPUT: {0: "batch"}},
                 opset_version=ONNX_OPSET, dynamo=False,
             )
         tmp.replace(target)
     except Exception as exc:  # the exporter raises many types; the user needs the encoder named
-        raise RunnerError(f"encoder {alias}: ONNX export failed ({type(exc).__name__}: {exc})") from exc
+        raise RunnerError(f"{what}: ONNX export failed ({type(exc).__name__}: {exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return target

@@ -379,14 +379,11 @@ def tower_onnx(manifest_or_alias: str = "digits-clip") -> Path:
     """The shipped vision tower (its last layer's 16 tokens, no post-layernorm) as an ONNX file with input
     `pixels` (N, 3, 64, 64) and output `features` (N, 16, 192): exported once from the safetensors, cached by
     their hash; the hybrid runner appends the projector to it."""
-    import os
-    import warnings
-
     import torch
 
-    from mobeval.core.errors import RunnerError
     from mobeval.core.hashing import file_sha256, text_sha256
     from mobeval.vision.models.registry import ONNX_OPSET, export_cache_dir
+    from mobeval.vlm.models.encoder import export_features_onnx
 
     files = load_manifest(manifest_or_alias)
     key = text_sha256("|".join([file_sha256(files.hf_vision), "tower-features", f"opset{ONNX_OPSET}",
@@ -394,7 +391,6 @@ def tower_onnx(manifest_or_alias: str = "digits-clip") -> Path:
     target = export_cache_dir() / f"digits-clip-tower-{key[:16]}.onnx"
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     tower, _ = load_torch_parts(files.hf_vision, files.config)
     tower.config._attn_implementation = "eager"  # plain MatMul/Softmax nodes, what every ONNX exporter handles
 
@@ -406,17 +402,5 @@ def tower_onnx(manifest_or_alias: str = "digits-clip") -> Path:
         def forward(self, x):
             return image_features(self.tower, x)
 
-    size = files.config.image_size
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Features().eval(), (torch.zeros(1, 3, size, size),), str(tmp), input_names=["pixels"],
-                              output_names=["features"], dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}},
-                              opset_version=ONNX_OPSET, dynamo=False)
-        tmp.replace(target)
-    except Exception as exc:  # the exporter raises many types; the user needs the tower named
-        raise RunnerError(f"digits-clip tower {files.hf_vision}: ONNX export failed ({type(exc).__name__}: {exc})") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return export_features_onnx(Features(), files.config.image_size, target,
+                                f"digits-clip tower {files.hf_vision}")

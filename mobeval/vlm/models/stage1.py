@@ -24,7 +24,7 @@ import numpy as np
 
 from mobeval.vlm.benchmarks.digits import OPEN_QUESTION, QUESTION
 from mobeval.vlm.runners.base import IMAGE_MARKER
-from mobeval.vlm.runners.prompt_layout import layout
+from mobeval.vlm.runners.prompt_layout import CHATML_USER, layout
 from mobeval.measure.stats import wilson_interval
 from mobeval.vlm.task.prompt import INSTRUCTION
 
@@ -82,6 +82,44 @@ def make_example(tokenize, prompt: str, answer: str, end_id: int, tokens_each: i
     return Example(lay.runs, (answer_ids[0], end_id))
 
 
+def anchor_loss(image, target):
+    """Stage A's loss: every image token (B, tokens, n_embd) pulled toward its digit's token embedding (B, n_embd):
+    cosine for the direction, a small squared-norm term for the length."""
+    import torch
+
+    cos = torch.nn.functional.cosine_similarity(image, target[:, None, :], dim=-1).mean()
+    return (1 - cos) + 0.1 * ((image.norm(dim=-1) - target[:, None, :].norm(dim=-1)) ** 2).mean()
+
+
+def last_logits(llm) -> np.ndarray:
+    """The logits after the last evaluated token, read from llama.cpp's context: with logits_all off,
+    llama-cpp-python 0.3.36 leaves `Llama.scores` zero (an argmax over it always picks the first candidate)."""
+    import llama_cpp
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)).copy()
+
+
+def text_control(gguf: Path, n: int, seed: int, threads: int | None, lora: Path | None = None) -> dict:
+    """The language model alone in llama.cpp (with a LoRA adapter when given) on the multiple-choice question
+    with the digit given as TEXT in place of the image (same chat turn, options and instruction): how well it
+    matches a digit to its option letter at all."""
+    from mobeval.text.runners.llamacpp_params import open_guarded
+
+    llm = open_guarded(str(gguf), n_threads=threads or 1, n_ctx=512, **({"lora_path": str(lora)} if lora else {}))
+    letter_ids = [llm.tokenize(letter.encode(), add_bos=False, special=False)[0] for letter in LETTERS]
+    rng = random.Random(seed)
+    right = 0
+    for _ in range(n):
+        d = rng.randrange(10)
+        options = mcq_options(d, rng)
+        prompt = mcq_prompt(options).replace(IMAGE_MARKER, str(d))
+        llm.reset()
+        llm.eval(llm.tokenize((CHATML_USER[0] + prompt + CHATML_USER[1]).encode(), add_bos=False, special=True))
+        right += options[int(np.argmax(last_logits(llm)[letter_ids]))] == d
+    llm.close()
+    return {"questions": n, "mcq_accuracy": round(right / n, 4), "mcq_chance": 0.25}
+
+
 def stage_a(proj, feats, labels, digit_embeddings, steps: int, seed: int) -> float:
     """Regress each image token onto the embedding of its digit's token; returns the final cosine."""
     import torch
@@ -94,10 +132,8 @@ def stage_a(proj, feats, labels, digit_embeddings, steps: int, seed: int) -> flo
     for _ in range(steps):
         idx = torch.randint(0, len(x), (64,), generator=g)
         out = proj(x[idx])  # (B, tokens, n_embd)
-        # match direction and norm: cosine for the direction, a small squared-norm term for the length
+        loss = anchor_loss(out, target[idx])
         cos = torch.nn.functional.cosine_similarity(out, target[idx, None, :], dim=-1).mean()
-        norm = ((out.norm(dim=-1) - target[idx, None, :].norm(dim=-1)) ** 2).mean()
-        loss = (1 - cos) + 0.1 * norm
         opt.zero_grad()
         loss.backward()
         opt.step()
